@@ -1,0 +1,146 @@
+"""HTTP routes of the contract. Routes only: the work happens in ``service.summarize``."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import date
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Depends, Query, Request, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from schemas.incident import SCHEMA_VERSION, Category, incident_json_schema
+from service.deps import StoreDep, SummarizerDep, require_api_key
+from service.errors import NotFound, NotReady
+from service.store import ListQuery
+from service.summarize import Article
+
+router = APIRouter(dependencies=[Depends(require_api_key)])
+health = APIRouter()
+
+
+class ArticleIn(BaseModel):
+    """An article to summarize."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "title": "Three killed in rocket strike on base",
+                    "text": "Three soldiers were killed and 12 wounded when rockets hit...",
+                    "published": "2020-03-12",
+                }
+            ]
+        }
+    )
+
+    text: str = Field(description="The article body, plain text.")
+    title: str | None = Field(default=None, max_length=1000)
+    published: date | None = Field(
+        default=None, description="Publication date (YYYY-MM-DD); relative dates resolve to it."
+    )
+    source_url: str | None = Field(default=None, max_length=4000, description="Stored, never fetched.")
+    language: str | None = Field(
+        default=None, pattern=r"^[a-z]{2}$", description="ISO 639-1 hint."
+    )
+
+
+def _json(content: Any, *, status_code: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(
+        orjson.dumps(content), status_code=status_code, media_type="application/json", headers=headers
+    )
+
+
+_ERRORS = {
+    code: {"description": text, "content": {"application/json": {"example": {"error": {
+        "code": name, "message": "…", "request_id": "…"}}}}}
+    for code, name, text in [
+        (400, "malformed_request", "Malformed body"),
+        (401, "unauthorized", "Missing or invalid API key"),
+        (413, "article_too_large", "Body or article too large"),
+        (422, "invalid_input", "Well-formed but invalid input"),
+        (429, "rate_limited", "Rate limited"),
+        (502, "model_invalid_output", "No valid record within the retry budget"),
+        (503, "model_unavailable", "Model backend unavailable or queue full"),
+        (504, "deadline_exceeded", "Deadline exceeded"),
+    ]
+}
+
+
+@router.post("/v1/summaries", summary="Summarize an article", responses=_ERRORS)
+async def create_summary(
+    article: ArticleIn,
+    request: Request,
+    summarizer: SummarizerDep,
+    refresh: Annotated[bool, Query(description="Re-extract even when cached.")] = False,
+) -> Response:
+    resource, hit = await summarizer.summarize(
+        Article(
+            text=article.text,
+            title=article.title,
+            published=article.published.isoformat() if article.published else None,
+            source_url=article.source_url,
+            language=article.language,
+        ),
+        refresh=refresh,
+    )
+    request.state.cache = "hit" if hit else "miss"
+    return _json(resource, headers={"X-Cache": request.state.cache})
+
+
+@router.get("/v1/summaries/{summary_id}", summary="Get a stored summary")
+async def get_summary(summary_id: str, store: StoreDep) -> Response:
+    body = await asyncio.to_thread(store.get, summary_id)
+    if body is None:
+        raise NotFound(f"no summary with id {summary_id!r}")
+    return _json({**orjson.loads(body), "cached": True})
+
+
+@router.get("/v1/summaries", summary="List stored summaries, newest first")
+async def list_summaries(
+    store: StoreDep,
+    country_code: Annotated[str | None, Query(pattern=r"^[A-Za-z]{2}$")] = None,
+    category: Category | None = None,
+    is_incident: bool | None = None,
+    since: Annotated[date | None, Query(description="Event date on or after.")] = None,
+    until: Annotated[date | None, Query(description="Event date on or before.")] = None,
+    q: Annotated[str | None, Query(max_length=200, description="Text in headline or summary.")] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+) -> Response:
+    query = ListQuery(
+        country_code=country_code,
+        category=category.value if category else None,
+        is_incident=is_incident,
+        since=since.isoformat() if since else None,
+        until=until.isoformat() if until else None,
+        q=q,
+        limit=limit,
+        cursor=cursor,
+    )
+    bodies, next_cursor = await asyncio.to_thread(store.list, query)
+    items = [{**orjson.loads(b), "cached": True} for b in bodies]
+    return _json({"items": items, "next_cursor": next_cursor})
+
+
+@router.get("/v1/schema", summary="JSON Schema of the incident record")
+async def get_schema() -> Response:
+    return _json({"schema_version": SCHEMA_VERSION, "schema": incident_json_schema()})
+
+
+@health.get("/healthz", summary="The process is up")
+async def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@health.get("/readyz", summary="The model is loaded and the database reachable")
+async def readyz(request: Request) -> dict[str, Any]:
+    state = request.app.state
+    if not getattr(state, "ready", False):
+        raise NotReady(getattr(state, "not_ready_reason", "starting"), retry_after=5)
+    try:
+        await asyncio.to_thread(state.store.check)
+    except Exception as exc:
+        raise NotReady(f"database unreachable: {exc}", retry_after=5) from exc
+    return {"status": "ready", "model": state.summarizer.model}

@@ -1,0 +1,265 @@
+"""``create_app(settings)``: the resources made in ``lifespan``, the routers, the error handler."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from service import api
+from service.config import Settings
+from service.deps import hash_key
+from service.errors import BodyTooLarge, SummarizerError
+from service.extract import Extractor
+from service.llm import build_client
+from service.prompts import load_prompts
+from service.store import Store, make_engine
+from service.summarize import Summarizer
+
+log = logging.getLogger("service.app")
+access_log = logging.getLogger("service.access")
+
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+
+class JsonFormatter(logging.Formatter):
+    _SKIP = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
+
+    def format(self, record: logging.LogRecord) -> str:
+        line: dict[str, Any] = {
+            "ts": self.formatTime(record, "%Y-%m-%dT%H:%M:%S"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        line.update({k: v for k, v in record.__dict__.items() if k not in self._SKIP})
+        if record.exc_info:
+            line["exc"] = self.formatException(record.exc_info)
+        return json.dumps(line, default=str)
+
+
+def configure_logging(level: str) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    for noisy in ("httpx", "httpcore", "openai", "instructor"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def error_response(exc: SummarizerError, request_id: str | None) -> Response:
+    headers = {}  # X-Request-ID is added to every response by RequestContext
+    if exc.retry_after is not None:
+        headers["Retry-After"] = str(max(1, round(exc.retry_after)))
+    body = {"error": {"code": exc.code, "message": exc.message, "request_id": request_id}}
+    return Response(orjson.dumps(body), exc.status, headers, media_type="application/json")
+
+
+class RequestContext:
+    """Request id, the body-size limit (checked before anything is buffered), one log line."""
+
+    def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
+        self.app = app
+        self.max_body = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope["headers"])
+        given = headers.get(b"x-request-id", b"").decode("latin-1")
+        request_id = given if _REQUEST_ID.match(given) else uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = request_id
+        started = time.perf_counter()
+        status = 500
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [*message["headers"], (b"x-request-id", request_id.encode())]
+            await send(message)
+
+        try:
+            declared = int(headers.get(b"content-length", b"0") or 0)
+        except ValueError:
+            declared = 0
+        too_large = BodyTooLarge(
+            f"request body is over the {self.max_body:,}-byte limit"
+        )
+        if declared > self.max_body:
+            await error_response(too_large, request_id)(scope, receive, send_with_id)
+        else:
+            received = 0
+
+            async def limited_receive() -> Message:
+                nonlocal received
+                message = await receive()
+                if message["type"] == "http.request":
+                    received += len(message.get("body", b""))
+                    if received > self.max_body:
+                        raise too_large
+                return message
+
+            try:
+                await self.app(scope, limited_receive, send_with_id)
+            except BodyTooLarge as exc:
+                await error_response(exc, request_id)(scope, receive, send_with_id)
+        state = scope.get("state", {})
+        access_log.info(
+            "%s %s %s",
+            scope["method"],
+            scope["path"],
+            status,
+            extra={
+                "request_id": request_id,
+                "method": scope["method"],
+                "path": scope["path"],
+                "status": status,
+                "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                "cache": state.get("cache"),
+            },
+        )
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    def rid(request: Request) -> str | None:
+        return request.scope.get("state", {}).get("request_id")
+
+    @app.exception_handler(SummarizerError)
+    async def on_domain_error(request: Request, exc: SummarizerError) -> Response:
+        return error_response(exc, rid(request))
+
+    @app.exception_handler(RequestValidationError)
+    async def on_invalid(request: Request, exc: RequestValidationError) -> Response:
+        errors = exc.errors()
+        if any(e.get("type") == "json_invalid" for e in errors):
+            err = SummarizerError("the body is not valid JSON")
+            err.status, err.code = 400, "malformed_request"
+            return error_response(err, rid(request))
+        parts = []
+        for e in errors[:5]:
+            where = ".".join(str(p) for p in e.get("loc", ()) if p != "body")
+            parts.append(f"{where or 'body'}: {e.get('msg')}")
+        malformed = any(e.get("type") in {"model_attributes_type", "dict_type"} for e in errors)
+        err = SummarizerError("; ".join(parts))
+        err.status, err.code = (400, "malformed_request") if malformed else (422, "invalid_input")
+        return error_response(err, rid(request))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def on_http(request: Request, exc: StarletteHTTPException) -> Response:
+        err = SummarizerError(str(exc.detail))
+        err.status = exc.status_code
+        err.code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        return error_response(err, rid(request))
+
+    @app.exception_handler(Exception)
+    async def on_unexpected(request: Request, exc: Exception) -> Response:
+        log.exception("unhandled error", extra={"request_id": rid(request)})
+        return error_response(SummarizerError("internal error"), rid(request))
+
+
+def create_app(
+    settings: Settings | None = None, *, llm_transport: httpx.AsyncBaseTransport | None = None
+) -> FastAPI:
+    """Build the app. ``llm_transport`` replaces the model backend's HTTP transport (tests)."""
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        state = app.state
+        state.settings = settings
+        state.ready = False
+        state.not_ready_reason = "loading the model"
+        state.api_key_hashes = tuple(hash_key(k) for k in settings.api_key_list)
+        store = Store(make_engine(settings.resolved_database_url, synchronous=settings.sqlite_synchronous))
+        await asyncio.to_thread(store.create_schema)
+        await asyncio.to_thread(store.check)
+        state.store = store
+        loader = asyncio.create_task(_load_backend(app, settings, llm_transport))
+        try:
+            yield
+        finally:
+            loader.cancel()
+            summarizer = getattr(state, "summarizer", None)
+            if summarizer is not None:
+                await summarizer.aclose()
+            store.engine.dispose()
+
+    app = FastAPI(
+        title="Incident summarizer",
+        version="1",
+        summary="News article in, strict evidence-backed incident record out, cached.",
+        lifespan=lifespan,
+    )
+    _install_error_handlers(app)
+    app.include_router(api.health)
+    app.include_router(api.router)
+    app.add_middleware(RequestContext, max_body_bytes=settings.max_body_bytes)
+    return app
+
+
+async def _load_backend(
+    app: FastAPI, settings: Settings, transport: httpx.AsyncBaseTransport | None
+) -> None:
+    """Build the extractor; for the bundled model, assemble, verify, load and warm it first.
+
+    Runs beside the server so /healthz answers at once and /readyz turns true when done.
+    """
+    prompts = load_prompts()
+    count_tokens = None
+    max_article_tokens = settings.max_article_tokens
+    try:
+        if transport is None and settings.uses_bundled_model:
+            from service.local_model import LocalModel, LocalModelTransport, ensure_model_file
+
+            started = time.perf_counter()
+            file = await asyncio.to_thread(ensure_model_file, settings)
+            model = await asyncio.to_thread(LocalModel, settings, file)
+            warm = await asyncio.to_thread(model.warm_up, prompts.system) if settings.local_warmup else 0.0
+            prefix = model.count_tokens(prompts.system)
+            log.info(
+                "bundled model ready",
+                extra={
+                    "path": str(file.path),
+                    "load_s": round(model.load_seconds, 2),
+                    "warmup_s": round(warm, 2),
+                    "startup_s": round(time.perf_counter() - started, 2),
+                    "prompt_prefix_tokens": prefix,
+                },
+            )
+            transport = LocalModelTransport(model)
+            count_tokens = model.count_tokens
+            room = model.n_ctx - prefix - settings.max_tokens - 64
+            max_article_tokens = min(max_article_tokens or room, room)
+        extractor = Extractor(settings, build_client(settings, transport), prompts)
+        app.state.summarizer = Summarizer(
+            settings,
+            app.state.store,
+            extractor,
+            count_tokens=count_tokens,
+            max_article_tokens=max_article_tokens,
+        )
+        app.state.ready = True
+        app.state.not_ready_reason = None
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:
+        app.state.not_ready_reason = f"model backend failed to start: {exc}"
+        log.exception("model backend failed to start")

@@ -1,0 +1,119 @@
+"""``incident-summarizer``: serve the API, summarize files, check the bundled model, evaluate."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import orjson
+import typer
+
+from service.config import Settings
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
+model_app = typer.Typer(no_args_is_help=True, help="The bundled model file.")
+app.add_typer(model_app, name="model")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+) -> None:
+    """Run the HTTP API (OpenAPI docs at /docs)."""
+    import uvicorn
+
+    from service.app import configure_logging, create_app
+
+    settings = Settings()
+    configure_logging(settings.log_level)
+    uvicorn.run(
+        create_app(settings),
+        host=host,
+        port=port,
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=int(settings.request_deadline_s),
+    )
+
+
+@app.command()
+def summarize(
+    files: Annotated[list[Path] | None, typer.Argument(help="Article files; stdin when none.")] = None,
+    published: Annotated[str | None, typer.Option(help="Publication date, YYYY-MM-DD.")] = None,
+    refresh: Annotated[bool, typer.Option(help="Ignore the cache.")] = False,
+) -> None:
+    """Print the summary resource of each article as one JSON line.
+
+    A file's first line is taken as the title when a blank line follows it.
+    """
+    from service.app import configure_logging
+
+    settings = Settings()
+    configure_logging("WARNING")
+    texts = [(str(f), f.read_text(encoding="utf-8")) for f in files or []]
+    if not files:
+        texts = [("-", sys.stdin.read())]
+    failed = asyncio.run(_summarize_all(settings, texts, published, refresh))
+    raise typer.Exit(1 if failed else 0)
+
+
+async def _summarize_all(
+    settings: Settings, texts: list[tuple[str, str]], published: str | None, refresh: bool
+) -> int:
+    from service.app import create_app
+    from service.errors import SummarizerError
+    from service.summarize import Article
+
+    app = create_app(settings)
+    failed = 0
+    async with app.router.lifespan_context(app):
+        while not getattr(app.state, "ready", False):
+            if app.state.not_ready_reason and "failed" in app.state.not_ready_reason:
+                typer.echo(app.state.not_ready_reason, err=True)
+                return len(texts)
+            await asyncio.sleep(0.1)
+        for name, raw in texts:
+            title, text = _split_title(raw)
+            try:
+                resource, _ = await app.state.summarizer.summarize(
+                    Article(text=text, title=title, published=published), refresh=refresh
+                )
+            except SummarizerError as exc:
+                failed += 1
+                typer.echo(f"{name}: {exc.code}: {exc.message}", err=True)
+                continue
+            sys.stdout.write(orjson.dumps(resource).decode() + "\n")
+            sys.stdout.flush()
+    return failed
+
+
+def _split_title(raw: str) -> tuple[str | None, str]:
+    head, sep, rest = raw.lstrip().partition("\n")
+    if sep and rest.startswith("\n") and len(head) <= 300:
+        return head.strip(), rest.strip()
+    return None, raw.strip()
+
+
+@model_app.command("verify")
+def model_verify() -> None:
+    """Assemble the bundled model file if needed, check its SHA-256, print path, size, hash."""
+    from service.errors import ModelFileError
+    from service.local_model import ensure_model_file
+
+    try:
+        file = ensure_model_file(Settings())
+    except ModelFileError as exc:
+        typer.echo(f"error: {exc.message}", err=True)
+        raise typer.Exit(1) from exc
+    typer.echo(f"path    {file.path}\nsize    {file.size}\nsha256  {file.sha256}")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

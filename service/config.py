@@ -1,0 +1,122 @@
+"""All settings, read once from ``SUMMARIZER_*`` environment variables (and an optional .env)."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+from platformdirs import user_data_dir
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+BUNDLED_MODEL_NAME = "qwen2.5-coder-1.5b-instruct-q4_k_m"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="SUMMARIZER_", env_file=".env", extra="ignore", frozen=True
+    )
+
+    # --- model backend -------------------------------------------------------------------
+    llm_base_url: str | None = Field(
+        default=None, description="OpenAI-compatible base URL; unset = the bundled local model."
+    )
+    llm_api_key: SecretStr | None = None
+    llm_model: str | None = Field(
+        default=None, description="Model name sent upstream (default: the bundled model's name)."
+    )
+    llm_mode: Literal["json_schema", "json", "tools"] = Field(
+        default="json_schema",
+        description="How the schema is sent upstream: response_format json_schema (vLLM, "
+        "llama.cpp server, Ollama, OpenAI), plain JSON mode, or tool calling.",
+    )
+    llm_temperature: float = Field(default=0.0, ge=0.0, le=2.0)
+    max_tokens: int = Field(default=1024, ge=64, le=16384, description="Completion cap per call.")
+    max_attempts: int = Field(
+        default=3, ge=1, le=10, description="Model answers per request (1 + re-asks)."
+    )
+    transient_retries: int = Field(
+        default=4, ge=0, le=20, description="Retries of one upstream call on 429/5xx/timeouts."
+    )
+    retry_max_wait_s: float = Field(default=8.0, gt=0, description="Longest back-off wait.")
+    llm_call_timeout_s: float = Field(
+        default=120.0, gt=0, description="Timeout of one upstream HTTP call."
+    )
+    request_deadline_s: float = Field(
+        default=300.0, gt=0, description="Overall time budget of one summary request."
+    )
+    max_concurrency: int | None = Field(
+        default=None,
+        ge=1,
+        description="Model calls in flight at once (default: 1 for the bundled model, 64 "
+        "for a server).",
+    )
+    queue_depth: int = Field(
+        default=32, ge=0, description="Requests allowed to wait for a model slot; beyond: 503."
+    )
+
+    # --- bundled model ---------------------------------------------------------------------
+    local_n_ctx: int = Field(default=8192, ge=1024, le=32768)
+    local_n_threads: int | None = Field(default=None, ge=1)
+    local_model_path: Path | None = Field(
+        default=None, description="Use this GGUF file instead of the bundled one."
+    )
+    local_warmup: bool = Field(
+        default=True, description="Evaluate the fixed prompt prefix at start-up."
+    )
+
+    # --- storage -----------------------------------------------------------------------------
+    data_dir: Path = Field(default_factory=lambda: Path(user_data_dir("incident-summarizer")))
+    database_url: str | None = None
+    sqlite_synchronous: Literal["NORMAL", "FULL"] = Field(
+        default="NORMAL",
+        description="NORMAL survives a process kill; FULL also survives a power loss.",
+    )
+
+    # --- limits --------------------------------------------------------------------------------
+    max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    max_article_chars: int = Field(default=100_000, ge=100)
+    max_article_tokens: int | None = Field(
+        default=None,
+        ge=64,
+        description="Longest article in model tokens (default: what the context window holds).",
+    )
+
+    # --- access ----------------------------------------------------------------------------------
+    api_keys: str | None = Field(default=None, description="Comma-separated API keys.")
+
+    # --- logging -----------------------------------------------------------------------------------
+    log_level: str = "INFO"
+
+    @model_validator(mode="after")
+    def _refuse_unsafe(self) -> Settings:
+        if self.llm_base_url and not self.llm_base_url.startswith(("http://", "https://")):
+            raise ValueError("SUMMARIZER_LLM_BASE_URL must start with http:// or https://")
+        return self
+
+    @property
+    def uses_bundled_model(self) -> bool:
+        return self.llm_base_url is None
+
+    @property
+    def model_name(self) -> str:
+        return self.llm_model or BUNDLED_MODEL_NAME
+
+    @property
+    def concurrency(self) -> int:
+        if self.max_concurrency is not None:
+            return self.max_concurrency
+        return 1 if self.uses_bundled_model else 64
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.data_dir / 'summaries.sqlite3'}"
+
+    @cached_property
+    def api_key_list(self) -> tuple[str, ...]:
+        if not self.api_keys:
+            return ()
+        return tuple(k.strip() for k in self.api_keys.split(",") if k.strip())

@@ -1,0 +1,76 @@
+"""Domain errors: each carries its HTTP status and a stable snake_case code.
+
+This module knows nothing of the web framework; ``service.app`` renders these.
+"""
+
+from __future__ import annotations
+
+
+class SummarizerError(Exception):
+    status: int = 500
+    code: str = "internal_error"
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.retry_after = retry_after
+
+
+class MalformedRequest(SummarizerError):
+    status, code = 400, "malformed_request"
+
+
+class Unauthorized(SummarizerError):
+    status, code = 401, "unauthorized"
+
+
+class NotFound(SummarizerError):
+    status, code = 404, "not_found"
+
+
+class BodyTooLarge(SummarizerError):
+    status, code = 413, "body_too_large"
+
+
+class ArticleTooLarge(SummarizerError):
+    status, code = 413, "article_too_large"
+
+
+class UnsupportedMediaType(SummarizerError):
+    status, code = 415, "unsupported_media_type"
+
+
+class InvalidInput(SummarizerError):
+    status, code = 422, "invalid_input"
+
+
+class RateLimited(SummarizerError):
+    status, code = 429, "rate_limited"
+
+
+class ModelInvalidOutput(SummarizerError):
+    """The model did not produce a valid record within the attempt budget."""
+
+    status, code = 502, "model_invalid_output"
+
+
+class ModelUnavailable(SummarizerError):
+    status, code = 503, "model_unavailable"
+
+
+class QueueFull(SummarizerError):
+    status, code = 503, "queue_full"
+
+
+class NotReady(SummarizerError):
+    status, code = 503, "not_ready"
+
+
+class DeadlineExceeded(SummarizerError):
+    status, code = 504, "deadline_exceeded"
+
+
+class ModelFileError(SummarizerError):
+    """The bundled model file is missing or does not match its published hash."""
+
+    status, code = 503, "model_file_invalid"

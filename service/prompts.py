@@ -1,0 +1,101 @@
+"""Load and fill the prompt files; ``prompt_version`` is a hash of everything the model reads.
+
+The system prompt is fixed for every article (instructions + a compact outline of the draft
+schema), so a backend with a prefix cache evaluates it once. Only the user message varies.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from string import Template
+from typing import Any
+
+from schemas.incident import IncidentDraft
+
+_FENCE = "untrusted-article"
+
+
+@dataclass(frozen=True)
+class PromptSet:
+    system: str
+    user_template: Template
+    version: str
+
+    def messages(self, *, text: str, title: str | None, published: str | None) -> list[dict]:
+        # substitute() raises KeyError on a missing variable: a prompt file is never half-filled.
+        user = self.user_template.substitute(
+            title=title or "(none)",
+            published=published or "(unknown)",
+            text=_defuse_fence(text),
+        )
+        return [{"role": "system", "content": self.system}, {"role": "user", "content": user}]
+
+
+def _defuse_fence(text: str) -> str:
+    # An article cannot close the fence early and speak outside it.
+    return text.replace(f"</{_FENCE}", f"</ {_FENCE}").replace(f"<{_FENCE}", f"< {_FENCE}")
+
+
+def schema_outline(schema: dict[str, Any]) -> str:
+    """Render a JSON schema as a compact commented JSON skeleton the model can read.
+
+    Backends that decode with a grammar (llama.cpp, vLLM) never show the schema to the model,
+    so its descriptions reach the model only through the prompt.
+    """
+    defs = schema.get("$defs", {})
+
+    def resolve(node: dict[str, Any]) -> dict[str, Any]:
+        while "$ref" in node:
+            node = defs[node["$ref"].rsplit("/", 1)[-1]]
+        return node
+
+    def type_of(node: dict[str, Any]) -> str:
+        node = resolve(node)
+        if "anyOf" in node:
+            return "|".join(type_of(n) for n in node["anyOf"])
+        if "enum" in node:
+            return "|".join(json.dumps(v) for v in node["enum"])
+        if "const" in node:
+            return json.dumps(node["const"])
+        t = node.get("type")
+        if t == "array":
+            return f"[{type_of(node['items'])}, ...]"
+        if t == "object":
+            inner = ", ".join(f'"{k}": {type_of(v)}' for k, v in node["properties"].items())
+            return "{" + inner + "}"
+        return {"integer": "int", "boolean": "bool"}.get(t, t or "any")
+
+    def render(node: dict[str, Any], indent: int) -> list[str]:
+        pad = "  " * indent
+        lines = []
+        for key, prop in node["properties"].items():
+            desc = prop.get("description") or resolve(prop).get("description", "")
+            target = resolve(prop)
+            if target.get("type") == "object" and "properties" in target:
+                lines.append(f'{pad}"{key}": {{' + (f"  // {desc}" if desc else ""))
+                lines.extend(render(target, indent + 1))
+                lines.append(f"{pad}}},")
+            else:
+                comment = f"  // {desc}" if desc else ""
+                lines.append(f'{pad}"{key}": {type_of(prop)},{comment}')
+        return lines
+
+    return "\n".join(["{", *render(schema, 1), "}"])
+
+
+@cache
+def load_prompts() -> PromptSet:
+    package = resources.files("prompts")
+    system_md = package.joinpath("system.md").read_text(encoding="utf-8")
+    user_md = package.joinpath("user.md").read_text(encoding="utf-8")
+    outline = schema_outline(IncidentDraft.model_json_schema())
+    system = f"{system_md.strip()}\n\nAnswer with one JSON object of this shape:\n{outline}"
+    digest = hashlib.sha256()
+    for part in (system_md, user_md, outline):
+        digest.update(part.encode())
+        digest.update(b"\x00")
+    return PromptSet(system=system, user_template=Template(user_md), version=digest.hexdigest()[:16])

@@ -1,0 +1,212 @@
+"""Stored summaries: the SQLModel table, the engine, and every query the service makes.
+
+SQLite runs in WAL mode with a busy timeout; writes open with ``BEGIN IMMEDIATE`` so two
+writers never deadlock upgrading a read lock. ``SUMMARIZER_DATABASE_URL`` may point at a
+server database instead; the SQLite-only settings are then skipped.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+from sqlalchemy import Engine, event, text
+from sqlalchemy.engine import make_url
+from sqlmodel import Field, Index, Session, SQLModel, col, create_engine, or_, select
+
+from service.errors import InvalidInput
+
+
+class SummaryRow(SQLModel, table=True):
+    __tablename__ = "summaries"
+    __table_args__ = (
+        Index("ix_summaries_created", "created_at", "id"),
+        Index("ix_summaries_key_current", "cache_key", "superseded"),
+    )
+
+    id: str = Field(primary_key=True, max_length=64)
+    cache_key: str = Field(max_length=64)
+    superseded: bool = False
+    content_sha256: str = Field(max_length=64)
+    created_at: datetime
+    model: str
+    prompt_version: str
+    schema_version: str
+    title: str | None = None
+    published: str | None = None
+    source_url: str | None = None
+    is_incident: bool = Field(index=True)
+    category: str | None = Field(default=None, index=True)
+    country_code: str | None = Field(default=None, index=True)
+    event_date: str | None = Field(default=None, index=True)
+    headline: str
+    summary: str
+    # The whole resource as served (without ``cached``), so a hit is one read, no rebuild.
+    body: bytes
+
+
+@dataclass(frozen=True)
+class ListQuery:
+    country_code: str | None = None
+    category: str | None = None
+    is_incident: bool | None = None
+    since: str | None = None
+    until: str | None = None
+    q: str | None = None
+    limit: int = 20
+    cursor: str | None = None
+
+
+def _sqlite_pragmas(synchronous: str):
+    def on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # Let SQLAlchemy's "begin" event issue BEGIN itself (pysqlite's implicit BEGIN is
+        # DEFERRED, which deadlocks two writers that both started by reading).
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA busy_timeout=30000")
+        cur.execute(f"PRAGMA synchronous={synchronous}")
+        cur.close()
+
+    return on_connect
+
+
+def make_engine(url: str, *, synchronous: str = "NORMAL") -> Engine:
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return create_engine(url, pool_pre_ping=True)
+    if parsed.database and parsed.database != ":memory:":
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+    event.listen(engine, "connect", _sqlite_pragmas(synchronous))
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn: Any) -> None:
+        write = conn.get_execution_options().get("sqlite_write")
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+    return engine
+
+
+class Store:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        # Same pool; its transactions start with BEGIN IMMEDIATE (see make_engine).
+        self._write_engine = engine.execution_options(sqlite_write=True)
+
+    def create_schema(self) -> None:
+        SQLModel.metadata.create_all(self.engine)
+
+    def check(self) -> None:
+        """Fail fast on a corrupt or unreachable database."""
+        with self.engine.connect() as conn:
+            if self.engine.dialect.name == "sqlite":
+                result = conn.exec_driver_sql("PRAGMA quick_check").scalar()
+                if result != "ok":
+                    raise RuntimeError(f"database integrity check failed: {result}")
+            else:
+                conn.execute(text("SELECT 1"))
+
+    @contextmanager
+    def _writing(self) -> Iterator[Session]:
+        with Session(self._write_engine) as session, session.begin():
+            yield session
+
+    def current(self, cache_key: str) -> bytes | None:
+        """The live record for a cache key, as stored bytes."""
+        with Session(self.engine) as session:
+            stmt = (
+                select(SummaryRow.body)
+                .where(SummaryRow.cache_key == cache_key, SummaryRow.superseded == False)  # noqa: E712
+                .limit(1)
+            )
+            return session.exec(stmt).first()
+
+    def get(self, summary_id: str) -> bytes | None:
+        with Session(self.engine) as session:
+            return session.exec(select(SummaryRow.body).where(SummaryRow.id == summary_id)).first()
+
+    def put(self, row: SummaryRow) -> None:
+        """Store ``row`` as the live record of its key; an earlier one stays, superseded."""
+        with self._writing() as session:
+            old = session.exec(
+                select(SummaryRow).where(
+                    SummaryRow.cache_key == row.cache_key,
+                    SummaryRow.superseded == False,  # noqa: E712
+                    SummaryRow.id != row.id,
+                )
+            ).all()
+            for stale in old:
+                stale.superseded = True
+                session.add(stale)
+            session.merge(row)
+
+    def exists(self, summary_id: str) -> bool:
+        with Session(self.engine) as session:
+            return session.get(SummaryRow, summary_id) is not None
+
+    def list(self, query: ListQuery) -> tuple[list[bytes], str | None]:
+        stmt = select(SummaryRow.body, SummaryRow.created_at, SummaryRow.id)
+        if query.country_code:
+            stmt = stmt.where(SummaryRow.country_code == query.country_code.upper())
+        if query.category:
+            stmt = stmt.where(SummaryRow.category == query.category)
+        if query.is_incident is not None:
+            stmt = stmt.where(SummaryRow.is_incident == query.is_incident)
+        if query.since:
+            stmt = stmt.where(SummaryRow.event_date >= query.since)
+        if query.until:
+            stmt = stmt.where(SummaryRow.event_date <= query.until)
+        if query.q:
+            pattern = f"%{_escape_like(query.q)}%"
+            stmt = stmt.where(
+                or_(
+                    col(SummaryRow.headline).ilike(pattern, escape="\\"),
+                    col(SummaryRow.summary).ilike(pattern, escape="\\"),
+                )
+            )
+        if query.cursor:
+            created, last_id = decode_cursor(query.cursor)
+            stmt = stmt.where(
+                or_(
+                    SummaryRow.created_at < created,
+                    (SummaryRow.created_at == created) & (SummaryRow.id < last_id),
+                )
+            )
+        stmt = stmt.order_by(col(SummaryRow.created_at).desc(), col(SummaryRow.id).desc())
+        with Session(self.engine) as session:
+            rows = session.exec(stmt.limit(query.limit + 1)).all()
+        page = rows[: query.limit]
+        more = len(rows) > query.limit
+        cursor = encode_cursor(page[-1][1], page[-1][2]) if more and page else None
+        return [r[0] for r in page], cursor
+
+
+def _escape_like(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def encode_cursor(created_at: datetime, summary_id: str) -> str:
+    raw = orjson.dumps([created_at.isoformat(), summary_id])
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, str]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        created, summary_id = orjson.loads(raw)
+        return datetime.fromisoformat(created), str(summary_id)
+    except (ValueError, TypeError, binascii.Error, orjson.JSONDecodeError) as exc:
+        raise InvalidInput("cursor is not one this service issued") from exc
+
+
+def utcnow() -> datetime:
+    # Microseconds dropped: created_at orders the list and is part of its cursor.
+    return datetime.now(UTC)

@@ -1,0 +1,234 @@
+"""The use case: article -> cache key -> stored record, or one model call shared by all askers.
+
+* A cache hit is one indexed read and no model call.
+* Identical requests in flight share one extraction (single-flight). The extraction runs in
+  its own task, so a client that disconnects does not cancel it for the others, and its
+  result is stored even if every client has gone.
+* Model calls take a slot; when all slots are busy and the queue is full, the request is
+  refused at once with 503 and a Retry-After estimate.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import time
+import unicodedata
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import orjson
+
+from schemas.incident import SCHEMA_VERSION
+from service.config import Settings
+from service.errors import ArticleTooLarge, InvalidInput, QueueFull
+from service.extract import Extractor
+from service.postprocess import finalize
+from service.store import Store, SummaryRow, utcnow
+
+log = logging.getLogger("service.summarize")
+
+
+@dataclass(frozen=True)
+class Article:
+    text: str
+    title: str | None = None
+    published: str | None = None
+    source_url: str | None = None
+    language: str | None = None
+
+
+def normalize_text(text: str) -> str:
+    """The text the cache key covers: NFC, one space for every whitespace run, trimmed."""
+    return " ".join(unicodedata.normalize("NFC", text).split())
+
+
+def cache_key(normalized: str, published: str | None, model: str, prompt_version: str) -> str:
+    # Field separators cannot occur in the parts, so distinct inputs never collide by joining.
+    material = "\x1f".join(
+        ["summary/v1", normalized, published or "", model, prompt_version, SCHEMA_VERSION]
+    )
+    return hashlib.sha256(material.encode()).hexdigest()
+
+
+class Slots:
+    """At most ``concurrency`` model calls at once, and at most ``depth`` waiting for one."""
+
+    def __init__(self, concurrency: int, depth: int, first_guess_s: float) -> None:
+        self._sem = asyncio.Semaphore(concurrency)
+        self._concurrency = concurrency
+        self._depth = depth
+        self.waiting = 0
+        self.busy = 0
+        self._avg_s = first_guess_s
+
+    def admit(self) -> None:
+        if self.busy >= self._concurrency and self.waiting >= self._depth:
+            raise QueueFull(
+                f"the model queue is full ({self.waiting} waiting)",
+                retry_after=self.retry_after(),
+            )
+
+    def retry_after(self) -> float:
+        return max(1.0, round((self.waiting + 1) * self._avg_s / self._concurrency))
+
+    @asynccontextmanager
+    async def hold(self) -> AsyncIterator[None]:
+        self.waiting += 1
+        try:
+            await self._sem.acquire()
+        finally:
+            self.waiting -= 1
+        self.busy += 1
+        started = time.monotonic()
+        try:
+            yield
+        finally:
+            self.busy -= 1
+            self._sem.release()
+            self._avg_s = 0.8 * self._avg_s + 0.2 * (time.monotonic() - started)
+
+
+class Summarizer:
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        extractor: Extractor,
+        *,
+        count_tokens: Callable[[str], int] | None = None,
+        max_article_tokens: int | None = None,
+    ) -> None:
+        self._settings = settings
+        self._store = store
+        self._extractor = extractor
+        self._count_tokens = count_tokens
+        self._max_tokens = max_article_tokens
+        self._inflight: dict[str, asyncio.Task[dict[str, Any]]] = {}
+        self.slots = Slots(
+            settings.concurrency,
+            settings.queue_depth,
+            first_guess_s=15.0 if settings.uses_bundled_model else 2.0,
+        )
+
+    async def aclose(self) -> None:
+        # Let extractions already running finish and be stored before the client closes.
+        if self._inflight:
+            await asyncio.wait(list(self._inflight.values()), timeout=self._settings.request_deadline_s)
+        await self._extractor.aclose()
+
+    @property
+    def model(self) -> str:
+        return self._extractor.model
+
+    @property
+    def prompt_version(self) -> str:
+        return self._extractor.prompts.version
+
+    def validate(self, article: Article) -> str:
+        """Check the article against the limits; return its normalized text."""
+        if not article.text.strip():
+            raise InvalidInput("text is empty")
+        if article.published is not None:
+            try:
+                date.fromisoformat(article.published)
+            except ValueError as exc:
+                raise InvalidInput(
+                    f"published must be a date as YYYY-MM-DD, got {article.published!r}"
+                ) from exc
+            if len(article.published) != 10:
+                raise InvalidInput(f"published must be YYYY-MM-DD, got {article.published!r}")
+        limit = self._settings.max_article_chars
+        if len(article.text) > limit:
+            raise ArticleTooLarge(
+                f"article is {len(article.text):,} characters; the limit is {limit:,}"
+            )
+        if self._count_tokens is not None and self._max_tokens is not None:
+            tokens = self._count_tokens(article.text)
+            if tokens > self._max_tokens:
+                raise ArticleTooLarge(
+                    f"article is {tokens:,} tokens; the model can read {self._max_tokens:,}"
+                )
+        return normalize_text(article.text)
+
+    async def summarize(self, article: Article, *, refresh: bool = False) -> tuple[dict, bool]:
+        """The summary resource for ``article`` and whether it came from the cache."""
+        normalized = self.validate(article)
+        key = cache_key(normalized, article.published, self.model, self.prompt_version)
+        if not refresh:
+            stored = await asyncio.to_thread(self._store.current, key)
+            if stored is not None:
+                resource = orjson.loads(stored)
+                resource["cached"] = True
+                return resource, True
+        task = self._inflight.get(key)
+        if task is None:
+            self.slots.admit()
+            task = asyncio.create_task(self._extract_and_store(key, normalized, article, refresh))
+            self._inflight[key] = task
+            task.add_done_callback(lambda t: self._forget(key, t))
+        # shield: this caller going away must not cancel the shared extraction.
+        resource = await asyncio.shield(task)
+        return {**resource, "cached": False}, False
+
+    def _forget(self, key: str, task: asyncio.Task[Any]) -> None:
+        self._inflight.pop(key, None)
+        if not task.cancelled():
+            task.exception()  # retrieved, so an error nobody awaited is not logged as lost
+
+    async def _extract_and_store(
+        self, key: str, normalized: str, article: Article, refresh: bool
+    ) -> dict[str, Any]:
+        deadline = time.monotonic() + self._settings.request_deadline_s
+        async with self.slots.hold():
+            extraction = await self._extractor.extract(
+                text=article.text,
+                title=article.title,
+                published=article.published,
+                deadline=deadline,
+            )
+        incident, warnings = finalize(extraction.draft, text=article.text, published=article.published)
+        created = utcnow()
+        summary_id = key[:32]
+        if refresh and await asyncio.to_thread(self._store.exists, summary_id):
+            summary_id = hashlib.sha256(f"{key}/{created.isoformat()}".encode()).hexdigest()[:32]
+        resource: dict[str, Any] = {
+            "id": summary_id,
+            "content_sha256": hashlib.sha256(normalized.encode()).hexdigest(),
+            "created_at": created.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "model": extraction.model,
+            "prompt_version": self.prompt_version,
+            "schema_version": SCHEMA_VERSION,
+            "usage": extraction.usage.public(),
+            "title": article.title,
+            "published": article.published,
+            "source_url": article.source_url,
+            "language": article.language,
+            "incident": incident.model_dump(mode="json"),
+            "warnings": warnings,
+        }
+        row = SummaryRow(
+            id=summary_id,
+            cache_key=key,
+            content_sha256=resource["content_sha256"],
+            created_at=created,
+            model=extraction.model,
+            prompt_version=self.prompt_version,
+            schema_version=SCHEMA_VERSION,
+            title=article.title,
+            published=article.published,
+            source_url=article.source_url,
+            is_incident=incident.is_incident,
+            category=incident.category.value if incident.category else None,
+            country_code=incident.location.country_code,
+            event_date=incident.date.iso,
+            headline=incident.headline,
+            summary=incident.summary,
+            body=orjson.dumps(resource),
+        )
+        await asyncio.to_thread(self._store.put, row)
+        return resource

@@ -1,0 +1,263 @@
+"""The summary endpoint end to end, with the model scripted at the HTTP boundary."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import json
+from typing import Any
+
+import httpx
+
+from tests.conftest import SEEDS, running_app
+from tests.fake_llm import ScriptedLLM, draft_from_record
+
+
+def seed_request(seed: dict[str, Any]) -> dict[str, Any]:
+    return seed["request"]
+
+
+async def test_seed_article_gives_the_expected_record(make_settings, seed):
+    llm = ScriptedLLM(draft_from_record(seed["expected"]))
+    async with running_app(make_settings(), llm) as client:
+        response = await client.post("/v1/summaries", json=seed_request(seed))
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert response.headers["X-Cache"] == "miss"
+    assert body["cached"] is False
+    assert body["incident"] == seed["expected"]
+    assert body["model"] == "scripted-model"
+    assert body["schema_version"] == "1"
+    assert body["usage"]["attempts"] == 1
+    assert body["published"] == "2020-03-12"
+    assert len(body["id"]) == 32 and len(body["content_sha256"]) == 64
+    # What went upstream: the schema as response_format, the article fenced as data.
+    sent = llm.requests[0]
+    assert sent["response_format"]["type"] == "json_schema"
+    assert sent["model"] == "scripted-model"
+    user = sent["messages"][-1]["content"]
+    assert "<untrusted-article>" in user and "Camp Taji" in user
+
+
+async def test_every_seed_sample_round_trips(make_settings):
+    paths = sorted(SEEDS.glob("*.json"))
+    assert len(paths) >= 5
+    for path in paths:
+        sample = json.loads(path.read_text())
+        llm = ScriptedLLM(draft_from_record(sample["expected"]))
+        async with running_app(make_settings(), llm) as client:
+            response = await client.post("/v1/summaries", json=sample["request"])
+        assert response.status_code == 200, (path.name, response.text)
+        assert response.json()["incident"] == sample["expected"], path.name
+
+
+async def test_second_post_is_a_cache_hit_without_a_model_call(make_settings, seed):
+    llm = ScriptedLLM(draft_from_record(seed["expected"]))
+    async with running_app(make_settings(), llm) as client:
+        first = await client.post("/v1/summaries", json=seed_request(seed))
+        # Whitespace differences do not make a different article.
+        spaced = {**seed_request(seed), "text": "  " + seed_request(seed)["text"].replace(" ", "  ")}
+        second = await client.post("/v1/summaries", json=spaced)
+    assert llm.calls == 1
+    assert second.status_code == 200
+    assert second.headers["X-Cache"] == "hit"
+    assert second.json()["cached"] is True
+    assert {**second.json(), "cached": False} == first.json()
+
+
+async def test_a_different_publication_date_is_a_different_key(make_settings, seed):
+    llm = ScriptedLLM(draft_from_record(seed["expected"]))
+    async with running_app(make_settings(), llm) as client:
+        await client.post("/v1/summaries", json=seed_request(seed))
+        other = await client.post("/v1/summaries", json={**seed_request(seed), "published": "2020-03-13"})
+    assert llm.calls == 2
+    assert other.headers["X-Cache"] == "miss"
+
+
+async def test_concurrent_identical_posts_make_one_model_call(make_settings, seed):
+    llm = ScriptedLLM(draft_from_record(seed["expected"]), delay=0.3)
+    async with running_app(make_settings(), llm) as client:
+        responses = await asyncio.gather(
+            *(client.post("/v1/summaries", json=seed_request(seed)) for _ in range(20))
+        )
+    assert llm.calls == 1
+    assert {r.status_code for r in responses} == {200}
+    bodies = [r.json() for r in responses]
+    assert all(b == bodies[0] for b in bodies)
+
+
+async def test_a_disconnected_client_does_not_cancel_the_shared_call(make_settings, seed):
+    llm = ScriptedLLM(draft_from_record(seed["expected"]), delay=0.3)
+    async with running_app(make_settings(), llm) as client:
+        first = asyncio.create_task(client.post("/v1/summaries", json=seed_request(seed)))
+        await asyncio.sleep(0.05)
+        second = asyncio.create_task(client.post("/v1/summaries", json=seed_request(seed)))
+        await asyncio.sleep(0.05)
+        first.cancel()
+        response = await second
+        assert response.status_code == 200
+        assert llm.calls == 1
+        # and the record was stored: the next request is a hit
+        again = await client.post("/v1/summaries", json=seed_request(seed))
+    assert again.headers["X-Cache"] == "hit"
+
+
+async def test_invalid_answer_is_reasked_with_the_validation_error(make_settings, seed):
+    bad = draft_from_record(seed["expected"])
+    bad["evidence"][0]["quote"] = "Forty soldiers were killed in a drone strike."
+    llm = ScriptedLLM(bad, draft_from_record(seed["expected"]))
+    async with running_app(make_settings(), llm) as client:
+        response = await client.post("/v1/summaries", json=seed_request(seed))
+    assert response.status_code == 200, response.text
+    assert llm.calls == 2
+    assert response.json()["usage"]["attempts"] == 2
+    reask = json.dumps(llm.requests[1]["messages"])
+    assert "is not in the article" in reask
+    assert "Forty soldiers" in reask
+
+
+async def test_headline_disagreeing_with_the_toll_is_reasked(make_settings, seed):
+    bad = draft_from_record(seed["expected"])
+    bad["headline"] = "5 killed, 12 wounded in rocket strike on Camp Taji, Iraq"
+    llm = ScriptedLLM(bad, draft_from_record(seed["expected"]))
+    async with running_app(make_settings(), llm) as client:
+        response = await client.post("/v1/summaries", json=seed_request(seed))
+    assert response.status_code == 200
+    assert "the headline says 5 killed" in json.dumps(llm.requests[1]["messages"])
+
+
+async def test_groups_adding_up_to_more_than_the_total_are_reasked(make_settings, seed):
+    bad = draft_from_record(seed["expected"])
+    bad["casualties"] = copy.deepcopy(bad["casualties"])
+    bad["casualties"]["killed"] = 2
+    llm = ScriptedLLM(bad, draft_from_record(seed["expected"]))
+    async with running_app(make_settings(), llm) as client:
+        response = await client.post("/v1/summaries", json=seed_request(seed))
+    assert response.status_code == 200
+    assert "add up to 3" in json.dumps(llm.requests[1]["messages"])
+
+
+async def test_always_invalid_answer_ends_in_502_after_the_attempt_budget(make_settings, seed):
+    llm = ScriptedLLM('{"is_incident": true, "unexpected": 1}')
+    async with running_app(make_settings(max_attempts=3), llm) as client:
+        response = await client.post("/v1/summaries", json=seed_request(seed))
+    assert response.status_code == 502
+    error = response.json()["error"]
+    assert error["code"] == "model_invalid_output"
+    assert "3 attempts" in error["message"]
+    assert error["request_id"] == response.headers["X-Request-ID"]
+    assert llm.calls == 3
+
+
+async def test_not_json_at_all_is_reasked(make_settings, seed):
+    llm = ScriptedLLM("Sure! Here is the record you asked for.", draft_from_record(seed["expected"]))
+    async with running_app(make_settings(), llm) as client:
+        response = await client.post("/v1/summaries", json=seed_request(seed))
+    assert response.status_code == 200
+    assert llm.calls == 2
+
+
+async def test_rate_limit_then_success_is_retried(make_settings, seed):
+    llm = ScriptedLLM(429, 503, draft_from_record(seed["expected"]))
+    async with running_app(make_settings(), llm) as client:
+        response = await client.post("/v1/summaries", json=seed_request(seed))
+    assert response.status_code == 200
+    assert llm.calls == 3
+    assert response.json()["usage"]["attempts"] == 1
+
+
+async def test_always_rate_limited_ends_in_503_with_retry_after(make_settings, seed):
+    llm = ScriptedLLM(httpx.Response(429, headers={"Retry-After": "0"}, json={}))
+    async with running_app(make_settings(transient_retries=3), llm) as client:
+        response = await client.post("/v1/summaries", json=seed_request(seed))
+    assert response.status_code == 503
+    assert response.json()["error"]["code"] == "model_unavailable"
+    assert int(response.headers["Retry-After"]) >= 1
+    assert llm.calls == 4  # 1 + 3 retries, never more
+
+
+async def test_retry_after_longer_than_the_deadline_gives_up_at_once(make_settings, seed):
+    llm = ScriptedLLM(httpx.Response(429, headers={"Retry-After": "60"}, json={}))
+    async with running_app(make_settings(request_deadline_s=5), llm) as client:
+        response = await client.post("/v1/summaries", json=seed_request(seed))
+    assert response.status_code == 503
+    assert llm.calls == 1
+    assert response.headers["Retry-After"] == "60"
+
+
+async def test_server_errors_exhaust_into_503(make_settings, seed):
+    llm = ScriptedLLM(500)
+    async with running_app(make_settings(transient_retries=2), llm) as client:
+        response = await client.post("/v1/summaries", json=seed_request(seed))
+    assert response.status_code == 503
+    assert llm.calls == 3
+
+
+async def test_timeouts_are_retried_then_end_in_504(make_settings, seed):
+    llm = ScriptedLLM(httpx.ReadTimeout("stalled"))
+    async with running_app(make_settings(transient_retries=2), llm) as client:
+        response = await client.post("/v1/summaries", json=seed_request(seed))
+    assert response.status_code == 504
+    assert response.json()["error"]["code"] == "deadline_exceeded"
+    assert llm.calls == 3
+
+
+async def test_a_timeout_then_success_is_retried(make_settings, seed):
+    llm = ScriptedLLM(httpx.ConnectError("refused"), draft_from_record(seed["expected"]))
+    async with running_app(make_settings(), llm) as client:
+        response = await client.post("/v1/summaries", json=seed_request(seed))
+    assert response.status_code == 200
+    assert llm.calls == 2
+
+
+async def test_a_slow_model_hits_the_request_deadline(make_settings, seed):
+    llm = ScriptedLLM(draft_from_record(seed["expected"]), delay=5)
+    async with running_app(make_settings(request_deadline_s=0.5), llm) as client:
+        started = asyncio.get_running_loop().time()
+        response = await client.post("/v1/summaries", json=seed_request(seed))
+        elapsed = asyncio.get_running_loop().time() - started
+    assert response.status_code == 504
+    assert elapsed < 1.5
+
+
+async def test_refresh_re_extracts_and_keeps_the_old_record(make_settings, seed):
+    first_draft = draft_from_record(seed["expected"])
+    second_draft = copy.deepcopy(first_draft)
+    second_draft["summary"] = "A refreshed summary of the rocket strike on Camp Taji."
+    llm = ScriptedLLM(first_draft, second_draft)
+    async with running_app(make_settings(), llm) as client:
+        first = (await client.post("/v1/summaries", json=seed_request(seed))).json()
+        refreshed = await client.post("/v1/summaries?refresh=true", json=seed_request(seed))
+        again = await client.post("/v1/summaries", json=seed_request(seed))
+        old = await client.get(f"/v1/summaries/{first['id']}")
+    assert llm.calls == 2
+    assert refreshed.headers["X-Cache"] == "miss"
+    assert refreshed.json()["id"] != first["id"]
+    assert refreshed.json()["incident"]["summary"].startswith("A refreshed")
+    assert again.json()["id"] == refreshed.json()["id"]
+    assert old.status_code == 200
+    assert old.json()["incident"]["summary"] == first["incident"]["summary"]
+
+
+async def test_get_by_id_returns_the_stored_resource(make_settings, seed):
+    llm = ScriptedLLM(draft_from_record(seed["expected"]))
+    async with running_app(make_settings(), llm) as client:
+        created = (await client.post("/v1/summaries", json=seed_request(seed))).json()
+        fetched = await client.get(f"/v1/summaries/{created['id']}")
+        missing = await client.get("/v1/summaries/does-not-exist")
+    assert fetched.status_code == 200
+    assert fetched.json() == {**created, "cached": True}
+    assert missing.status_code == 404
+    assert missing.json()["error"]["code"] == "not_found"
+
+
+async def test_records_survive_a_restart(make_settings, seed):
+    settings = make_settings()
+    llm = ScriptedLLM(draft_from_record(seed["expected"]))
+    async with running_app(settings, llm) as client:
+        created = (await client.post("/v1/summaries", json=seed_request(seed))).json()
+    async with running_app(settings, llm) as client:
+        again = await client.post("/v1/summaries", json=seed_request(seed))
+    assert again.headers["X-Cache"] == "hit"
+    assert again.json()["id"] == created["id"]
+    assert llm.calls == 1
