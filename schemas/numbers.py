@@ -6,22 +6,53 @@ import re
 
 from text_to_num import alpha2digit
 
-_CASUALTY_WORDS = r"(killed|dead|die[sd]?|deaths?|wounded|injured|injuries|hurt|missing|casualties)"
-# "12 wounded", "3 US soldiers killed": a figure, up to four words, then a casualty word.
-_FIGURE = re.compile(rf"\b(\d[\d,]*)\s+(?:[^\W\d]+\s+){{0,4}}?{_CASUALTY_WORDS}\b", re.I)
+_CASUALTY = (
+    r"(?:killed|killing|kills|dead|deaths?|die[sd]?|dying|perish(?:ed)?|lives|bodies|"
+    r"fatalit(?:y|ies)|toll|wounded|wounding|injured|injuring|injur(?:y|ies)|hurt|"
+    r"hospitali[sz]ed|missing|casualt(?:y|ies))"
+)
+_NUM = r"(\d[\d,]*)"
+_GAP = r"\s+(?:[^\W\d]+\s+){0,7}?"
+# "12 wounded", "3 US soldiers killed": a figure, up to seven words, then a casualty word.
+_BEFORE = re.compile(rf"\b{_NUM}{_GAP}({_CASUALTY})\b", re.I)
+# "the death toll rose to 18", "killing 18": a casualty word, up to seven words, then a figure.
+_AFTER = re.compile(rf"\b({_CASUALTY}){_GAP}{_NUM}\b", re.I)
 _NUMBER = re.compile(r"\b\d[\d,]*\b")
+_ONE = re.compile(r"\b(a|an|one)\s", re.I)
 
 
 def _digits(text: str) -> str:
-    return alpha2digit(text, "en")
+    # threshold=0: small numbers too ("two soldiers"); "a dozen" is not a figure.
+    return alpha2digit(text, "en", threshold=0)
+
+
+def _int(value: str) -> int:
+    return int(value.replace(",", ""))
 
 
 def numbers_in(text: str) -> set[int]:
-    return {int(m.group().replace(",", "")) for m in _NUMBER.finditer(_digits(text))}
+    return {_int(m.group()) for m in _NUMBER.finditer(_digits(text))}
 
 
 def casualty_numbers(text: str) -> list[tuple[int, str]]:
-    """(figure, casualty word) pairs such as (12, "wounded") in a headline."""
-    return [
-        (int(m.group(1).replace(",", "")), m.group(2).lower()) for m in _FIGURE.finditer(_digits(text))
-    ]
+    """(figure, casualty word) pairs such as (12, "wounded"), figure first, as in headlines."""
+    return [(_int(m.group(1)), m.group(2).lower()) for m in _BEFORE.finditer(_digits(text))]
+
+
+def figures_near_casualty_words(text: str) -> set[int]:
+    """Figures standing next to a word of death or injury, on either side."""
+    digits = _digits(text)
+    found = {_int(m.group(1)) for m in _BEFORE.finditer(digits)}
+    found |= {_int(m.group(2)) for m in _AFTER.finditer(digits)}
+    return found
+
+
+def supports_figure(quote: str, figure: int, parts: list[int]) -> bool:
+    """Whether a quote states ``figure``, directly or as the sum of the group ``parts``
+    ("Two US troops and a British service member" supports 3 from parts [2, 1])."""
+    if figure in figures_near_casualty_words(quote):
+        return True
+    if len(parts) > 1 and sum(parts) == figure:
+        stated = numbers_in(quote) | ({1} if _ONE.search(quote) else set())
+        return all(p in stated for p in parts)
+    return False

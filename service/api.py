@@ -12,11 +12,19 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from schemas.incident import SCHEMA_VERSION, Category, incident_json_schema
 from service.deps import StoreDep, SummarizerDep, require_api_key
-from service.errors import NotFound, NotReady
+from service.errors import NotFound, NotReady, UnsupportedMediaType
 from service.store import ListQuery
 from service.summarize import Article
 
 router = APIRouter(dependencies=[Depends(require_api_key)])
+
+
+def require_json(request: Request) -> None:
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media_type != "application/json":
+        raise UnsupportedMediaType(
+            f"send the article as application/json, not {media_type or 'no content type'}"
+        )
 health = APIRouter()
 
 
@@ -68,7 +76,12 @@ _ERRORS = {
 }
 
 
-@router.post("/v1/summaries", summary="Summarize an article", responses=_ERRORS)
+@router.post(
+    "/v1/summaries",
+    summary="Summarize an article",
+    responses=_ERRORS,
+    dependencies=[Depends(require_json)],
+)
 async def create_summary(
     article: ArticleIn,
     request: Request,

@@ -114,6 +114,9 @@ class RequestContext:
                 if message["type"] == "http.request":
                     received += len(message.get("body", b""))
                     if received > self.max_body:
+                        # The framework may turn this into a generic 400; the flag lets the
+                        # error handler answer 413 instead.
+                        scope["state"]["body_too_large"] = True
                         raise too_large
                 return message
 
@@ -164,9 +167,18 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def on_http(request: Request, exc: StarletteHTTPException) -> Response:
+        if request.scope.get("state", {}).get("body_too_large"):
+            return error_response(
+                BodyTooLarge("request body is over the size limit"), rid(request)
+            )
         err = SummarizerError(str(exc.detail))
         err.status = exc.status_code
-        err.code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        err.code = {
+            400: "malformed_request",
+            404: "not_found",
+            405: "method_not_allowed",
+            413: "body_too_large",
+        }.get(exc.status_code, "http_error")
         return error_response(err, rid(request))
 
     @app.exception_handler(Exception)

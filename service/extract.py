@@ -108,7 +108,6 @@ class Extractor:
                     context={"text": text},
                     max_tokens=settings.max_tokens,
                     temperature=settings.llm_temperature,
-                    timeout=min(settings.llm_call_timeout_s, max(0.1, deadline - started)),
                 )
         except TimeoutError as exc:
             raise DeadlineExceeded(

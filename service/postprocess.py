@@ -14,6 +14,7 @@ from dateparser.date import DateDataParser
 import pycountry
 
 from schemas.incident import (
+    HEADLINE_MAX,
     Casualties,
     EventDate,
     Evidence,
@@ -21,6 +22,7 @@ from schemas.incident import (
     IncidentDraft,
     Location,
 )
+from schemas.numbers import numbers_in
 from schemas.quotes import find_quote
 
 _HAS_YEAR = re.compile(r"\b(1[89]\d\d|20\d\d)\b")
@@ -121,6 +123,8 @@ def resolve_date(event: EventDate, published: str | None) -> tuple[EventDate, li
 
 
 def _parse(text: str, base: date | None) -> tuple[str, str] | None:
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text.strip()):
+        return text.strip(), "day"  # ISO already; dateparser would read it day-first
     if base is None and not _HAS_YEAR.search(text):
         return None
     settings: dict[str, Any] = {"PREFER_DATES_FROM": "past", "RETURN_AS_TIMEZONE_AWARE": False}
@@ -190,9 +194,13 @@ def finalize(
         start, end = span
         evidence.append(Evidence(field=q.field, quote=text[start:end], start=start, end=end))
 
+    headline = casualty_first(draft.headline, casualties)
+    if headline != draft.headline:
+        warnings.append("headline completed with the toll")
+
     incident = Incident(
         is_incident=True,
-        headline=draft.headline,
+        headline=headline,
         summary=draft.summary,
         category=draft.category,
         date=event,
@@ -204,6 +212,24 @@ def finalize(
         evidence=evidence,
     )
     return incident, warnings
+
+
+def casualty_first(headline: str, toll: Casualties) -> str:
+    """Lead with the toll when the headline does not state the death toll."""
+    said = numbers_in(headline)
+    parts = {g.killed for g in toll.groups} - {None}
+    if not toll.killed or toll.killed in said or (parts and parts <= said):
+        return headline
+    prefix = "at least " if toll.qualifier == "at_least" else ""
+    toll_words = [f"{prefix}{toll.killed} killed"]
+    if toll.injured:
+        toll_words.append(f"{toll.injured} injured")
+    lead = ", ".join(toll_words)
+    lead = lead[0].upper() + lead[1:]
+    combined = f"{lead}: {headline}"
+    if len(combined) > HEADLINE_MAX:
+        combined = combined[: HEADLINE_MAX - 1].rstrip() + "…"
+    return combined
 
 
 def _not_an_incident(draft: IncidentDraft) -> Incident:

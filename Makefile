@@ -1,0 +1,29 @@
+# Every target runs through uv with the committed lock file.
+UV ?= uv
+export UV_FROZEN := 1
+
+.PHONY: install run test unit integration lint eval bench
+
+install:  ## install uv if missing, then the locked dependencies (builds llama.cpp once, ~4 min)
+	@command -v $(UV) >/dev/null 2>&1 || python3 -m pip install --quiet uv
+	$(UV) sync
+
+run: install  ## start the API on http://127.0.0.1:8000 with the bundled model
+	$(UV) run incident-summarizer serve
+
+test: install  ## unit tests, then the integration tests on the real bundled model
+	$(UV) run pytest -m "not integration"
+	$(UV) run pytest -m integration
+
+unit: install
+	$(UV) run pytest -m "not integration"
+
+integration: install
+	$(UV) run pytest -m integration
+
+lint: install
+	$(UV) run ruff check .
+	$(UV) run ruff format --check .
+
+eval: install  ## make eval DATASET=path/to/labelled.jsonl
+	$(UV) run incident-summarizer eval $(DATASET)

@@ -1,0 +1,127 @@
+"""The real bundled model behind the real server, over real HTTP (marked ``integration``)."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from schemas.incident import Incident
+from schemas.quotes import find_quote
+from service.config import Settings
+from service.local_model import LocalModel, ensure_model_file
+from tests.conftest import ROOT, load_seed
+
+pytestmark = pytest.mark.integration
+
+DEV_SET = ROOT.parent / "shared" / "dev" / "articles.jsonl"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    port = _free_port()
+    db = tmp_path_factory.mktemp("db") / "summaries.sqlite3"
+    env = {**os.environ, "SUMMARIZER_DATABASE_URL": f"sqlite:///{db}"}
+    env.pop("SUMMARIZER_LLM_BASE_URL", None)
+    log = (tmp_path_factory.mktemp("log") / "server.log").open("w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "service.cli", "serve", "--port", str(port)],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 600
+        while time.monotonic() < deadline:
+            assert proc.poll() is None, Path(log.name).read_text()[-3000:]
+            try:
+                if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            time.sleep(1)
+        else:
+            raise AssertionError("the server did not become ready")
+        yield base
+    finally:
+        proc.terminate()
+        proc.wait(timeout=60)
+
+
+def _check_record(body: dict[str, Any], text: str) -> Incident:
+    incident = Incident.model_validate(body["incident"])
+    for ev in incident.evidence:
+        assert text[ev.start : ev.end] == ev.quote
+        assert find_quote(text, ev.quote) is not None
+    return incident
+
+
+def test_seed_article_through_the_whole_http_path(server: str) -> None:
+    seed = load_seed("seed-camp-taji.json")
+    response = httpx.post(f"{server}/v1/summaries", json=seed["request"], timeout=600)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    incident = _check_record(body, seed["request"]["text"])
+    assert incident.is_incident
+    assert incident.casualties.killed == 3
+    assert incident.casualties.injured == 12
+    assert body["usage"]["prompt_tokens"] > 0 and body["usage"]["completion_tokens"] > 0
+    again = httpx.post(f"{server}/v1/summaries", json=seed["request"], timeout=60)
+    assert again.headers["X-Cache"] == "hit"
+    fetched = httpx.get(f"{server}/v1/summaries/{body['id']}", timeout=10).json()
+    assert fetched["incident"] == body["incident"]
+
+
+def _dev_articles() -> list[dict[str, Any]]:
+    if not DEV_SET.exists():
+        if os.environ.get("CI"):
+            raise AssertionError(f"{DEV_SET} is missing in CI")
+        pytest.skip(f"{DEV_SET} not present on this machine")
+    lines = [json.loads(line) for line in DEV_SET.read_text(encoding="utf-8").splitlines()]
+    # One English incident and one non-English incident.
+    return [lines[0], next(a for a in lines if a["language"] != "en" and a["is_incident"])]
+
+
+def test_dev_articles_through_the_whole_http_path(server: str) -> None:
+    for article in _dev_articles():
+        request = {"text": article["text"], "published": article["published"]}
+        response = httpx.post(f"{server}/v1/summaries", json=request, timeout=600)
+        assert response.status_code == 200, (article["id"], response.text)
+        _check_record(response.json(), article["text"])
+
+
+def test_the_grammar_constrains_decoding() -> None:
+    """A shape the model would never write unprompted comes out exactly: the grammar rules."""
+    settings = Settings(_env_file=None)
+    model = LocalModel(settings, ensure_model_file(settings))
+    schema = {
+        "type": "object",
+        "properties": {"zz_code": {"enum": ["QX7-ALPHA", "QX7-BETA"]}, "n": {"type": "integer"}},
+        "required": ["zz_code", "n"],
+        "additionalProperties": False,
+    }
+    result = model.complete(
+        [{"role": "user", "content": "Write a haiku about the sea."}],
+        schema=schema,
+        max_tokens=40,
+        temperature=0.0,
+        should_stop=lambda: False,
+    )
+    data = json.loads(result["choices"][0]["message"]["content"])
+    assert set(data) == {"zz_code", "n"}
+    assert data["zz_code"] in {"QX7-ALPHA", "QX7-BETA"}
+    assert isinstance(data["n"], int)
