@@ -47,12 +47,34 @@ def figures_near_casualty_words(text: str) -> set[int]:
     return found
 
 
+_LANGUAGES = ("en", "es", "fr", "pt", "de", "it", "nl")
+_CASUALTY_WORD = re.compile(rf"\b{_CASUALTY}\b", re.I)
+
+
+def numbers_in_any_language(text: str) -> set[int]:
+    found: set[int] = set()
+    for lang in _LANGUAGES:
+        converted = alpha2digit(text, lang, threshold=0)
+        found |= {_int(m.group()) for m in _NUMBER.finditer(converted)}
+    return found
+
+
 def supports_figure(quote: str, figure: int, parts: list[int]) -> bool:
     """Whether a quote states ``figure``, directly or as the sum of the group ``parts``
-    ("Two US troops and a British service member" supports 3 from parts [2, 1])."""
-    if figure in figures_near_casualty_words(quote):
-        return True
+    ("Two US troops and a British service member" supports 3 from parts [2, 1]).
+
+    In English the figure must stand next to a word of death or injury ("18 rockets" does
+    not support 18 killed); in other languages it must at least occur in the quote.
+    """
+    if _CASUALTY_WORD.search(quote):
+        if figure in figures_near_casualty_words(quote):
+            return True
+        stated = numbers_in(quote)
+    else:
+        stated = numbers_in_any_language(quote)
+        if figure in stated:
+            return True
     if len(parts) > 1 and sum(parts) == figure:
-        stated = numbers_in(quote) | ({1} if _ONE.search(quote) else set())
+        stated |= {1} if _ONE.search(quote) else set()
         return all(p in stated for p in parts)
     return False
