@@ -16,6 +16,7 @@ all accept the same schema and every field is always present.
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 from typing import Annotated, Literal
 
@@ -139,23 +140,16 @@ class Perpetrator(_Strict):
     )
 
 
-class Quote(_Strict):
-    """A verbatim quote from the article that supports one field."""
+class Evidence(_Strict):
+    """A verbatim quote from the article supporting one field, with its position."""
 
     field: EvidenceField = Field(description="The field this quote supports.")
-    quote: Annotated[str, StringConstraints(min_length=1, max_length=QUOTE_MAX)] = Field(
-        description="One sentence or clause copied exactly, character for character, from "
-        "the article."
-    )
-
-
-class Evidence(Quote):
-    """A quote with its position in the article, computed by the service."""
-
+    quote: str = Field(description="The words exactly as they appear in the article.")
     start: int = Field(ge=0, description="Offset of the quote's first character in the text.")
     end: int = Field(ge=0, description="Offset just past the quote's last character.")
 
 
+QuoteText = Annotated[str, StringConstraints(min_length=1, max_length=QUOTE_MAX)]
 Headline = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=HEADLINE_MAX)
 ]
@@ -169,7 +163,8 @@ class IncidentDraft(_Strict):
     """The incident a news article reports, as the model writes it.
 
     Report only what the article states about its main incident (the first one described).
-    Background events, earlier attacks and anniversaries are not the incident.
+    Background events, earlier attacks and anniversaries are not the incident. Each figure
+    follows the sentence it comes from, copied exactly.
     """
 
     is_incident: bool = Field(
@@ -177,13 +172,37 @@ class IncidentDraft(_Strict):
         "disaster as news; false for business, sports, science, court cases about old events, "
         "anniversaries and opinion."
     )
-    category: Category | None = Field(description="Kind of incident; null if not an incident.")
-    evidence: list[Quote] = Field(
-        max_length=LIST_MAX,
-        description="Quotes supporting the killed figure, the injured figure and each named "
-        "perpetrator; [] if not an incident.",
+    category: Category | None = Field(
+        description="Kind of incident; null if not an incident. air_or_missile_strike covers "
+        "rockets, missiles, mortars, artillery, drones and air strikes; explosion_bombing "
+        "covers bombs, IEDs, suicide and gas explosions; a crowd crush is other."
     )
-    casualties: Casualties
+    deaths_quote: QuoteText | None = Field(
+        description="The sentence, copied exactly, that says how many people died in this "
+        "incident; null if no sentence gives a number of dead."
+    )
+    killed: Count | None = Field(
+        description="Number of dead that sentence states (add up groups: 'two soldiers and a "
+        "civilian' = 3). null if not stated; 0 only if the article says nobody died."
+    )
+    injuries_quote: QuoteText | None = Field(
+        description="The sentence, copied exactly, that says how many were injured or wounded; "
+        "null if none."
+    )
+    injured: Count | None = Field(description="Number of injured that sentence states, or null.")
+    missing: Count | None = Field(description="Number of missing people, if stated.")
+    qualifier: Qualifier | None = Field(
+        description='"at least 12" -> at_least, "about 12" -> approximate, else exact; null '
+        "when killed is null."
+    )
+    groups: list[CasualtyGroup] = Field(
+        max_length=LIST_MAX,
+        description="Breakdown of the dead or injured by group when the article gives one; [].",
+    )
+    perpetrator_quote: QuoteText | None = Field(
+        description="The sentence, copied exactly, naming who carried out the attack or saying "
+        "nobody claimed it; null for accidents and disasters."
+    )
     perpetrators: list[Perpetrator] = Field(
         max_length=LIST_MAX,
         description="Attackers; [] for accidents and disasters.",
@@ -196,13 +215,21 @@ class IncidentDraft(_Strict):
         description="2-3 neutral sentences: what happened, where, when, who, the toll."
     )
     headline: Headline = Field(
-        description="Casualty-first one-line headline whose numbers match casualties, e.g. "
+        description="One line that starts with the toll and uses the same numbers, e.g. "
         '"3 killed, 12 wounded in rocket strike on Camp Taji, Iraq".'
     )
 
+    def quotes(self) -> list[tuple[EvidenceField, str]]:
+        pairs: list[tuple[EvidenceField, str | None]] = [
+            ("casualties.killed", self.deaths_quote),
+            ("casualties.injured", self.injuries_quote),
+            ("perpetrators", self.perpetrator_quote),
+        ]
+        return [(f, q) for f, q in pairs if q]
 
     @model_validator(mode="after")
     def _consistent(self, info: ValidationInfo) -> IncidentDraft:
+        self._complete_totals()
         # Each message says what to change: it goes back to the model as the re-ask.
         problems = self._toll_problems() + self._headline_problems()
         text = (info.context or {}).get("text")
@@ -212,64 +239,90 @@ class IncidentDraft(_Strict):
             raise ValueError("; ".join(problems))
         return self
 
+    def _complete_totals(self) -> None:
+        # A total that leaves out groups its own quote names ("two US troops and a British
+        # service member" -> 2 + 1) is completed here: cheaper and surer than a re-ask.
+        for kind, quote_field in (("killed", "deaths_quote"), ("injured", "injuries_quote")):
+            parts = [p for p in (getattr(g, kind) for g in self.groups) if p]
+            total, quote = getattr(self, kind), getattr(self, quote_field)
+            if len(parts) > 1 and quote and (total or 0) < sum(parts):
+                if supports_figure(quote, sum(parts), parts):
+                    setattr(self, kind, sum(parts))
+
     def _toll_problems(self) -> list[str]:
         problems = []
-        toll = self.casualties
         for kind in ("killed", "injured"):
-            total = getattr(toll, kind)
-            parts = [getattr(g, kind) for g in toll.groups if getattr(g, kind) is not None]
+            total = getattr(self, kind)
+            parts = [getattr(g, kind) for g in self.groups if getattr(g, kind) is not None]
             if parts and total is None:
-                problems.append(f"casualties.{kind} is null but the groups add up to {sum(parts)}")
+                problems.append(f"{kind} is null but the groups add up to {sum(parts)}")
             elif parts and total is not None and sum(parts) > total:
                 problems.append(
-                    f"casualties.groups {kind} add up to {sum(parts)}, more than casualties."
-                    f"{kind} = {total}: the total must include every group"
+                    f"the groups' {kind} add up to {sum(parts)}, more than {kind} = {total}: "
+                    "the total must include every group"
                 )
         return problems
 
     def _headline_problems(self) -> list[str]:
         if not self.is_incident:
             return []
-        toll = self.casualties
         # A headline that leaves a figure out is completed by the service; one that states a
-        # figure casualties does not have is wrong, and goes back to the model.
-        figures = {toll.killed, toll.injured, toll.missing}
-        for g in toll.groups:
+        # figure the record does not have is wrong, and goes back to the model.
+        figures = {self.killed, self.injured, self.missing}
+        for g in self.groups:
             figures |= {g.killed, g.injured}
-        problems = [
-            f"the headline says {n} {word} but casualties has no such figure; use the numbers "
-            "in casualties"
+        return [
+            f"the headline says {n} {word} but no figure in the record is {n}; use the "
+            "record's numbers"
             for n, word in casualty_numbers(self.headline)
             if n not in figures
         ]
-        return problems
 
     def _evidence_problems(self, text: str) -> list[str]:
         problems = [
-            f"evidence quote {q.quote[:80]!r} is not in the article; copy the sentence exactly"
-            for q in self.evidence
-            if find_quote(text, q.quote) is None
+            f"{field} quote {quote[:80]!r} is not in the article; copy the sentence exactly"
+            for field, quote in self.quotes()
+            if find_quote(text, quote) is None
         ]
-        quoted = {q.field for q in self.evidence}
-        if self.is_incident:
-            for kind in ("killed", "injured"):
-                figure = getattr(self.casualties, kind)
-                if not figure:
-                    continue
-                field = f"casualties.{kind}"
-                quotes = [q.quote for q in self.evidence if q.field == field]
-                parts = [getattr(g, kind) for g in self.casualties.groups]
-                if not quotes:
-                    problems.append(f"add an evidence quote for {field}")
-                elif not supports_figure(" ".join(quotes), figure, [p for p in parts if p]):
-                    problems.append(
-                        f"no quote for {field} states {figure} {kind}; quote the sentence that "
-                        f"gives the {kind} figure and set {field} to the number it states"
-                    )
-            named = [p for p in self.perpetrators if p.name.lower() != "unknown"]
-            if named and "perpetrators" not in quoted:
-                problems.append("add an evidence quote naming the perpetrator")
+        if problems or not self.is_incident:
+            return problems
+        for kind, quote_field in (("killed", "deaths_quote"), ("injured", "injuries_quote")):
+            figure = getattr(self, kind)
+            if not figure:
+                continue
+            quote = getattr(self, quote_field)
+            parts = [p for p in (getattr(g, kind) for g in self.groups) if p]
+            if quote is None:
+                problems.append(f"{quote_field} is null but {kind} is {figure}: copy the "
+                                f"sentence that gives the {kind} figure")
+            elif not supports_figure(quote, figure, parts):
+                problems.append(
+                    f"{quote_field} does not state {figure} {kind}; set {kind} to the number of "
+                    f"people the sentence says were {kind}, or quote the sentence that says "
+                    f"{figure} were {kind}"
+                )
+        named = [p.name for p in self.perpetrators if p.name.lower() != "unknown"]
+        if named and not self.perpetrator_quote:
+            problems.append("perpetrator_quote is null: copy the sentence naming the perpetrator")
+        victims = {g.group.casefold() for g in self.groups}
+        for name in named:
+            if name.casefold() in victims:
+                problems.append(
+                    f"{name!r} are victims, not perpetrators: list who attacked them, or "
+                    '[{"name": "unknown", "attribution": "unknown"}] if the article does not say'
+                )
+            elif self.perpetrator_quote and not _mentions(self.perpetrator_quote, name):
+                problems.append(
+                    f"perpetrator_quote does not name {name!r}: quote the sentence that names "
+                    "who carried it out, or use unknown"
+                )
         return problems
+
+
+def _mentions(quote: str, name: str) -> bool:
+    words = {w for w in re.findall(r"\w+", name.casefold()) if len(w) > 2}
+    text = quote.casefold()
+    return not words or any(w in text for w in words)
 
 
 class Incident(_Strict):

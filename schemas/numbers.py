@@ -49,6 +49,7 @@ def figures_near_casualty_words(text: str) -> set[int]:
 
 _LANGUAGES = ("en", "es", "fr", "pt", "de", "it", "nl")
 _CASUALTY_WORD = re.compile(rf"\b{_CASUALTY}\b", re.I)
+_ENGLISH = re.compile(r"\b(the|and|of|was|were|have|has|been|with|after|said)\b", re.I)
 
 
 def numbers_in_any_language(text: str) -> set[int]:
@@ -66,7 +67,7 @@ def supports_figure(quote: str, figure: int, parts: list[int]) -> bool:
     In English the figure must stand next to a word of death or injury ("18 rockets" does
     not support 18 killed); in other languages it must at least occur in the quote.
     """
-    if _CASUALTY_WORD.search(quote):
+    if _CASUALTY_WORD.search(quote) or _ENGLISH.search(quote):
         if figure in figures_near_casualty_words(quote):
             return True
         stated = numbers_in(quote)

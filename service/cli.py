@@ -111,6 +111,60 @@ def model_verify() -> None:
     typer.echo(f"path    {file.path}\nsize    {file.size}\nsha256  {file.sha256}")
 
 
+@app.command("eval")
+def evaluate_dataset(
+    dataset: Annotated[
+        Path, typer.Argument(help="Labelled JSON Lines set.", exists=True, dir_okay=False)
+    ],
+    out: Annotated[Path, typer.Option(help="Predictions file (JSON Lines).")] = Path(
+        "predictions.jsonl"
+    ),
+    limit: Annotated[int | None, typer.Option(min=1, help="Only the first N articles.")] = None,
+    base_url: Annotated[
+        str | None, typer.Option(help="A running server; default: start one in-process.")
+    ] = None,
+    baseline: Annotated[
+        bool,
+        typer.Option(help="One plain schema-constrained model call per article, no service."),
+    ] = False,
+    json_report: Annotated[
+        Path | None, typer.Option(help="Also write the scores and timings as JSON.")
+    ] = None,
+    api_key: Annotated[
+        str | None,
+        typer.Option(envvar="SUMMARIZER_EVAL_API_KEY", help="API key for --base-url."),
+    ] = None,
+) -> None:
+    """Send every article through the service (refresh=true), write and score the predictions."""
+    from service.app import configure_logging
+    from service.evaluate import EvaluationError, evaluate
+
+    settings = Settings()
+    configure_logging("WARNING")
+
+    def progress(p: dict) -> None:
+        outcome = "ok" if "response" in p else f"error {p.get('status')} {p['error'].get('code')}"
+        typer.echo(f"{p['id']}: {outcome} in {p['seconds']:.1f} s", err=True)
+
+    try:
+        result = evaluate(
+            dataset,
+            out=out,
+            limit=limit,
+            base_url=base_url,
+            baseline=baseline,
+            settings=settings,
+            api_key=api_key,
+            on_prediction=progress,
+        )
+    except EvaluationError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    typer.echo(result.to_text())
+    if json_report is not None:
+        json_report.write_bytes(orjson.dumps(result.to_dict(), option=orjson.OPT_INDENT_2))
+
+
 def main() -> None:
     app()
 

@@ -172,27 +172,26 @@ def finalize(
     event, date_warnings = resolve_date(draft.date, published)
     warnings += date_warnings
 
-    toll = draft.casualties
     groups = [
         g.model_copy(update={"nationality_code": country_code_for(None, g.nationality_code)[1]})
-        for g in toll.groups
+        for g in draft.groups
     ]
     casualties = Casualties(
-        killed=toll.killed,
-        injured=toll.injured,
-        missing=toll.missing,
-        qualifier=(toll.qualifier or "exact") if toll.killed is not None else None,
+        killed=draft.killed,
+        injured=draft.injured,
+        missing=draft.missing,
+        qualifier=(draft.qualifier or "exact") if draft.killed is not None else None,
         groups=groups,
     )
 
     evidence = []
-    for q in draft.evidence:
-        span = find_quote(text, q.quote)
+    for field, quote in draft.quotes():
+        span = find_quote(text, quote)
         if span is None:  # validation already re-asked for this; never store a false quote
-            warnings.append(f"dropped a quote not found in the article: {q.quote[:60]!r}")
+            warnings.append(f"dropped a quote not found in the article: {quote[:60]!r}")
             continue
         start, end = span
-        evidence.append(Evidence(field=q.field, quote=text[start:end], start=start, end=end))
+        evidence.append(Evidence(field=field, quote=text[start:end], start=start, end=end))
 
     headline = casualty_first(draft.headline, casualties)
     if headline != draft.headline:

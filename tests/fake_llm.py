@@ -79,12 +79,23 @@ class ScriptedLLM:
 
 
 def draft_from_record(record: dict[str, Any]) -> dict[str, Any]:
-    """The model's draft for an expected record: quotes without offsets, draft field order."""
+    """The model's draft for an expected record: quotes beside their figures, no offsets."""
+
+    def quote(field: str) -> str | None:
+        return next((e["quote"] for e in record["evidence"] if e["field"] == field), None)
+
+    toll = record["casualties"]
     return {
         "is_incident": record["is_incident"],
         "category": record["category"],
-        "evidence": [{"field": e["field"], "quote": e["quote"]} for e in record["evidence"]],
-        "casualties": record["casualties"],
+        "deaths_quote": quote("casualties.killed"),
+        "killed": toll["killed"],
+        "injuries_quote": quote("casualties.injured"),
+        "injured": toll["injured"],
+        "missing": toll["missing"],
+        "qualifier": toll["qualifier"],
+        "groups": toll["groups"],
+        "perpetrator_quote": quote("perpetrators"),
         "perpetrators": record["perpetrators"],
         "date": record["date"],
         "location": record["location"],

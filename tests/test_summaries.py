@@ -104,7 +104,7 @@ async def test_a_disconnected_client_does_not_cancel_the_shared_call(make_settin
 
 async def test_invalid_answer_is_reasked_with_the_validation_error(make_settings, seed):
     bad = draft_from_record(seed["expected"])
-    bad["evidence"][0]["quote"] = "Forty soldiers were killed in a drone strike."
+    bad["deaths_quote"] = "Forty soldiers were killed in a drone strike."
     llm = ScriptedLLM(bad, draft_from_record(seed["expected"]))
     async with running_app(make_settings(), llm) as client:
         response = await client.post("/v1/summaries", json=seed_request(seed))
@@ -126,15 +126,51 @@ async def test_headline_disagreeing_with_the_toll_is_reasked(make_settings, seed
     assert "the headline says 5 killed" in json.dumps(llm.requests[1]["messages"])
 
 
-async def test_groups_adding_up_to_more_than_the_total_are_reasked(make_settings, seed):
+async def test_a_quote_that_does_not_state_the_figure_is_reasked(make_settings, seed):
     bad = draft_from_record(seed["expected"])
-    bad["casualties"] = copy.deepcopy(bad["casualties"])
-    bad["casualties"]["killed"] = 2
+    bad["killed"] = 18
+    bad["groups"] = []
+    bad["headline"] = "Rocket strike on Camp Taji, Iraq"
+    bad["deaths_quote"] = "A total of 18 rockets struck the base on Wednesday"
     llm = ScriptedLLM(bad, draft_from_record(seed["expected"]))
     async with running_app(make_settings(), llm) as client:
         response = await client.post("/v1/summaries", json=seed_request(seed))
     assert response.status_code == 200
-    assert "add up to 3" in json.dumps(llm.requests[1]["messages"])
+    assert "deaths_quote does not state 18 killed" in json.dumps(llm.requests[1]["messages"])
+    assert response.json()["incident"]["casualties"]["killed"] == 3
+
+
+async def test_a_total_leaving_out_a_group_its_quote_names_is_completed(make_settings, seed):
+    draft = draft_from_record(seed["expected"])
+    draft["killed"] = 2  # "Two US troops and a British service member": groups 2 + 1
+    llm = ScriptedLLM(draft)
+    async with running_app(make_settings(), llm) as client:
+        response = await client.post("/v1/summaries", json=seed_request(seed))
+    assert response.status_code == 200
+    assert llm.calls == 1
+    assert response.json()["incident"]["casualties"]["killed"] == 3
+
+
+async def test_groups_adding_up_to_more_than_the_total_are_reasked(make_settings, seed):
+    bad = draft_from_record(seed["expected"])
+    bad["groups"] = copy.deepcopy(bad["groups"])
+    bad["groups"][0]["killed"] = 5
+    llm = ScriptedLLM(bad, draft_from_record(seed["expected"]))
+    async with running_app(make_settings(), llm) as client:
+        response = await client.post("/v1/summaries", json=seed_request(seed))
+    assert response.status_code == 200
+    assert "add up to 6" in json.dumps(llm.requests[1]["messages"])
+
+
+async def test_victims_named_as_perpetrators_are_reasked(make_settings, seed):
+    bad = draft_from_record(seed["expected"])
+    bad["perpetrators"] = [{"name": "US servicemen", "attribution": "confirmed"}]
+    llm = ScriptedLLM(bad, draft_from_record(seed["expected"]))
+    async with running_app(make_settings(), llm) as client:
+        response = await client.post("/v1/summaries", json=seed_request(seed))
+    assert response.status_code == 200
+    assert "are victims, not perpetrators" in json.dumps(llm.requests[1]["messages"])
+    assert response.json()["incident"]["perpetrators"] == seed["expected"]["perpetrators"]
 
 
 async def test_always_invalid_answer_ends_in_502_after_the_attempt_budget(make_settings, seed):

@@ -1,0 +1,651 @@
+"""Cache-hit throughput and latency of ``POST /v1/summaries``, against a bare FastAPI baseline.
+
+    .venv/bin/python -m bench.cache_hits [--seconds S] [--warmup W] [--concurrency 1,8,32,128]
+
+What it does, all on loopback:
+
+1. starts a scripted OpenAI-compatible model server (a thread here) that answers every chat
+   completion with the seed article's expected draft (``tests.fake_llm.draft_from_record``);
+2. starts the real service under uvicorn in a subprocess (one worker, no access log, log level
+   warning), with its SQLite database in a temporary directory, pointed at that model server;
+3. POSTs ``seeds/seed-camp-taji.json`` once (a miss: one model call, one write), then again
+   (a hit) and keeps that hit's body and headers;
+4. starts ``bench.bare_app`` under the same uvicorn settings in another subprocess: one FastAPI
+   POST route that returns those same bytes and headers and does nothing else;
+5. for each concurrency level, for both targets (alternating which goes first), runs the load
+   generator in its own process (``wrk`` with ``bench/post.lua`` when installed, otherwise
+   ``bench.loadgen``): a warm-up, then the measured window, N keep-alive connections in a closed
+   loop;
+6. prints a markdown table and writes it, with the machine, commit, date and command, into the
+   "## Cache hits" section of BENCHMARKS.md (replacing only that section).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime as dt
+import json
+import os
+import platform
+import re
+import resource
+import shlex
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+SEED = ROOT / "seeds" / "seed-camp-taji.json"
+LUA = Path(__file__).resolve().parent / "post.lua"
+SECTION = "## Cache hits"
+PATH = "/v1/summaries"
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+# --- the scripted model --------------------------------------------------------------------------
+
+
+class ScriptedModel:
+    """A tiny OpenAI-compatible server: every chat completion returns ``draft`` as JSON."""
+
+    def __init__(self, draft: dict[str, Any]) -> None:
+        self.calls = 0
+        content = json.dumps(draft)
+        reply = json.dumps(
+            {
+                "id": "chatcmpl-bench",
+                "object": "chat.completion",
+                "created": 1_700_000_000,
+                "model": "scripted-model",
+                "choices": [
+                    {
+                        "index": 0,
+                        "message": {"role": "assistant", "content": content},
+                        "finish_reason": "stop",
+                    }
+                ],
+                "usage": {"prompt_tokens": 100, "completion_tokens": 50, "total_tokens": 150},
+            }
+        ).encode()
+        model = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                if not self.path.endswith("/chat/completions"):
+                    self._send(404, b'{"error": {"message": "not found"}}')
+                    return
+                model.calls += 1
+                self._send(200, reply)
+
+            def _send(self, status: int, body: bytes) -> None:
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self.port = self._server.server_address[1]
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def __enter__(self) -> ScriptedModel:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+# --- servers under test --------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def uvicorn_command(app: str, port: int, *, factory: bool = False) -> list[str]:
+    """The same uvicorn settings for both targets: one worker, no access log, warnings only."""
+    cmd = [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port)]
+    cmd += ["--workers", "1", "--no-access-log", "--log-level", "warning"]
+    return [*cmd, "--factory"] if factory else cmd
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SUMMARIZER_")}
+    env["PYTHONPATH"] = str(ROOT)
+    env.update(extra)
+    return env
+
+
+@dataclass
+class Server:
+    name: str
+    url: str
+    proc: subprocess.Popen[bytes]
+    log: Path
+
+    def cpu_seconds(self) -> float:
+        """utime + stime of the server process, all threads."""
+        stat = Path(f"/proc/{self.proc.pid}/stat").read_text()
+        fields = stat[stat.rindex(")") + 2 :].split()
+        return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+    def check_alive(self) -> None:
+        if self.proc.poll() is not None:
+            tail = self.log.read_text()[-4000:]
+            raise RuntimeError(f"{self.name} exited with {self.proc.returncode}; log:\n{tail}")
+
+
+@contextlib.contextmanager
+def serve(name: str, cmd: list[str], env: dict[str, str], workdir: Path) -> Iterator[Server]:
+    port = int(cmd[cmd.index("--port") + 1])
+    log = workdir / f"{name}.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(cmd, cwd=workdir, env=env, stdout=out, stderr=subprocess.STDOUT)
+    server = Server(name, f"http://127.0.0.1:{port}", proc, log)
+    try:
+        yield server
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def wait_until(server: Server, path: str, timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    last = "no answer"
+    while time.monotonic() < deadline:
+        server.check_alive()
+        try:
+            r = httpx.get(server.url + path, timeout=2.0)
+            if r.status_code == 200:
+                return
+            last = f"{r.status_code} {r.text[:200]}"
+        except httpx.HTTPError as exc:
+            last = repr(exc)
+        time.sleep(0.1)
+    raise RuntimeError(f"{server.name} not ready after {timeout:.0f} s ({last})")
+
+
+def post(url: str, body: bytes) -> httpx.Response:
+    return httpx.post(
+        url + PATH, content=body, headers={"Content-Type": "application/json"}, timeout=60.0
+    )
+
+
+# --- load generation -----------------------------------------------------------------------------
+
+
+@dataclass
+class Run:
+    target: str
+    concurrency: int
+    requests: int
+    errors: int
+    seconds: float
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    server_cpu_s: float
+    client_cpu_s: float
+    busy_cpu_s: float  # the whole machine's, over the same window
+
+
+def machine_busy() -> float:
+    """CPU seconds the whole machine has spent busy (all cores), from /proc/stat."""
+    ticks = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = ticks[3] + ticks[4]  # idle + iowait
+    return (sum(ticks[:8]) - idle) / CLOCK_TICKS
+
+
+def wait_for_quiet(limit_s: float, threshold_cores: float = 0.2) -> float:
+    """Wait (up to ``limit_s``) until the machine is idle over one second; the busy cores seen.
+
+    Nothing of ours is running when this is called (the servers are idle), so what is busy is
+    someone else's work, which would take CPU from the measured run.
+    """
+    deadline = time.monotonic() + limit_s
+    said = False
+    while True:
+        before = machine_busy()
+        time.sleep(1.0)
+        busy = machine_busy() - before
+        if busy < threshold_cores or time.monotonic() >= deadline:
+            if said:
+                print(f"  (machine busy {busy:.2f} cores; going on)", file=sys.stderr, flush=True)
+            return busy
+        if not said:
+            print(
+                f"  (other processes use {busy:.2f} cores; waiting up to {limit_s:.0f} s)",
+                end="", file=sys.stderr, flush=True,
+            )  # fmt: skip
+            said = True
+
+
+def children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def wrk_command(url: str, body_file: Path, concurrency: int, seconds: int) -> list[str]:
+    return [
+        "wrk", "-t1", f"-c{concurrency}", f"-d{seconds}s", "--timeout", "30s", "--latency",
+        "-s", str(LUA), url + PATH, "--", str(body_file),
+    ]  # fmt: skip
+
+
+def run_wrk(server: Server, body_file: Path, concurrency: int, seconds: int, warmup: int) -> Run:
+    if warmup > 0:
+        subprocess.run(
+            wrk_command(server.url, body_file, concurrency, warmup),
+            check=True, capture_output=True,
+        )  # fmt: skip
+    server.check_alive()
+    cpu0, client0, busy0 = server.cpu_seconds(), children_cpu(), machine_busy()
+    done = subprocess.run(
+        wrk_command(server.url, body_file, concurrency, seconds),
+        check=True, capture_output=True, text=True,
+    )  # fmt: skip
+    cpu1, client1, busy1 = server.cpu_seconds(), children_cpu(), machine_busy()
+    line = next(ln for ln in done.stdout.splitlines() if ln.startswith("BENCH_JSON "))
+    out = json.loads(line.removeprefix("BENCH_JSON "))
+    duration = out["duration_us"] / 1e6
+    return Run(
+        target=server.name,
+        concurrency=concurrency,
+        requests=out["requests"],
+        errors=sum(out["errors"].values()),
+        seconds=duration,
+        rps=out["requests"] / duration,
+        p50_ms=out["p50_us"] / 1000,
+        p99_ms=out["p99_us"] / 1000,
+        server_cpu_s=cpu1 - cpu0,
+        client_cpu_s=client1 - client0,
+        busy_cpu_s=busy1 - busy0,
+    )
+
+
+def run_python(
+    server: Server, body_file: Path, concurrency: int, seconds: float, warmup: float
+) -> Run:
+    server.check_alive()
+    client0 = children_cpu()
+    proc = subprocess.Popen(
+        [
+            sys.executable, "-m", "bench.loadgen", "--url", server.url + PATH,
+            "--body", str(body_file), "--concurrency", str(concurrency),
+            "--seconds", str(seconds), "--warmup", str(warmup),
+        ],
+        cwd=ROOT, stdout=subprocess.PIPE, env=clean_env(),
+    )  # fmt: skip
+    time.sleep(warmup)
+    cpu0, busy0 = server.cpu_seconds(), machine_busy()
+    stdout, _ = proc.communicate()
+    cpu1, client1, busy1 = server.cpu_seconds(), children_cpu(), machine_busy()
+    if proc.returncode != 0:
+        raise RuntimeError(f"bench.loadgen exited with {proc.returncode}")
+    out = json.loads(stdout)
+    return Run(
+        target=server.name,
+        concurrency=concurrency,
+        requests=out["requests"],
+        errors=out["errors"],
+        seconds=seconds,
+        rps=out["rps"],
+        p50_ms=out["p50_ms"],
+        p99_ms=out["p99_ms"],
+        server_cpu_s=cpu1 - cpu0,
+        # The client process lived warm-up + window; scale to the window.
+        client_cpu_s=(client1 - client0) * seconds / (seconds + warmup),
+        busy_cpu_s=busy1 - busy0,
+    )
+
+
+# --- report --------------------------------------------------------------------------------------
+
+
+@dataclass
+class Cell:
+    runs: list[Run] = field(default_factory=list)
+
+    def median(self, attr: str) -> float:
+        return statistics.median(getattr(r, attr) for r in self.runs)
+
+    @property
+    def cores(self) -> float:
+        return statistics.median(r.server_cpu_s / r.seconds for r in self.runs)
+
+    @property
+    def client_cores(self) -> float:
+        return statistics.median(r.client_cpu_s / r.seconds for r in self.runs)
+
+    @property
+    def cpu_us_per_request(self) -> float:
+        return statistics.median(r.server_cpu_s / r.requests * 1e6 for r in self.runs)
+
+    @property
+    def other_cores(self) -> float:
+        """CPU used by everything but the server and the client (other processes)."""
+        return max(
+            max(r.busy_cpu_s - r.server_cpu_s - r.client_cpu_s, 0.0) / r.seconds for r in self.runs
+        )
+
+    @property
+    def errors(self) -> int:
+        return sum(r.errors for r in self.runs)
+
+
+def sh(*cmd: str) -> str:
+    try:
+        return subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT).stdout.strip()
+    except OSError:
+        return ""
+
+
+def machine() -> str:
+    names = [ln.split(":", 1)[1].strip() for ln in sh("lscpu").splitlines() if ":" in ln]
+    keys = [ln.split(":", 1)[0] for ln in sh("lscpu").splitlines() if ":" in ln]
+    model = dict(zip(keys, names, strict=True)).get("Model name") or platform.processor()
+    return f"{sh('nproc')} CPUs (nproc), {model}, Linux {platform.release()}"
+
+
+def versions() -> str:
+    from importlib.metadata import version
+
+    parts = [f"Python {platform.python_version()}"]
+    dists = ("uvicorn", "fastapi", "starlette", "uvloop", "httptools", "sqlalchemy", "pydantic")
+    for dist in dists:
+        with contextlib.suppress(Exception):
+            parts.append(f"{dist} {version(dist)}")
+    return ", ".join(parts)
+
+
+def commit() -> str:
+    head = sh("git", "rev-parse", "--short", "HEAD") or "unknown"
+    dirty = sh("git", "status", "--porcelain", "--untracked-files=no")
+    return f"{head} (plus uncommitted changes in the working tree)" if dirty else head
+
+
+def render(
+    cells: dict[tuple[str, int], Cell],
+    levels: list[int],
+    *,
+    client: str,
+    args: argparse.Namespace,
+    command: str,
+    hit_bytes: int,
+    header_names: list[str],
+) -> str:
+    rows = [
+        "| clients | service req/s | bare req/s | service / bare "
+        "| service p50 / p99 ms | bare p50 / p99 ms |",
+        "|---:|---:|---:|---:|---:|---:|",
+    ]
+    cpu_rows = [
+        "| clients | service server CPU (cores) | service CPU µs/req | bare server CPU (cores) "
+        "| bare CPU µs/req | client CPU (cores), service / bare run "
+        "| other processes' CPU (cores), service / bare run | errors |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for c in levels:
+        s, b = cells[("service", c)], cells[("bare", c)]
+        srps, brps = s.median("rps"), b.median("rps")
+        rows.append(
+            f"| {c} | {srps:,.0f} | {brps:,.0f} | {srps / brps:.2f}x "
+            f"| {s.median('p50_ms'):.2f} / {s.median('p99_ms'):.2f} "
+            f"| {b.median('p50_ms'):.2f} / {b.median('p99_ms'):.2f} |"
+        )
+        cpu_rows.append(
+            f"| {c} | {s.cores:.2f} | {s.cpu_us_per_request:,.0f} | {b.cores:.2f} "
+            f"| {b.cpu_us_per_request:,.0f} | {s.client_cores:.2f} / {b.client_cores:.2f} "
+            f"| {s.other_cores:.2f} / {b.other_cores:.2f} | {s.errors + b.errors} |"
+        )
+    noisy = max(cell.other_cores for cell in cells.values())
+    quiet = (
+        f"**Warning: other processes used up to {noisy:.2f} cores during a measured window; "
+        "these figures are not from a quiet machine.**"
+        if noisy > 0.15
+        else "The machine was otherwise quiet (other processes' CPU column)."
+    )
+    if client == "wrk":
+        client_line = (
+            f"`{' '.join(sh('wrk', '--version').split()[:2]) or 'wrk'}`"
+            ", one thread, Lua POST script `bench/post.lua`; percentiles from wrk's latency "
+            "histogram (`--latency`)"
+        )
+    else:
+        client_line = "`bench.loadgen` (raw asyncio streams on uvloop, one process)"
+    rounds = f"{args.rounds} rounds, medians shown; " if args.rounds > 1 else ""
+    return "\n".join(
+        [
+            SECTION,
+            "",
+            "`POST /v1/summaries` answered from the SQLite cache (the `X-Cache: hit` path), "
+            "against a bare FastAPI route returning the same bytes.",
+            "",
+            f"- Command: `{command}`",
+            f"- Date: {dt.datetime.now(dt.UTC).strftime('%Y-%m-%d %H:%M UTC')}",
+            f"- Commit: {commit()}",
+            f"- Machine: {machine()}",
+            f"- Software: {versions()}",
+            f"- Client: {client_line}. Closed loop: *clients* = keep-alive connections, each "
+            "sending its next request when the previous answer arrives. "
+            f"{rounds}Per level and target: {args.warmup:g} s warm-up, then {args.seconds:g} s "
+            "measured; the two targets alternate which runs first.",
+            "- Service: `uvicorn service.app:create_app --factory --workers 1 --no-access-log "
+            "--log-level warning` (uvloop, httptools), SQLite file in a temp dir, "
+            "`SUMMARIZER_LLM_BASE_URL` pointing at a scripted OpenAI-compatible server on "
+            "loopback that returns the `seeds/seed-camp-taji.json` draft. The seed is POSTed "
+            "once (miss, one model call), then every measured request is the same POST: a hit, "
+            "no model call (checked: the model saw exactly one call).",
+            f"- Baseline: `bench/bare_app.py` under the same uvicorn flags: one POST route that "
+            f"reads the body and returns the captured hit body ({hit_bytes:,} bytes, identical "
+            f"bytes) with the same headers ({', '.join(header_names)}); nothing else.",
+            "",
+            *rows,
+            "",
+            "Server CPU over the measured window, from `/proc/PID/stat` (user + system, all "
+            "threads), and the load generator's own CPU:",
+            "",
+            *cpu_rows,
+            "",
+            f"The client runs on the same {sh('nproc') or '?'} cores as the server, so its CPU "
+            "time is taken from the server's budget (see the client column). "
+            "In a closed loop latency ≈ clients / throughput (Little's law), so above 1 client "
+            "the p50 mostly measures queueing in the single worker; the 1-client row is the "
+            "per-request service time.",
+            "",
+            quiet,
+            "",
+        ]
+    )
+
+
+def write_section(path: Path, section: str) -> None:
+    """Put ``section`` in ``path``: replace the existing "## Cache hits" section, else append."""
+    text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
+    pattern = re.compile(rf"^{re.escape(SECTION)}[ \t]*\n.*?(?=^## |\Z)", re.S | re.M)
+    section = section.rstrip("\n") + "\n"
+    match = pattern.search(text)
+    if match:
+        tail = "\n" if match.end() < len(text) else ""
+        text = text[: match.start()] + section + tail + text[match.end() :]
+    else:
+        text = text.rstrip("\n") + "\n\n" + section
+    path.write_text(text, encoding="utf-8")
+
+
+# --- main ----------------------------------------------------------------------------------------
+
+
+def parse_levels(value: str) -> list[int]:
+    levels = [int(v) for v in value.split(",") if v.strip()]
+    if not levels or min(levels) < 1:
+        raise argparse.ArgumentTypeError("a comma-separated list of positive integers")
+    return levels
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.cache_hits", description=__doc__.split("\n\n")[0]
+    )
+    parser.add_argument("--seconds", type=int, default=10, help="measured seconds per run")
+    parser.add_argument("--warmup", type=int, default=2, help="warm-up seconds per run")
+    parser.add_argument(
+        "--concurrency", type=parse_levels, default=[1, 8, 32, 128], help="e.g. 1,8,32,128"
+    )
+    parser.add_argument("--rounds", type=int, default=1, help="repeat every run; report medians")
+    parser.add_argument("--client", choices=["auto", "wrk", "python"], default="auto")
+    parser.add_argument(
+        "--wait-idle",
+        type=float,
+        default=120.0,
+        metavar="S",
+        help="before each run, wait up to S seconds for other processes to go idle (0: never)",
+    )
+    parser.add_argument("--output", type=Path, default=ROOT / "BENCHMARKS.md")
+    parser.add_argument("--no-write", action="store_true", help="print only")
+    args = parser.parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    command = shlex.join([".venv/bin/python", "-m", "bench.cache_hits", *argv])
+
+    client = args.client
+    if client == "auto":
+        client = "wrk" if shutil.which("wrk") else "python"
+    if client == "wrk" and not shutil.which("wrk"):
+        parser.error("wrk is not installed (apt-get install -y wrk), use --client python")
+
+    sys.path.insert(0, str(ROOT))
+    from tests.fake_llm import draft_from_record
+
+    seed = json.loads(SEED.read_text(encoding="utf-8"))
+    body = json.dumps(seed["request"]).encode()
+
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-cache-hits-") as tmp,
+        ScriptedModel(draft_from_record(seed["expected"])) as model,
+    ):
+        work = Path(tmp)
+        body_file = work / "request.json"
+        body_file.write_bytes(body)
+        service_env = clean_env(
+            SUMMARIZER_LLM_BASE_URL=f"http://127.0.0.1:{model.port}/v1",
+            SUMMARIZER_LLM_MODEL="scripted-model",
+            SUMMARIZER_DATA_DIR=str(work),
+            SUMMARIZER_DATABASE_URL=f"sqlite:///{work / 'summaries.sqlite3'}",
+            SUMMARIZER_LOG_LEVEL="WARNING",
+        )
+        service_cmd = uvicorn_command("service.app:create_app", free_port(), factory=True)
+        with serve("service", service_cmd, service_env, work) as service:
+            wait_until(service, "/readyz")
+            miss = post(service.url, body)
+            if miss.status_code != 200 or miss.headers.get("x-cache") != "miss":
+                raise RuntimeError(
+                    f"first POST: {miss.status_code} {miss.headers} {miss.text[:300]}"
+                )
+            hit = post(service.url, body)
+            again = post(service.url, body)
+            if hit.headers.get("x-cache") != "hit" or not hit.json().get("cached"):
+                raise RuntimeError(f"second POST was not a hit: {hit.headers} {hit.text[:500]}")
+            if again.content != hit.content:
+                raise RuntimeError("two hits returned different bodies")
+            skip = {"date", "server", "content-length", "content-type"}
+            extra_headers = {k: v for k, v in hit.headers.items() if k not in skip}
+            (work / "hit.json").write_bytes(hit.content)
+            (work / "headers.json").write_text(json.dumps(extra_headers))
+
+            bare_env = clean_env(
+                BENCH_BARE_BODY=str(work / "hit.json"),
+                BENCH_BARE_HEADERS=str(work / "headers.json"),
+            )
+            bare_cmd = uvicorn_command("bench.bare_app:app", free_port())
+            with serve("bare", bare_cmd, bare_env, work) as bare:
+                wait_until(bare, "/docs")
+                check = post(bare.url, body)
+                if check.content != hit.content:
+                    raise RuntimeError("the bare app's body differs from the hit body")
+                names = sorted(hit.headers.keys())
+                if sorted(check.headers.keys()) != names:
+                    raise RuntimeError(f"headers differ: {hit.headers} vs {check.headers}")
+
+                cells: dict[tuple[str, int], Cell] = {}
+                targets = (service, bare)
+                total = len(args.concurrency) * 2 * args.rounds
+                n = 0
+                for r in range(args.rounds):
+                    for i, level in enumerate(args.concurrency):
+                        order = targets if (i + r) % 2 == 0 else targets[::-1]
+                        for server in order:
+                            if args.wait_idle > 0:
+                                wait_for_quiet(args.wait_idle)
+                            n += 1
+                            print(
+                                f"[{n}/{total}] {server.name:7} c={level:<4}",
+                                end=" ", flush=True, file=sys.stderr,
+                            )  # fmt: skip
+                            if client == "wrk":
+                                run = run_wrk(server, body_file, level, args.seconds, args.warmup)
+                            else:
+                                run = run_python(
+                                    server, body_file, level, args.seconds, args.warmup
+                                )
+                            print(
+                                f"{run.rps:8,.0f} req/s  p50 {run.p50_ms:7.2f} ms  "
+                                f"p99 {run.p99_ms:7.2f} ms  errors {run.errors}",
+                                file=sys.stderr,
+                            )
+                            cells.setdefault((server.name, level), Cell()).runs.append(run)
+                service.check_alive()
+                bare.check_alive()
+
+            final = post(service.url, body)
+            if final.headers.get("x-cache") != "hit" or final.content != hit.content:
+                raise RuntimeError("the service stopped answering the same hit")
+            if model.calls != 1:
+                raise RuntimeError(f"the scripted model was called {model.calls} times, not once")
+
+    section = render(
+        cells,
+        args.concurrency,
+        client=client,
+        args=args,
+        command=command,
+        hit_bytes=len(hit.content),
+        header_names=names,
+    )
+    print(section)
+    if not args.no_write:
+        write_section(args.output, section)
+        print(f"(written to {args.output})", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,455 @@
+"""Evaluation harness: run a labelled JSON Lines set through the service and score it.
+
+Each article goes through the full product path (HTTP, validation, re-asks, post-processing)
+with ``refresh=true``, against a running server or one started in-process. ``--baseline``
+instead makes one plain schema-constrained model call per article, for comparison. Either way
+the predictions are written as JSON Lines and scored with ``service.scoring``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import socket
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+from service.config import Settings
+from service.scoring import Failure, Report, score
+
+if TYPE_CHECKING:
+    import openai
+    from fastapi import FastAPI
+
+    from service.prompts import PromptSet
+
+Prediction = dict[str, Any]
+OnPrediction = Callable[[Prediction], None]
+
+REQUEST_FIELDS = ("text", "published", "language")
+# The bundled model on a CPU can take minutes per article, and it is loaded (even assembled
+# from its parts) before the server reports ready.
+REQUEST_TIMEOUT_S = 900.0
+READY_TIMEOUT_S = 1800.0
+_UNSAFE_ID_CHARS = re.compile(r"[^A-Za-z0-9._-]")
+
+
+class EvaluationError(RuntimeError):
+    """The evaluation could not run (bad dataset, server not ready)."""
+
+
+# --- dataset -------------------------------------------------------------------------------
+
+
+def load_dataset(path: Path, limit: int | None = None) -> list[dict[str, Any]]:
+    """The labelled items of a JSON Lines file, in file order, the first ``limit`` only."""
+    items: list[dict[str, Any]] = []
+    with path.open(encoding="utf-8") as fh:
+        for number, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                item = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise EvaluationError(f"{path}:{number}: not JSON: {exc}") from exc
+            if not isinstance(item, dict) or not {"id", "text", "is_incident"} <= item.keys():
+                raise EvaluationError(f"{path}:{number}: needs at least id, text and is_incident")
+            items.append(item)
+            if limit is not None and len(items) >= limit:
+                break
+    return items
+
+
+def request_body(item: dict[str, Any]) -> dict[str, Any]:
+    return {k: item[k] for k in REQUEST_FIELDS if item.get(k) is not None}
+
+
+# --- the service over HTTP -------------------------------------------------------------------
+
+
+def predict_with_service(
+    items: list[dict[str, Any]],
+    base_url: str,
+    *,
+    api_key: str | None = None,
+    timeout: float = REQUEST_TIMEOUT_S,
+    on_prediction: OnPrediction | None = None,
+) -> list[Prediction]:
+    """POST each article to ``/v1/summaries?refresh=true``, one at a time."""
+    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+    predictions = []
+    with httpx.Client(base_url=base_url, headers=headers, timeout=timeout) as client:
+        for item in items:
+            prediction = _service_prediction(client, item)
+            predictions.append(prediction)
+            if on_prediction:
+                on_prediction(prediction)
+    return predictions
+
+
+def _service_prediction(client: httpx.Client, item: dict[str, Any]) -> Prediction:
+    # The request id ties each prediction to the server's log line.
+    request_id = "eval-" + _UNSAFE_ID_CHARS.sub("_", str(item["id"]))[:59]
+    started = time.perf_counter()
+    try:
+        response = client.post(
+            "/v1/summaries",
+            params={"refresh": "true"},
+            json=request_body(item),
+            headers={"X-Request-ID": request_id},
+        )
+    except httpx.HTTPError as exc:
+        seconds = time.perf_counter() - started
+        error = {"code": "client_error", "message": f"{type(exc).__name__}: {exc}"}
+        return {"id": item["id"], "error": error, "status": None, "seconds": seconds}
+    seconds = time.perf_counter() - started
+    if response.status_code == 200:
+        return {"id": item["id"], "response": response.json(), "seconds": seconds}
+    return {
+        "id": item["id"],
+        "error": _error_of(response),
+        "status": response.status_code,
+        "seconds": seconds,
+    }
+
+
+def _error_of(response: httpx.Response) -> dict[str, Any]:
+    try:
+        body = response.json()
+    except ValueError:
+        return {"code": "http_error", "message": response.text[:500]}
+    if isinstance(body, dict) and isinstance(body.get("error"), dict):
+        return body["error"]
+    return {"code": "http_error", "message": str(body)[:500]}
+
+
+@contextmanager
+def serve_in_thread(app: FastAPI, *, ready_timeout: float = READY_TIMEOUT_S) -> Iterator[str]:
+    """Serve ``app`` with uvicorn on a free loopback port; yield its base URL once ready."""
+    import uvicorn
+
+    # Bound here and handed to uvicorn, so no other process can take the port in between.
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, log_config=None, access_log=False, lifespan="on"
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        wait_ready(base_url, thread, timeout=ready_timeout)
+        yield base_url
+    finally:
+        server.should_exit = True
+        thread.join(timeout=60)
+        sock.close()
+
+
+def wait_ready(base_url: str, thread: threading.Thread, *, timeout: float) -> None:
+    """Poll ``/readyz`` until 200; give up at once when the model backend failed to start."""
+    give_up = time.monotonic() + timeout
+    reason = "no answer"
+    with httpx.Client(base_url=base_url, timeout=5.0) as client:
+        while time.monotonic() < give_up:
+            if not thread.is_alive():
+                raise EvaluationError("the in-process server stopped during start-up")
+            try:
+                response = client.get("/readyz")
+            except httpx.TransportError:
+                time.sleep(0.05)
+                continue
+            if response.status_code == 200:
+                return
+            reason = _error_of(response).get("message", reason)
+            if "failed" in reason:
+                raise EvaluationError(f"the service is not ready: {reason}")
+            time.sleep(0.2)
+    raise EvaluationError(f"the service was not ready after {timeout:g} s: {reason}")
+
+
+# --- baseline: one plain schema-constrained call -----------------------------------------------
+
+_TOLL_KEYS = ("killed", "injured", "missing", "qualifier", "groups")
+
+
+def run_baseline(
+    items: list[dict[str, Any]],
+    settings: Settings,
+    *,
+    transport: httpx.AsyncBaseTransport | None = None,
+    on_prediction: OnPrediction | None = None,
+) -> list[Prediction]:
+    return asyncio.run(
+        predict_baseline(items, settings, transport=transport, on_prediction=on_prediction)
+    )
+
+
+async def predict_baseline(
+    items: list[dict[str, Any]],
+    settings: Settings,
+    *,
+    transport: httpx.AsyncBaseTransport | None = None,
+    on_prediction: OnPrediction | None = None,
+) -> list[Prediction]:
+    """One chat completion per article with the draft's JSON schema as ``response_format``:
+    no validation, no re-ask, no post-processing."""
+    from service.llm import build_client
+    from service.prompts import load_prompts
+
+    prompts = load_prompts()
+    if transport is None and settings.uses_bundled_model:
+        transport = await asyncio.to_thread(_bundled_transport, settings, prompts)
+    client = build_client(settings, transport)
+    predictions = []
+    try:
+        for item in items:
+            prediction = await _baseline_prediction(client, settings, prompts, item)
+            predictions.append(prediction)
+            if on_prediction:
+                on_prediction(prediction)
+    finally:
+        await client.close()
+    return predictions
+
+
+def _bundled_transport(settings: Settings, prompts: PromptSet) -> httpx.AsyncBaseTransport:
+    from service.local_model import LocalModel, LocalModelTransport, ensure_model_file
+
+    model = LocalModel(settings, ensure_model_file(settings))
+    if settings.local_warmup:
+        # As the service does at start-up, so per-article times compare.
+        model.warm_up(prompts.system)
+    return LocalModelTransport(model)
+
+
+async def _baseline_prediction(
+    client: openai.AsyncOpenAI, settings: Settings, prompts: PromptSet, item: dict[str, Any]
+) -> Prediction:
+    import openai
+
+    from schemas.incident import IncidentDraft
+
+    schema = {"name": IncidentDraft.__name__, "schema": IncidentDraft.model_json_schema()}
+    started = time.perf_counter()
+    try:
+        # The prompt's plain dict messages and schema do not match the SDK's TypedDicts.
+        completion = await client.chat.completions.create(  # type: ignore[call-overload]
+            model=settings.model_name,
+            messages=prompts.messages(
+                text=item["text"], title=None, published=item.get("published")
+            ),
+            response_format={"type": "json_schema", "json_schema": schema},
+            max_tokens=settings.max_tokens,
+            temperature=settings.llm_temperature,
+        )
+    except openai.APIError as exc:
+        status = getattr(exc, "status_code", None)
+        error = {"code": "model_error", "message": f"{type(exc).__name__}: {exc}"[:500]}
+        return _timed({"id": item["id"], "error": error, "status": status}, started)
+    content = completion.choices[0].message.content or ""
+    try:
+        parsed = json.loads(content)
+    except json.JSONDecodeError as exc:
+        error = {"code": "invalid_json", "message": f"{exc}; content: {content[:300]!r}"}
+        return _timed({"id": item["id"], "error": error, "status": None}, started)
+    usage = completion.usage
+    response = {
+        "incident": as_record_shape(parsed),
+        "model": completion.model,
+        "usage": {
+            "prompt_tokens": usage.prompt_tokens if usage else 0,
+            "completion_tokens": usage.completion_tokens if usage else 0,
+            "attempts": 1,
+            "latency_ms": round((time.perf_counter() - started) * 1000),
+        },
+    }
+    return _timed({"id": item["id"], "response": response}, started)
+
+
+def as_record_shape(parsed: Any) -> Any:
+    """Move the draft's top-level toll fields under ``casualties``, where the scorer reads
+    the contract's record; nothing else is changed."""
+    if not isinstance(parsed, dict) or "casualties" in parsed:
+        return parsed
+    toll = {k: parsed[k] for k in _TOLL_KEYS if k in parsed}
+    if not toll:
+        return parsed
+    return {**{k: v for k, v in parsed.items() if k not in _TOLL_KEYS}, "casualties": toll}
+
+
+def _timed(prediction: Prediction, started: float) -> Prediction:
+    return {**prediction, "seconds": time.perf_counter() - started}
+
+
+# --- results -------------------------------------------------------------------------------
+
+
+def write_prediction(fh: Any, prediction: Prediction) -> None:
+    fh.write(json.dumps(prediction, ensure_ascii=False) + "\n")
+    fh.flush()
+
+
+def percentile(values: list[float], q: float) -> float | None:
+    """Linear interpolation between closest ranks; ``q`` in [0, 1]."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    position = (len(ordered) - 1) * q
+    low = int(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+def timing_stats(predictions: list[Prediction]) -> dict[str, Any]:
+    seconds = [p["seconds"] for p in predictions if isinstance(p.get("seconds"), int | float)]
+    usages = [
+        p["response"].get("usage") or {} for p in predictions if isinstance(p.get("response"), dict)
+    ]
+
+    def tokens(key: str) -> dict[str, float | int | None]:
+        counts = [u.get(key) or 0 for u in usages]
+        return {"mean": sum(counts) / len(counts) if counts else None, "total": sum(counts)}
+
+    return {
+        "articles": len(predictions),
+        "responses": len(usages),
+        "errors": len(predictions) - len(usages),
+        "seconds": {
+            "p50": percentile(seconds, 0.5),
+            "p95": percentile(seconds, 0.95),
+            "mean": sum(seconds) / len(seconds) if seconds else None,
+            "total": sum(seconds),
+        },
+        "prompt_tokens": tokens("prompt_tokens"),
+        "completion_tokens": tokens("completion_tokens"),
+    }
+
+
+@dataclass
+class Evaluation:
+    predictions: list[Prediction]
+    report: Report
+    timing: dict[str, Any]
+
+    @classmethod
+    def of(cls, gold: list[dict[str, Any]], predictions: list[Prediction]) -> Evaluation:
+        report = score(gold, {p["id"]: p for p in predictions})
+        return cls(predictions, report, timing_stats(predictions))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**self.report.to_dict(), "timing": self.timing}
+
+    def to_text(self) -> str:
+        return "\n\n".join(
+            [self.report.to_markdown(), failures_text(self.report), timing_text(self.timing)]
+        )
+
+
+def failures_text(report: Report) -> str:
+    if not report.failures:
+        return "No failures."
+    by_article: dict[str, list[Failure]] = defaultdict(list)
+    for f in report.failures:
+        by_article[f.id].append(f)
+    lines = [f"Failures ({len(report.failures)} in {len(by_article)} articles):"]
+    for article_id, failures in by_article.items():
+        lines += [article_id, *_article_failure_lines(failures)]
+    return "\n".join(lines)
+
+
+def _article_failure_lines(failures: list[Failure]) -> list[str]:
+    got = failures[0].got
+    # An error line or a missing incident fails every field the same way: say it once.
+    if isinstance(got, str) and got.startswith("<") and all(f.got == got for f in failures):
+        return [f"  {', '.join(f.field for f in failures)}: {_clip(got)}"]
+    return [f"  {f.field}: expected {f.expected!r}, got {_clip(repr(f.got))}" for f in failures]
+
+
+def _clip(text: str, limit: int = 240) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def timing_text(timing: dict[str, Any]) -> str:
+    def num(value: float | None, fmt: str) -> str:
+        return "n/a" if value is None else format(value, fmt)
+
+    s, pt, ct = timing["seconds"], timing["prompt_tokens"], timing["completion_tokens"]
+    return (
+        f"{timing['articles']} articles, {timing['responses']} answered, "
+        f"{timing['errors']} errors\n"
+        f"seconds per article: p50 {num(s['p50'], '.2f')}, p95 {num(s['p95'], '.2f')}, "
+        f"total {s['total']:.1f}\n"
+        f"tokens per answered article: prompt {num(pt['mean'], '.0f')}, "
+        f"completion {num(ct['mean'], '.0f')}"
+    )
+
+
+# --- the whole run ---------------------------------------------------------------------------
+
+
+def evaluate(
+    dataset: Path,
+    *,
+    out: Path,
+    limit: int | None = None,
+    base_url: str | None = None,
+    baseline: bool = False,
+    settings: Settings | None = None,
+    llm_transport: httpx.AsyncBaseTransport | None = None,
+    api_key: str | None = None,
+    on_prediction: OnPrediction | None = None,
+) -> Evaluation:
+    """Predict every item of ``dataset``, write the predictions to ``out``, score them.
+
+    Without ``base_url`` (and without ``baseline``) the service is started in-process from
+    ``settings``; ``llm_transport`` replaces its model backend, as in ``create_app``.
+    """
+    if baseline and base_url:
+        raise EvaluationError("the baseline calls the model directly; it takes no base URL")
+    gold = load_dataset(dataset, limit)
+    settings = settings or Settings()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with out.open("w", encoding="utf-8") as fh:
+
+        def record(prediction: Prediction) -> None:
+            write_prediction(fh, prediction)
+            if on_prediction:
+                on_prediction(prediction)
+
+        if baseline:
+            predictions = run_baseline(
+                gold, settings, transport=llm_transport, on_prediction=record
+            )
+        elif base_url:
+            predictions = predict_with_service(
+                gold, base_url, api_key=api_key, on_prediction=record
+            )
+        else:
+            predictions = _predict_in_process(gold, settings, llm_transport, api_key, record)
+    return Evaluation.of(gold, predictions)
+
+
+def _predict_in_process(
+    gold: list[dict[str, Any]],
+    settings: Settings,
+    llm_transport: httpx.AsyncBaseTransport | None,
+    api_key: str | None,
+    on_prediction: OnPrediction,
+) -> list[Prediction]:
+    from service.app import create_app
+
+    key = api_key or next(iter(settings.api_key_list), None)
+    with serve_in_thread(create_app(settings, llm_transport=llm_transport)) as base_url:
+        return predict_with_service(gold, base_url, api_key=key, on_prediction=on_prediction)

@@ -1,0 +1,320 @@
+"""The evaluation harness against the real app served over HTTP, with the model scripted.
+
+The three articles below are invented for this file.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from schemas.incident import IncidentDraft
+from service import cli
+from service.app import create_app
+from service.evaluate import (
+    EvaluationError,
+    as_record_shape,
+    evaluate,
+    load_dataset,
+    percentile,
+    request_body,
+    serve_in_thread,
+)
+from service.prompts import load_prompts
+from service.scoring import Failure
+from tests.fake_llm import ScriptedLLM, draft_from_record
+
+BOAT_TEXT = (
+    "Four people died and 11 were injured when an overloaded passenger boat capsized near the "
+    "Mwisenge landing site outside Musoma on Tuesday, regional police said.\n\n"
+    "Rescuers recovered three bodies on Tuesday night. A fourth victim, a fisherman, died in "
+    "hospital on Wednesday morning, Mara regional police commander Salum Nyaki said.\n\n"
+    "The boat was carrying 38 people and sacks of maize across the bay. Survivors said the "
+    "engine failed in strong winds. The transport ministry ordered an inspection of all "
+    "passenger boats on the lake."
+)
+ROWING_TEXT = (
+    "The Harbourside Rowing Club won the regional eights title on Saturday, beating holders "
+    "Eastvale by two lengths. Coach Dana Okafor said the win had killed off any doubts about "
+    "the crew's form after a bruising spring in which two rowers were injured in training.\n\n"
+    "The club will now race at the national championships in July."
+)
+FIRE_TEXT = (
+    "Two night watchmen were killed when a fire swept through a timber warehouse in the "
+    "Industrial Area of Kisumu early on Friday, the county fire chief said. Firefighters "
+    "needed five hours to bring the blaze under control."
+)
+
+GOLD: list[dict[str, Any]] = [
+    {
+        "id": "a1",
+        "language": "en",
+        "published": "2024-05-09",
+        "text": BOAT_TEXT,
+        "is_incident": True,
+        "category": "transport_accident",
+        "category_alt": [],
+        "country": "TZ",
+        "country_alt": [],
+        "location": "Mwisenge landing site, Musoma",
+        "event_date": "2024-05-07",
+        "event_date_alt": [],
+        "killed": 4,
+        "killed_alt": [3],
+        "injured": 11,
+        "injured_alt": [],
+        "perpetrator": None,
+    },
+    {
+        "id": "a2",
+        "language": "en",
+        "published": None,
+        "text": ROWING_TEXT,
+        "is_incident": False,
+        "category": None,
+        "country": None,
+        "location": None,
+        "event_date": None,
+        "killed": None,
+        "injured": None,
+        "perpetrator": None,
+    },
+    {
+        "id": "a3",
+        "language": "en",
+        "published": "2024-03-02",
+        "text": FIRE_TEXT,
+        "is_incident": True,
+        "category": "fire",
+        "category_alt": [],
+        "country": "KE",
+        "country_alt": [],
+        "location": "Industrial Area, Kisumu",
+        "event_date": None,
+        "killed": 2,
+        "killed_alt": [],
+        "injured": None,
+        "perpetrator": None,
+    },
+]
+
+# The model counts only the bodies recovered on the first night: 3 killed, where 4 is right.
+BOAT_RECORD: dict[str, Any] = {
+    "is_incident": True,
+    "headline": "3 killed, 11 injured as boat capsizes near Musoma, Tanzania",
+    "summary": "An overloaded passenger boat capsized near the Mwisenge landing site outside "
+    "Musoma on Tuesday. Police said three people died and 11 were injured.",
+    "category": "transport_accident",
+    "date": {"text": "on Tuesday", "iso": "2024-05-07", "precision": "day"},
+    "location": {
+        "place": "Mwisenge landing site",
+        "region": "Musoma",
+        "country": "Tanzania",
+        "country_code": "TZ",
+    },
+    "casualties": {"killed": 3, "injured": 11, "missing": None, "qualifier": "exact", "groups": []},
+    "perpetrators": [],
+    "weapons": ["boat capsizing"],
+    "responses": ["Transport ministry ordered an inspection of passenger boats"],
+    "evidence": [
+        {"field": "casualties.killed", "quote": "Rescuers recovered three bodies on Tuesday"},
+        {
+            "field": "casualties.injured",
+            "quote": "Four people died and 11 were injured when an overloaded passenger boat "
+            "capsized near the Mwisenge landing site outside Musoma on Tuesday, regional police "
+            "said.",
+        },
+    ],
+}
+ROWING_RECORD: dict[str, Any] = {
+    "is_incident": False,
+    "headline": "Harbourside Rowing Club wins regional eights title",
+    "summary": "The Harbourside Rowing Club beat holders Eastvale to win the regional eights "
+    "title and will race at the national championships.",
+    "category": None,
+    "date": {"text": None, "iso": None, "precision": None},
+    "location": {"place": None, "region": None, "country": None, "country_code": None},
+    "casualties": {
+        "killed": None,
+        "injured": None,
+        "missing": None,
+        "qualifier": None,
+        "groups": [],
+    },
+    "perpetrators": [],
+    "weapons": [],
+    "responses": [],
+    "evidence": [],
+}
+
+
+def scripted_model(body: dict[str, Any]) -> dict[str, Any] | str:
+    """Answer by article: the boat wrongly, the rowing story right, the fire with prose."""
+    prompt = " ".join(str(m.get("content")) for m in body["messages"])
+    if "Mwisenge" in prompt:
+        return draft_from_record(BOAT_RECORD)
+    if "Rowing Club" in prompt:
+        return draft_from_record(ROWING_RECORD)
+    return "Sorry, I cannot summarize this article."
+
+
+@pytest.fixture
+def dataset(tmp_path: Path) -> Path:
+    path = tmp_path / "labelled.jsonl"
+    path.write_text("".join(json.dumps(item) + "\n" for item in GOLD), encoding="utf-8")
+    return path
+
+
+def read_lines(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def test_in_process_service_predictions_and_scores(make_settings, dataset, tmp_path):
+    llm = ScriptedLLM(scripted_model)
+    out = tmp_path / "predictions.jsonl"
+    result = evaluate(dataset, out=out, settings=make_settings(), llm_transport=llm.transport())
+
+    lines = read_lines(out)
+    assert [line["id"] for line in lines] == ["a1", "a2", "a3"]
+    assert all(line["seconds"] >= 0 for line in lines)
+    boat, rowing, fire = lines
+    assert boat["response"]["incident"]["casualties"]["killed"] == 3
+    assert boat["response"]["incident"]["date"]["iso"] == "2024-05-07"
+    assert boat["response"]["cached"] is False
+    assert rowing["response"]["incident"]["is_incident"] is False
+    assert "response" not in fire
+    assert fire["status"] == 502
+    assert fire["error"]["code"] == "model_invalid_output"
+    assert fire["error"]["request_id"] == "eval-a3"
+
+    fields = result.report.fields
+    assert (fields["killed"].correct, fields["killed"].scored) == (0, 2)
+    assert (fields["injured"].correct, fields["injured"].scored) == (1, 1)
+    assert (fields["is_incident"].correct, fields["is_incident"].scored) == (2, 3)
+    assert (fields["event_date"].correct, fields["event_date"].scored) == (1, 1)
+    assert (result.report.overall.correct, result.report.overall.scored) == (8, 15)
+    # The earlier toll of 3 is a labelled alternative, so the lenient score accepts it.
+    lenient = result.report.lenient["killed"]
+    assert (lenient.correct, lenient.scored) == (1, 2)
+    assert Failure("a1", "killed", 4, 3) in result.report.failures
+    assert {f.field for f in result.report.failures if f.id == "a3"} == {
+        "is_incident",
+        "category",
+        "country",
+        "location",
+        "killed",
+        "perpetrator",
+    }
+    assert not [f for f in result.report.failures if f.id == "a2"]
+
+    timing = result.timing
+    assert (timing["articles"], timing["responses"], timing["errors"]) == (3, 2, 1)
+    assert timing["prompt_tokens"] == {"mean": 100, "total": 200}
+    assert timing["completion_tokens"] == {"mean": 50, "total": 100}
+    assert timing["seconds"]["p50"] is not None and timing["seconds"]["p95"] is not None
+
+    text = result.to_text()
+    assert "| killed | 0 | 2 | 0.000 |" in text
+    assert "a1\n  killed: expected 4, got 3" in text
+    assert "a3\n  is_incident, category, country, location, killed, perpetrator: <error: " in text
+    assert "seconds per article: p50" in text
+    assert "tokens per answered article: prompt 100, completion 50" in text
+
+
+def test_every_run_bypasses_the_cache(make_settings, dataset, tmp_path):
+    llm = ScriptedLLM(scripted_model)
+    app = create_app(make_settings(api_keys="k-eval"), llm_transport=llm.transport())
+    with serve_in_thread(app, ready_timeout=10) as base_url:
+        runs = [
+            evaluate(dataset, out=tmp_path / out, limit=1, base_url=base_url, api_key="k-eval")
+            for out in ("first.jsonl", "second.jsonl")
+        ]
+    assert llm.calls == 2
+    for run in runs:
+        (prediction,) = run.predictions
+        assert prediction["response"]["cached"] is False
+    assert "2024-05-09" in llm.requests[0]["messages"][-1]["content"]
+
+
+def test_baseline_is_one_plain_call_per_article(make_settings, dataset, tmp_path):
+    llm = ScriptedLLM(scripted_model)
+    out = tmp_path / "baseline.jsonl"
+    result = evaluate(
+        dataset, out=out, baseline=True, settings=make_settings(), llm_transport=llm.transport()
+    )
+
+    # No re-ask: the prose answer for the fire article is one call and an error line.
+    assert llm.calls == 3
+    for sent, item in zip(llm.requests, GOLD, strict=True):
+        assert sent["response_format"] == {
+            "type": "json_schema",
+            "json_schema": {"name": "IncidentDraft", "schema": IncidentDraft.model_json_schema()},
+        }
+        expected = load_prompts().messages(
+            text=item["text"], title=None, published=item["published"]
+        )
+        assert sent["messages"] == expected
+    boat, rowing, fire = read_lines(out)
+    assert boat["response"]["incident"]["casualties"]["killed"] == 3
+    assert boat["response"]["usage"]["prompt_tokens"] == 100
+    assert rowing["response"]["incident"]["is_incident"] is False
+    assert fire["error"]["code"] == "invalid_json"
+    assert Failure("a1", "killed", 4, 3) in result.report.failures
+    assert (result.report.fields["killed"].correct, result.report.fields["killed"].scored) == (0, 2)
+
+
+def test_cli_against_a_running_server(make_settings, dataset, tmp_path, monkeypatch):
+    # The CLI sets up JSON logging on the root logger; keep pytest's handlers.
+    monkeypatch.setattr("service.app.configure_logging", lambda level: None)
+    llm = ScriptedLLM(scripted_model)
+    out, report = tmp_path / "p.jsonl", tmp_path / "report.json"
+    app = create_app(make_settings(), llm_transport=llm.transport())
+    with serve_in_thread(app, ready_timeout=10) as base_url:
+        args = ["eval", str(dataset), "--base-url", base_url, "--out", str(out)]
+        result = CliRunner().invoke(cli.app, [*args, "--limit", "2", "--json-report", str(report)])
+    assert result.exit_code == 0, result.output
+    assert "| killed | 0 | 1 | 0.000 |" in result.output
+    assert [line["id"] for line in read_lines(out)] == ["a1", "a2"]
+    written = json.loads(report.read_text())
+    assert written["fields"]["killed"] == {"correct": 0, "scored": 1, "accuracy": 0.0}
+    assert written["timing"]["articles"] == 2
+
+
+def test_a_backend_that_fails_to_start_stops_the_run_at_once(make_settings, dataset, tmp_path):
+    settings = make_settings(llm_base_url=None, local_model_path=tmp_path / "missing.gguf")
+    with pytest.raises(EvaluationError, match="failed to start"):
+        evaluate(dataset, out=tmp_path / "p.jsonl", settings=settings)
+
+
+def test_request_body_omits_nulls_and_labels():
+    assert request_body(GOLD[1]) == {"text": ROWING_TEXT, "language": "en"}
+    assert request_body(GOLD[0]) == {"text": BOAT_TEXT, "published": "2024-05-09", "language": "en"}
+
+
+def test_load_dataset_limit_and_bad_lines(dataset, tmp_path):
+    assert [item["id"] for item in load_dataset(dataset, limit=2)] == ["a1", "a2"]
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"id": "x", "text": "t", "is_incident": false}\n{not json\n')
+    with pytest.raises(EvaluationError, match=r"bad\.jsonl:2"):
+        load_dataset(bad)
+
+
+def test_percentile_interpolates():
+    assert percentile([], 0.5) is None
+    assert percentile([4.0], 0.95) == 4.0
+    assert percentile([1.0, 2.0, 3.0, 4.0], 0.5) == 2.5
+    assert percentile([float(n) for n in range(1, 21)], 0.95) == pytest.approx(19.05)
+
+
+def test_baseline_draft_toll_moves_under_casualties():
+    draft = {"is_incident": True, "killed": 2, "injured": None, "groups": [], "category": "fire"}
+    assert as_record_shape(draft) == {
+        "is_incident": True,
+        "category": "fire",
+        "casualties": {"killed": 2, "injured": None, "groups": []},
+    }
+    assert as_record_shape([1, 2]) == [1, 2]
