@@ -1,0 +1,193 @@
+"""Bundled model, per article: the service over HTTP beside a bare llama-cpp-python call.
+
+    uv run python -m bench.bundled_model [--dataset PATH.jsonl] [--limit N] [--out FILE.json]
+
+One process, one loaded model. For each article (the seed, then the first N of the dataset)
+it times, alternating which goes first:
+
+* bare: ``Llama.create_chat_completion`` with the same messages, the same grammar (compiled
+  from the same draft schema) and the same max_tokens, nothing else;
+* service: ``POST /v1/summaries?refresh=true`` to the real app served by uvicorn on loopback,
+  with ``SUMMARIZER_MAX_ATTEMPTS=1`` so both do exactly one completion.
+
+Both reuse the KV state of the fixed prompt prefix (evaluated once before timing starts), as the
+service does in production. The floor of an article is its uncached prompt tokens over the
+measured prompt rate plus its completion tokens over the measured generation rate.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import socket
+import statistics
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import uvicorn
+
+from schemas.incident import IncidentDraft
+from service.app import create_app
+from service.config import Settings
+from service.local_model import LocalModel, LocalModelTransport, ensure_model_file
+from service.prompts import load_prompts
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _articles(dataset: Path | None, limit: int) -> list[dict[str, Any]]:
+    seed = json.loads((ROOT / "seeds" / "seed-camp-taji.json").read_text())["request"]
+    items = [{"id": "seed", **seed}]
+    if dataset and dataset.exists():
+        for line in dataset.read_text(encoding="utf-8").splitlines()[:limit]:
+            a = json.loads(line)
+            items.append({"id": a["id"], "text": a["text"], "published": a.get("published")})
+    return items
+
+
+def _serve(app: Any) -> tuple[uvicorn.Server, str]:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    threading.Thread(target=server.run, daemon=True).start()
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(600):
+        try:
+            if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
+                return server, base
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError("service did not start")
+
+
+def _rates(model: LocalModel) -> tuple[float, float]:
+    """Prompt and generation tokens/s of this machine, on a bare context."""
+    llama = model.llama
+    llama.reset()
+    prompt = "The council met on Tuesday to discuss the budget for the new year. " * 40
+    started = time.perf_counter()
+    out = llama.create_completion(prompt, max_tokens=1, temperature=0.0)
+    pp = out["usage"]["prompt_tokens"] / (time.perf_counter() - started)
+    llama.reset()
+    started = time.perf_counter()
+    out = llama.create_completion("Once upon a time", max_tokens=96, temperature=0.0)
+    elapsed = time.perf_counter() - started
+    tg = out["usage"]["completion_tokens"] / elapsed
+    llama.reset()
+    return pp, tg
+
+
+def _pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--dataset", type=Path, default=ROOT.parent / "shared/dev/articles.jsonl")
+    parser.add_argument("--limit", type=int, default=5)
+    parser.add_argument("--out", type=Path, default=None)
+    args = parser.parse_args()
+
+    settings = Settings(max_attempts=1, database_url="sqlite:///:memory:", _env_file=None)
+    started = time.perf_counter()
+    file = ensure_model_file(settings)
+    verify_s = time.perf_counter() - started
+    model = LocalModel(settings, file)
+    pp_rate, tg_rate = _rates(model)
+
+    prompts = load_prompts()
+    schema = IncidentDraft.model_json_schema()
+    prefix_tokens = model.count_tokens(prompts.system)
+    started = time.perf_counter()
+    model.warm_up(prompts.system)
+    warm_s = time.perf_counter() - started
+
+    from llama_cpp import LlamaGrammar
+
+    grammar = LlamaGrammar.from_json_schema(json.dumps(schema), verbose=False)
+    app = create_app(settings, llm_transport=LocalModelTransport(model))
+    server, base = _serve(app)
+
+    rows = []
+    for i, article in enumerate(_articles(args.dataset, args.limit)):
+        messages = prompts.messages(
+            text=article["text"], title=article.get("title"), published=article.get("published")
+        )
+        body = {k: article.get(k) for k in ("text", "title", "published") if article.get(k)}
+
+        def bare() -> dict[str, Any]:
+            t = time.perf_counter()
+            out = model.llama.create_chat_completion(
+                messages=messages,
+                grammar=grammar,
+                max_tokens=settings.max_tokens,
+                temperature=0.0,
+                seed=0,
+            )
+            return {"s": time.perf_counter() - t, **out["usage"]}
+
+        def service() -> dict[str, Any]:
+            t = time.perf_counter()
+            r = httpx.post(f"{base}/v1/summaries?refresh=true", json=body, timeout=900)
+            elapsed = time.perf_counter() - t
+            usage = r.json().get("usage", {}) if r.status_code == 200 else {}
+            return {"s": elapsed, "status": r.status_code, **usage}
+
+        first, second = (bare, service) if i % 2 == 0 else (service, bare)
+        a, b = first(), second()
+        b_res, s_res = (a, b) if first is bare else (b, a)
+        article_tokens = model.count_tokens(article["text"])
+        floor = article_tokens / pp_rate + b_res["completion_tokens"] / tg_rate
+        rows.append(
+            {
+                "id": article["id"],
+                "bare_s": b_res["s"],
+                "service_s": s_res["s"],
+                "status": s_res.get("status"),
+                "prompt_tokens": b_res["prompt_tokens"],
+                "article_tokens": article_tokens,
+                "completion_tokens": b_res["completion_tokens"],
+                "service_completion_tokens": s_res.get("completion_tokens"),
+                "floor_s": floor,
+            }
+        )
+        print(json.dumps(rows[-1]), flush=True)
+
+    server.should_exit = True
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    ok = [r for r in rows if r["status"] == 200]
+    service = [r["service_s"] for r in ok]
+    bare = [r["bare_s"] for r in ok]
+    summary = {
+        "articles": len(rows),
+        "ok": len(ok),
+        "service_p50_s": statistics.median(service),
+        "service_p95_s": _pct(service, 0.95),
+        "bare_p50_s": statistics.median(bare),
+        "bare_p95_s": _pct(bare, 0.95),
+        "service_over_bare_p50": statistics.median(r["service_s"] / r["bare_s"] for r in ok),
+        "service_over_floor_p50": statistics.median(r["service_s"] / r["floor_s"] for r in ok),
+        "prompt_tokens_mean": statistics.mean(r["prompt_tokens"] for r in rows),
+        "completion_tokens_mean": statistics.mean(r["completion_tokens"] for r in rows),
+        "prompt_rate_tok_s": pp_rate,
+        "gen_rate_tok_s": tg_rate,
+        "prefix_tokens": prefix_tokens,
+        "prefix_eval_s": warm_s,
+        "model_verify_s": verify_s,
+        "model_load_s": model.load_seconds,
+        "peak_rss_mb": peak_mb,
+    }
+    print(json.dumps(summary, indent=1))
+    if args.out:
+        args.out.write_text(json.dumps({"summary": summary, "rows": rows}, indent=1))
+
+
+if __name__ == "__main__":
+    main()
