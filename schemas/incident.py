@@ -20,7 +20,15 @@ import re
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationInfo, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    StringConstraints,
+    ValidationInfo,
+    model_validator,
+)
 
 from schemas.numbers import casualty_numbers, supports_figure
 from schemas.quotes import find_quote
@@ -227,17 +235,79 @@ class IncidentDraft(_Strict):
         ]
         return [(f, q) for f, q in pairs if q]
 
+    # What the service withheld from the model's last answer, for the record's warnings.
+    _withheld: list[str] = PrivateAttr(default_factory=list)
+
+    @property
+    def withheld(self) -> list[str]:
+        return list(self._withheld)
+
     @model_validator(mode="after")
     def _consistent(self, info: ValidationInfo) -> IncidentDraft:
         self._complete_totals()
-        # Each message says what to change: it goes back to the model as the re-ask.
-        problems = self._toll_problems() + self._headline_problems()
-        text = (info.context or {}).get("text")
-        if text is not None:
-            problems += self._evidence_problems(text)
+        context = info.context or {}
+        text = context.get("text")
+        problems = self._problems(text)
+        final = context.get("final")
+        if problems and final is not None and final():
+            # Out of re-asks: keep what the article supports and withhold the rest, rather
+            # than refusing the whole record or storing a figure nobody can check.
+            self._withhold_unsupported(text)
+            problems = self._problems(text)
         if problems:
+            # Each message says what to change: it goes back to the model as the re-ask.
             raise ValueError("; ".join(problems))
         return self
+
+    def _problems(self, text: str | None) -> list[str]:
+        problems = self._toll_problems() + self._headline_problems()
+        if text is not None:
+            problems += self._evidence_problems(text)
+        return problems
+
+    def _withhold_unsupported(self, text: str | None) -> None:
+        notes = self._withheld
+        if text is not None:
+            for name in ("deaths_quote", "injuries_quote", "perpetrator_quote"):
+                quote = getattr(self, name)
+                if quote and find_quote(text, quote) is None:
+                    setattr(self, name, None)
+                    notes.append(f"{name.replace('_', ' ')} withheld: not found in the article")
+        for kind, quote_field in (("killed", "deaths_quote"), ("injured", "injuries_quote")):
+            figure, quote = getattr(self, kind), getattr(self, quote_field)
+            parts = [p for p in (getattr(g, kind) for g in self.groups) if p]
+            if figure and (quote is None or not supports_figure(quote, figure, parts)):
+                setattr(self, kind, None)
+                setattr(self, quote_field, None)
+                notes.append(f"{kind} figure {figure} withheld: no sentence of the article states it")
+        if self._toll_problems():
+            self.groups = []
+            notes.append("casualty breakdown withheld: it did not match the totals")
+        if self.killed is None:
+            self.qualifier = None
+        victims = {g.group.casefold() for g in self.groups}
+        kept = [
+            p for p in self.perpetrators
+            if p.name.lower() == "unknown"
+            or (
+                p.name.casefold() not in victims
+                and self.perpetrator_quote
+                and _mentions(self.perpetrator_quote, p.name)
+            )
+        ]
+        if len(kept) < len(self.perpetrators):
+            notes.append("perpetrators withheld: the article does not name them as such")
+            self.perpetrators = kept or [Perpetrator(name="unknown", attribution="unknown")]
+        if self._headline_problems():
+            self.headline = self._plain_headline()
+            notes.append("headline rewritten from the record: it stated other figures")
+
+    def _plain_headline(self) -> str:
+        toll = [f"{n} {w}" for n, w in ((self.killed, "killed"), (self.injured, "injured")) if n]
+        what = (self.category or Category.other).value.replace("_", " ")
+        where = ", ".join(x for x in (self.location.place, self.location.country) if x)
+        head = f"{', '.join(toll)} in {what}" if toll else what.capitalize()
+        return (f"{head} in {where}" if where else head)[:HEADLINE_MAX]
 
     def _complete_totals(self) -> None:
         # A total that leaves out groups its own quote names ("two US troops and a British

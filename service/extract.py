@@ -105,7 +105,12 @@ class Extractor:
                     response_model=IncidentDraft,
                     messages=self.prompts.messages(text=text, title=title, published=published),
                     max_retries=settings.max_attempts - 1,
-                    context={"text": text},
+                    # On the last attempt the validator withholds what the article does
+                    # not support instead of failing the record.
+                    context={
+                        "text": text,
+                        "final": lambda: len(attempts) >= settings.max_attempts,
+                    },
                     max_tokens=settings.max_tokens,
                     temperature=settings.llm_temperature,
                 )

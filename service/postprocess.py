@@ -156,7 +156,7 @@ def finalize(
     draft: IncidentDraft, *, text: str, published: str | None
 ) -> tuple[Incident, list[str]]:
     """Turn a validated draft into the contract's record, plus warnings for the editor."""
-    warnings: list[str] = []
+    warnings: list[str] = draft.withheld
     if not draft.is_incident:
         return _not_an_incident(draft), warnings
 

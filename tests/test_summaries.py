@@ -297,3 +297,24 @@ async def test_records_survive_a_restart(make_settings, seed):
     assert again.headers["X-Cache"] == "hit"
     assert again.json()["id"] == created["id"]
     assert llm.calls == 1
+
+
+async def test_last_attempt_withholds_what_the_article_does_not_support(make_settings, seed):
+    bad = draft_from_record(seed["expected"])
+    bad["deaths_quote"] = "Forty soldiers were killed in a drone strike."
+    bad["killed"] = 40
+    bad["groups"] = []
+    bad["headline"] = "40 killed, 12 wounded in rocket strike on Camp Taji, Iraq"
+    llm = ScriptedLLM(bad)
+    async with running_app(make_settings(max_attempts=2), llm) as client:
+        response = await client.post("/v1/summaries", json=seed_request(seed))
+    assert response.status_code == 200, response.text
+    assert llm.calls == 2
+    body = response.json()
+    incident = body["incident"]
+    assert incident["casualties"]["killed"] is None
+    assert incident["casualties"]["injured"] == 12
+    assert "40" not in incident["headline"]
+    assert [e["field"] for e in incident["evidence"]] == ["casualties.injured", "perpetrators"]
+    assert any("killed figure 40 withheld" in w for w in body["warnings"])
+    assert any("deaths quote withheld" in w for w in body["warnings"])
