@@ -24,6 +24,7 @@ integration: install
 lint: install
 	$(UV) run ruff check .
 	$(UV) run ruff format --check .
+	$(UV) run mypy service schemas
 
 eval: install  ## make eval DATASET=path/to/labelled.jsonl
 	$(UV) run incident-summarizer eval $(DATASET)

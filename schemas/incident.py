@@ -279,7 +279,9 @@ class IncidentDraft(_Strict):
             if figure and (quote is None or not supports_figure(quote, figure, parts)):
                 setattr(self, kind, None)
                 setattr(self, quote_field, None)
-                notes.append(f"{kind} figure {figure} withheld: no sentence of the article states it")
+                notes.append(
+                    f"{kind} figure {figure} withheld: no sentence of the article states it"
+                )
         if self._toll_problems():
             self.groups = []
             notes.append("casualty breakdown withheld: it did not match the totals")
@@ -287,7 +289,8 @@ class IncidentDraft(_Strict):
             self.qualifier = None
         victims = {g.group.casefold() for g in self.groups}
         kept = [
-            p for p in self.perpetrators
+            p
+            for p in self.perpetrators
             if p.name.lower() == "unknown"
             or (
                 p.name.casefold() not in victims
@@ -315,9 +318,13 @@ class IncidentDraft(_Strict):
         for kind, quote_field in (("killed", "deaths_quote"), ("injured", "injuries_quote")):
             parts = [p for p in (getattr(g, kind) for g in self.groups) if p]
             total, quote = getattr(self, kind), getattr(self, quote_field)
-            if len(parts) > 1 and quote and (total or 0) < sum(parts):
-                if supports_figure(quote, sum(parts), parts):
-                    setattr(self, kind, sum(parts))
+            if (
+                len(parts) > 1
+                and quote
+                and (total or 0) < sum(parts)
+                and supports_figure(quote, sum(parts), parts)
+            ):
+                setattr(self, kind, sum(parts))
 
     def _toll_problems(self) -> list[str]:
         problems = []
@@ -363,8 +370,10 @@ class IncidentDraft(_Strict):
             quote = getattr(self, quote_field)
             parts = [p for p in (getattr(g, kind) for g in self.groups) if p]
             if quote is None:
-                problems.append(f"{quote_field} is null but {kind} is {figure}: copy the "
-                                f"sentence that gives the {kind} figure")
+                problems.append(
+                    f"{quote_field} is null but {kind} is {figure}: copy the "
+                    f"sentence that gives the {kind} figure"
+                )
             elif not supports_figure(quote, figure, parts):
                 problems.append(
                     f"{quote_field} does not state {figure} {kind}; set {kind} to the number of "

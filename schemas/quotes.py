@@ -5,11 +5,11 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-# Characters a model may swap for one another when it copies text.
+# Characters a model may swap for one another when it copies text (deliberately look-alikes).
 _EQUIVALENT = {
-    **dict.fromkeys("\"“”„‟«»″", "[\"“”„‟«»″]"),
-    **dict.fromkeys("'‘’‚‛′`", "['‘’‚‛′`]"),
-    **dict.fromkeys("-‐‑‒–—―", "[-‐‑‒–—―]"),
+    **dict.fromkeys('"“”„‟«»″', '["“”„‟«»″]'),
+    **dict.fromkeys("'‘’‚‛′`", "['‘’‚‛′`]"),  # noqa: RUF001
+    **dict.fromkeys("-‐‑‒–—―", "[-‐‑‒–—―]"),  # noqa: RUF001
 }
 
 

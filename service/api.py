@@ -25,6 +25,8 @@ def require_json(request: Request) -> None:
         raise UnsupportedMediaType(
             f"send the article as application/json, not {media_type or 'no content type'}"
         )
+
+
 health = APIRouter()
 
 
@@ -48,21 +50,32 @@ class ArticleIn(BaseModel):
     published: date | None = Field(
         default=None, description="Publication date (YYYY-MM-DD); relative dates resolve to it."
     )
-    source_url: str | None = Field(default=None, max_length=4000, description="Stored, never fetched.")
-    language: str | None = Field(
-        default=None, pattern=r"^[a-z]{2}$", description="ISO 639-1 hint."
+    source_url: str | None = Field(
+        default=None, max_length=4000, description="Stored, never fetched."
     )
+    language: str | None = Field(default=None, pattern=r"^[a-z]{2}$", description="ISO 639-1 hint.")
 
 
-def _json(content: Any, *, status_code: int = 200, headers: dict[str, str] | None = None) -> Response:
+def _json(
+    content: Any, *, status_code: int = 200, headers: dict[str, str] | None = None
+) -> Response:
     return Response(
-        orjson.dumps(content), status_code=status_code, media_type="application/json", headers=headers
+        orjson.dumps(content),
+        status_code=status_code,
+        media_type="application/json",
+        headers=headers,
     )
 
 
-_ERRORS = {
-    code: {"description": text, "content": {"application/json": {"example": {"error": {
-        "code": name, "message": "…", "request_id": "…"}}}}}
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {
+        "description": text,
+        "content": {
+            "application/json": {
+                "example": {"error": {"code": name, "message": "…", "request_id": "…"}}
+            }
+        },
+    }
     for code, name, text in [
         (400, "malformed_request", "Malformed body"),
         (401, "unauthorized", "Missing or invalid API key"),
@@ -118,7 +131,9 @@ async def list_summaries(
     is_incident: bool | None = None,
     since: Annotated[date | None, Query(description="Event date on or after.")] = None,
     until: Annotated[date | None, Query(description="Event date on or before.")] = None,
-    q: Annotated[str | None, Query(max_length=200, description="Text in headline or summary.")] = None,
+    q: Annotated[
+        str | None, Query(max_length=200, description="Text in headline or summary.")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> Response:

@@ -100,9 +100,7 @@ class RequestContext:
             declared = int(headers.get(b"content-length", b"0") or 0)
         except ValueError:
             declared = 0
-        too_large = BodyTooLarge(
-            f"request body is over the {self.max_body:,}-byte limit"
-        )
+        too_large = BodyTooLarge(f"request body is over the {self.max_body:,}-byte limit")
         if declared > self.max_body:
             await error_response(too_large, request_id)(scope, receive, send_with_id)
         else:
@@ -168,9 +166,7 @@ def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def on_http(request: Request, exc: StarletteHTTPException) -> Response:
         if request.scope.get("state", {}).get("body_too_large"):
-            return error_response(
-                BodyTooLarge("request body is over the size limit"), rid(request)
-            )
+            return error_response(BodyTooLarge("request body is over the size limit"), rid(request))
         err = SummarizerError(str(exc.detail))
         err.status = exc.status_code
         err.code = {
@@ -200,7 +196,9 @@ def create_app(
         state.ready = False
         state.not_ready_reason = "loading the model"
         state.api_key_hashes = tuple(hash_key(k) for k in settings.api_key_list)
-        store = Store(make_engine(settings.resolved_database_url, synchronous=settings.sqlite_synchronous))
+        store = Store(
+            make_engine(settings.resolved_database_url, synchronous=settings.sqlite_synchronous)
+        )
         await asyncio.to_thread(store.create_schema)
         await asyncio.to_thread(store.check)
         state.store = store
@@ -244,7 +242,11 @@ async def _load_backend(
             started = time.perf_counter()
             file = await asyncio.to_thread(ensure_model_file, settings)
             model = await asyncio.to_thread(LocalModel, settings, file)
-            warm = await asyncio.to_thread(model.warm_up, prompts.system) if settings.local_warmup else 0.0
+            warm = (
+                await asyncio.to_thread(model.warm_up, prompts.system)
+                if settings.local_warmup
+                else 0.0
+            )
             prefix = model.count_tokens(prompts.system)
             log.info(
                 "bundled model ready",

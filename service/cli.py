@@ -41,7 +41,9 @@ def serve(
 
 @app.command()
 def summarize(
-    files: Annotated[list[Path] | None, typer.Argument(help="Article files; stdin when none.")] = None,
+    files: Annotated[
+        list[Path] | None, typer.Argument(help="Article files; stdin when none.")
+    ] = None,
     published: Annotated[str | None, typer.Option(help="Publication date, YYYY-MM-DD.")] = None,
     refresh: Annotated[bool, typer.Option(help="Ignore the cache.")] = False,
 ) -> None:

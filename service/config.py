@@ -66,7 +66,7 @@ class Settings(BaseSettings):
         default=True, description="Evaluate the fixed prompt prefix at start-up."
     )
 
-    # --- storage -----------------------------------------------------------------------------
+    # --- storage ---
     data_dir: Path = Field(default_factory=lambda: Path(user_data_dir("incident-summarizer")))
     database_url: str | None = None
     sqlite_synchronous: Literal["NORMAL", "FULL"] = Field(
@@ -74,7 +74,7 @@ class Settings(BaseSettings):
         description="NORMAL survives a process kill; FULL also survives a power loss.",
     )
 
-    # --- limits --------------------------------------------------------------------------------
+    # --- limits ---
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     max_article_chars: int = Field(default=100_000, ge=100)
     max_article_tokens: int | None = Field(
@@ -83,10 +83,10 @@ class Settings(BaseSettings):
         description="Longest article in model tokens (default: what the context window holds).",
     )
 
-    # --- access ----------------------------------------------------------------------------------
+    # --- access ---
     api_keys: str | None = Field(default=None, description="Comma-separated API keys.")
 
-    # --- logging -----------------------------------------------------------------------------------
+    # --- logging ---
     log_level: str = "INFO"
 
     @model_validator(mode="after")

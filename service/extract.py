@@ -12,7 +12,7 @@ import contextvars
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import instructor
 import openai
@@ -103,7 +103,9 @@ class Extractor:
                 draft, completion = await self._client.create_with_completion(
                     model=self.model,
                     response_model=IncidentDraft,
-                    messages=self.prompts.messages(text=text, title=title, published=published),
+                    messages=cast(
+                        Any, self.prompts.messages(text=text, title=title, published=published)
+                    ),
                     max_retries=settings.max_attempts - 1,
                     # On the last attempt the validator withholds what the article does
                     # not support instead of failing the record.
@@ -171,7 +173,7 @@ def _transport_failure(exc: openai.APIError) -> SummarizerError:
     if isinstance(exc, openai.APITimeoutError):
         return DeadlineExceeded("the model server did not answer in time")
     if isinstance(exc, openai.APIStatusError):
-        retry_after = llm.retry_after_seconds(exc.response)
+        retry_after = llm.retry_after_seconds(cast(Any, exc.response))
         return ModelUnavailable(
             f"the model server answered {exc.status_code} after retries",
             retry_after=retry_after if retry_after is not None else 5.0,

@@ -147,6 +147,6 @@ def build_client(
         base_url=settings.llm_base_url or "http://bundled-model.invalid/v1",
         api_key=api_key,
         max_retries=0,
-        http_client=http_client,
+        # openai accepts an httpx client as well as its own httpx2 fork at run time.
+        http_client=http_client,  # type: ignore[arg-type]
     )
-

@@ -171,7 +171,7 @@ class LocalModel:
         eos = self.llama.token_eos()
         with self._lock:
             started = time.perf_counter()
-            result = self.llama.create_completion(
+            result: Any = self.llama.create_completion(
                 prompt=prompt.prompt,
                 grammar=grammar,
                 max_tokens=max_tokens,

@@ -10,8 +10,8 @@ import re
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from dateparser.date import DateDataParser
 import pycountry
+from dateparser.date import DateDataParser
 
 from schemas.incident import (
     HEADLINE_MAX,
@@ -21,13 +21,14 @@ from schemas.incident import (
     Incident,
     IncidentDraft,
     Location,
+    Precision,
 )
 from schemas.numbers import numbers_in
 from schemas.quotes import find_quote
 
 _HAS_YEAR = re.compile(r"\b(1[89]\d\d|20\d\d)\b")
 _LAST = re.compile(r"\b(last|ago|week|semana|settimana|minggu|тижня)\b", re.I)
-_PERIOD_PRECISION = {"day": "day", "month": "month", "year": "year"}
+_PERIOD_PRECISION: dict[str, Precision] = {"day": "day", "month": "month", "year": "year"}
 
 # ISO 3166-1 has no entry under these everyday English names.
 _COUNTRY_ALIASES = {
@@ -122,7 +123,7 @@ def resolve_date(event: EventDate, published: str | None) -> tuple[EventDate, li
     ), warnings
 
 
-def _parse(text: str, base: date | None) -> tuple[str, str] | None:
+def _parse(text: str, base: date | None) -> tuple[str, Precision] | None:
     if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text.strip()):
         return text.strip(), "day"  # ISO already; dateparser would read it day-first
     if base is None and not _HAS_YEAR.search(text):

@@ -67,7 +67,8 @@ def schema_outline(schema: dict[str, Any]) -> str:
         if t == "object":
             inner = ", ".join(f'"{k}": {type_of(v)}' for k, v in node["properties"].items())
             return "{" + inner + "}"
-        return {"integer": "int", "boolean": "bool"}.get(t, t or "any")
+        names = {"integer": "int", "boolean": "bool"}
+        return names.get(str(t), str(t or "any"))
 
     def render(node: dict[str, Any], indent: int) -> list[str]:
         pad = "  " * indent
@@ -98,4 +99,6 @@ def load_prompts() -> PromptSet:
     for part in (system_md, user_md, outline):
         digest.update(part.encode())
         digest.update(b"\x00")
-    return PromptSet(system=system, user_template=Template(user_md), version=digest.hexdigest()[:16])
+    return PromptSet(
+        system=system, user_template=Template(user_md), version=digest.hexdigest()[:16]
+    )

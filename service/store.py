@@ -161,9 +161,9 @@ class Store:
         if query.is_incident is not None:
             stmt = stmt.where(SummaryRow.is_incident == query.is_incident)
         if query.since:
-            stmt = stmt.where(SummaryRow.event_date >= query.since)
+            stmt = stmt.where(col(SummaryRow.event_date) >= query.since)
         if query.until:
-            stmt = stmt.where(SummaryRow.event_date <= query.until)
+            stmt = stmt.where(col(SummaryRow.event_date) <= query.until)
         if query.q:
             pattern = f"%{_escape_like(query.q)}%"
             stmt = stmt.where(

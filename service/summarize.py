@@ -118,7 +118,9 @@ class Summarizer:
     async def aclose(self) -> None:
         # Let extractions already running finish and be stored before the client closes.
         if self._inflight:
-            await asyncio.wait(list(self._inflight.values()), timeout=self._settings.request_deadline_s)
+            await asyncio.wait(
+                list(self._inflight.values()), timeout=self._settings.request_deadline_s
+            )
         await self._extractor.aclose()
 
     @property
@@ -191,7 +193,9 @@ class Summarizer:
                 published=article.published,
                 deadline=deadline,
             )
-        incident, warnings = finalize(extraction.draft, text=article.text, published=article.published)
+        incident, warnings = finalize(
+            extraction.draft, text=article.text, published=article.published
+        )
         created = utcnow()
         summary_id = key[:32]
         if refresh and await asyncio.to_thread(self._store.exists, summary_id):

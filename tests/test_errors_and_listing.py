@@ -44,7 +44,9 @@ def error_of(response) -> dict[str, Any]:
         (b"[" * 5000 + b"]" * 5000, {"Content-Type": "application/json"}, 400, "malformed_request"),
     ],
 )
-async def test_bad_bodies_get_their_documented_status(make_settings, content, headers, status, code):
+async def test_bad_bodies_get_their_documented_status(
+    make_settings, content, headers, status, code
+):
     llm = ScriptedLLM()
     async with running_app(make_settings(), llm) as client:
         response = await client.post("/v1/summaries", content=content, headers=headers)
@@ -114,7 +116,9 @@ async def test_unknown_route_and_method_use_the_error_body(make_settings):
         missing = await client.get("/v2/nothing")
         wrong_method = await client.delete("/v1/schema")
     assert missing.status_code == 404 and error_of(missing)["code"] == "not_found"
-    assert wrong_method.status_code == 405 and error_of(wrong_method)["code"] == "method_not_allowed"
+    assert (
+        wrong_method.status_code == 405 and error_of(wrong_method)["code"] == "method_not_allowed"
+    )
 
 
 async def test_queue_full_is_503_with_retry_after(make_settings, seed):
@@ -142,8 +146,17 @@ async def test_schema_endpoint_serves_the_incident_schema(make_settings):
     assert body["schema_version"] == "1"
     props = body["schema"]["properties"]
     assert set(props) == {
-        "is_incident", "headline", "summary", "category", "date", "location", "casualties",
-        "perpetrators", "weapons", "responses", "evidence",
+        "is_incident",
+        "headline",
+        "summary",
+        "category",
+        "date",
+        "location",
+        "casualties",
+        "perpetrators",
+        "weapons",
+        "responses",
+        "evidence",
     }
     assert body["schema"]["additionalProperties"] is False
 
@@ -167,7 +180,10 @@ async def test_list_filters_and_cursor_pagination(make_settings):
         ("IQ", "air_or_missile_strike", "2020-03-09"),
         ("NG", "armed_attack", "2020-03-11"),
     ]
-    drafts = [_variant(seed["expected"], i, country=c, category=k, day=d) for i, (c, k, d) in enumerate(plan)]
+    drafts = [
+        _variant(seed["expected"], i, country=c, category=k, day=d)
+        for i, (c, k, d) in enumerate(plan)
+    ]
     llm = ScriptedLLM(*drafts, repeat_last=False)
     async with running_app(make_settings(), llm) as client:
         ids = []
@@ -192,7 +208,9 @@ async def test_list_filters_and_cursor_pagination(make_settings):
         assert len(strikes["items"]) == 2
         window = await listing(since="2020-03-05", until="2020-03-09")
         assert sorted(i["incident"]["date"]["iso"] for i in window["items"]) == [
-            "2020-03-05", "2020-03-07", "2020-03-09",
+            "2020-03-05",
+            "2020-03-07",
+            "2020-03-09",
         ]
         found = await listing(q="NUMBER 2")
         assert [i["id"] for i in found["items"]] == [ids[2]]

@@ -56,7 +56,10 @@ async def test_second_post_is_a_cache_hit_without_a_model_call(make_settings, se
     async with running_app(make_settings(), llm) as client:
         first = await client.post("/v1/summaries", json=seed_request(seed))
         # Whitespace differences do not make a different article.
-        spaced = {**seed_request(seed), "text": "  " + seed_request(seed)["text"].replace(" ", "  ")}
+        spaced = {
+            **seed_request(seed),
+            "text": "  " + seed_request(seed)["text"].replace(" ", "  "),
+        }
         second = await client.post("/v1/summaries", json=spaced)
     assert llm.calls == 1
     assert second.status_code == 200
@@ -69,7 +72,9 @@ async def test_a_different_publication_date_is_a_different_key(make_settings, se
     llm = ScriptedLLM(draft_from_record(seed["expected"]))
     async with running_app(make_settings(), llm) as client:
         await client.post("/v1/summaries", json=seed_request(seed))
-        other = await client.post("/v1/summaries", json={**seed_request(seed), "published": "2020-03-13"})
+        other = await client.post(
+            "/v1/summaries", json={**seed_request(seed), "published": "2020-03-13"}
+        )
     assert llm.calls == 2
     assert other.headers["X-Cache"] == "miss"
 
@@ -186,7 +191,9 @@ async def test_always_invalid_answer_ends_in_502_after_the_attempt_budget(make_s
 
 
 async def test_not_json_at_all_is_reasked(make_settings, seed):
-    llm = ScriptedLLM("Sure! Here is the record you asked for.", draft_from_record(seed["expected"]))
+    llm = ScriptedLLM(
+        "Sure! Here is the record you asked for.", draft_from_record(seed["expected"])
+    )
     async with running_app(make_settings(), llm) as client:
         response = await client.post("/v1/summaries", json=seed_request(seed))
     assert response.status_code == 200
