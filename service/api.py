@@ -19,7 +19,7 @@ from service.summarize import Article
 router = APIRouter(dependencies=[Depends(require_api_key)])
 
 
-def require_json(request: Request) -> None:
+async def require_json(request: Request) -> None:
     media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media_type != "application/json":
         raise UnsupportedMediaType(

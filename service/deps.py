@@ -14,15 +14,15 @@ from service.store import Store
 from service.summarize import Summarizer
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def get_store(request: Request) -> Store:
+async def get_store(request: Request) -> Store:
     return request.app.state.store
 
 
-def get_summarizer(request: Request) -> Summarizer:
+async def get_summarizer(request: Request) -> Summarizer:
     summarizer = getattr(request.app.state, "summarizer", None)
     if summarizer is None or not request.app.state.ready:
         raise NotReady("the model is still loading", retry_after=5)
@@ -38,7 +38,7 @@ def hash_key(key: str) -> bytes:
     return hashlib.sha256(key.encode()).digest()
 
 
-def require_api_key(request: Request) -> None:
+async def require_api_key(request: Request) -> None:
     """When keys are configured, every route but health needs one (``Authorization: Bearer``
     or ``X-API-Key``)."""
     hashes: tuple[bytes, ...] = request.app.state.api_key_hashes

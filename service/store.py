@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from sqlalchemy import Engine, event, text
+from sqlalchemy import Engine, bindparam, event, text
 from sqlalchemy.engine import make_url
 from sqlmodel import Field, Index, Session, SQLModel, col, create_engine, or_, select
 
@@ -89,8 +89,10 @@ def make_engine(url: str, *, synchronous: str = "NORMAL") -> Engine:
 
     @event.listens_for(engine, "begin")
     def _begin(conn: Any) -> None:
-        write = conn.get_execution_options().get("sqlite_write")
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+        # Writes take the write lock up front. Reads are single statements and run in
+        # SQLite's autocommit mode: one consistent snapshot each, no BEGIN/ROLLBACK round trip.
+        if conn.get_execution_options().get("sqlite_write"):
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
 
@@ -119,19 +121,25 @@ class Store:
         with Session(self._write_engine) as session, session.begin():
             yield session
 
+    # The hit path: plain Core statements, compiled once; no ORM session per read.
+    _CURRENT = (
+        select(SummaryRow.body)
+        .where(
+            col(SummaryRow.cache_key) == bindparam("key"),
+            col(SummaryRow.superseded).is_(False),
+        )
+        .limit(1)
+    )
+    _BY_ID = select(SummaryRow.body).where(col(SummaryRow.id) == bindparam("id"))
+
     def current(self, cache_key: str) -> bytes | None:
         """The live record for a cache key, as stored bytes."""
-        with Session(self.engine) as session:
-            stmt = (
-                select(SummaryRow.body)
-                .where(SummaryRow.cache_key == cache_key, SummaryRow.superseded == False)  # noqa: E712
-                .limit(1)
-            )
-            return session.exec(stmt).first()
+        with self.engine.connect() as conn:
+            return conn.execute(self._CURRENT, {"key": cache_key}).scalar()
 
     def get(self, summary_id: str) -> bytes | None:
-        with Session(self.engine) as session:
-            return session.exec(select(SummaryRow.body).where(SummaryRow.id == summary_id)).first()
+        with self.engine.connect() as conn:
+            return conn.execute(self._BY_ID, {"id": summary_id}).scalar()
 
     def put(self, row: SummaryRow) -> None:
         """Store ``row`` as the live record of its key; an earlier one stays, superseded."""

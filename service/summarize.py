@@ -149,13 +149,16 @@ class Summarizer:
             raise ArticleTooLarge(
                 f"article is {len(article.text):,} characters; the limit is {limit:,}"
             )
+        return normalize_text(article.text)
+
+    def _check_tokens(self, text: str) -> None:
+        # Only on a miss: tokenizing is not free, and a stored record needs no model.
         if self._count_tokens is not None and self._max_tokens is not None:
-            tokens = self._count_tokens(article.text)
+            tokens = self._count_tokens(text)
             if tokens > self._max_tokens:
                 raise ArticleTooLarge(
                     f"article is {tokens:,} tokens; the model can read {self._max_tokens:,}"
                 )
-        return normalize_text(article.text)
 
     async def summarize(self, article: Article, *, refresh: bool = False) -> tuple[dict, bool]:
         """The summary resource for ``article`` and whether it came from the cache."""
@@ -169,6 +172,7 @@ class Summarizer:
                 return resource, True
         task = self._inflight.get(key)
         if task is None:
+            self._check_tokens(article.text)
             self.slots.admit()
             task = asyncio.create_task(self._extract_and_store(key, normalized, article, refresh))
             self._inflight[key] = task
