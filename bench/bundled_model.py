@@ -5,7 +5,7 @@
 One process, one loaded model. For each article (the seed, then the first N of the dataset)
 it times, alternating which goes first:
 
-* bare: ``Llama.create_chat_completion`` with the same messages, the same grammar (compiled
+* bare: ``Llama.create_completion`` on the same chat-formatted prompt, the same grammar (compiled
   from the same draft schema) and the same max_tokens, nothing else;
 * service: ``POST /v1/summaries?refresh=true`` to the real app served by uvicorn on loopback,
   with ``SUMMARIZER_MAX_ATTEMPTS=1`` so both do exactly one completion.
@@ -124,12 +124,16 @@ def main() -> None:
 
         def bare(messages: list[dict] = messages) -> dict[str, Any]:
             t = time.perf_counter()
-            out = model.llama.create_chat_completion(
-                messages=messages,
+            # The same token sequence the service sends: the model's chat template applied
+            # to the same messages, so both reuse the same cached prefix.
+            prompt = model._formatter(messages=messages)
+            out = model.llama.create_completion(
+                prompt=prompt.prompt,
                 grammar=grammar,
                 max_tokens=settings.max_tokens,
                 temperature=0.0,
                 seed=0,
+                stop=prompt.stop,
             )
             return {"s": time.perf_counter() - t, **out["usage"]}
 

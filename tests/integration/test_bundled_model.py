@@ -78,6 +78,10 @@ def test_seed_article_through_the_whole_http_path(server: str) -> None:
     response = httpx.post(f"{server}/v1/summaries", json=seed["request"], timeout=600)
     assert response.status_code == 200, response.text
     body = response.json()
+    # Kept for people reading a CI run: what the bundled model really answered.
+    artifacts = ROOT / "artifacts"
+    artifacts.mkdir(exist_ok=True)
+    (artifacts / "seed-response.json").write_text(json.dumps(body, indent=2, ensure_ascii=False))
     incident = _check_record(body, seed["request"]["text"])
     assert incident.is_incident
     assert incident.casualties.killed == 3
