@@ -28,3 +28,7 @@ lint: install
 
 eval: install  ## make eval DATASET=path/to/labelled.jsonl
 	$(UV) run incident-summarizer eval $(DATASET)
+
+bench: install  ## cache hits vs a bare endpoint; bundled model vs a bare llama.cpp call
+	$(UV) run python -m bench.cache_hits
+	$(UV) run python -m bench.bundled_model --dataset $(DATASET)

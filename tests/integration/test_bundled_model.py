@@ -132,3 +132,48 @@ def test_the_grammar_constrains_decoding() -> None:
     assert set(data) == {"zz_code", "n"}
     assert data["zz_code"] in {"QX7-ALPHA", "QX7-BETA"}
     assert isinstance(data["n"], int)
+
+
+def _cli(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "service.cli", *args],
+        cwd=ROOT,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+
+
+def test_model_verify_prints_the_verified_file() -> None:
+    result = _cli("model", "verify")
+    assert result.returncode == 0, result.stderr
+    fields = dict(line.split(None, 1) for line in result.stdout.strip().splitlines())
+    assert fields["size"] == "1117320768"
+    assert fields["sha256"] == "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046"
+    assert Path(fields["path"]).stat().st_size == 1117320768
+
+
+def test_summarize_reads_stdin_and_prints_json_lines(tmp_path: Path) -> None:
+    article = (
+        "Harbour fire\n\n"
+        "A fire broke out at a fish-processing warehouse in the port of Valdoria on Monday. "
+        "Firefighters brought it under control after four hours. Nobody was killed, and two "
+        "workers were treated for smoke inhalation, the fire service said."
+    )
+    env_db = f"sqlite:///{tmp_path / 'cli.sqlite3'}"
+    result = subprocess.run(
+        [sys.executable, "-m", "service.cli", "summarize", "--published", "2024-05-07"],
+        cwd=ROOT,
+        input=article,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env={**os.environ, "SUMMARIZER_DATABASE_URL": env_db},
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    lines = result.stdout.strip().splitlines()
+    assert len(lines) == 1
+    body = json.loads(lines[0])
+    assert body["title"] == "Harbour fire"
+    _check_record(body, article.split("\n\n", 1)[1])
