@@ -561,14 +561,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--wait-idle",
         type=float,
-        default=120.0,
+        default=30.0,
         metavar="S",
         help="before each run, wait up to S seconds for other processes to go idle (0: never)",
     )
     parser.add_argument(
         "--retries",
         type=int,
-        default=3,
+        default=1,
         help="repeat a run this often when other processes took CPU during it",
     )
     parser.add_argument("--output", type=Path, default=ROOT / "BENCHMARKS.md")

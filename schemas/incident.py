@@ -31,7 +31,7 @@ from pydantic import (
 )
 
 from schemas.numbers import casualty_numbers, supports_figure
-from schemas.quotes import find_quote
+from schemas.quotes import align_quote, find_quote
 
 SCHEMA_VERSION = "1"
 
@@ -244,9 +244,11 @@ class IncidentDraft(_Strict):
 
     @model_validator(mode="after")
     def _consistent(self, info: ValidationInfo) -> IncidentDraft:
-        self._complete_totals()
         context = info.context or {}
         text = context.get("text")
+        if text is not None:
+            self._align_quotes(text)
+        self._complete_totals()
         problems = self._problems(text)
         final = context.get("final")
         if problems and final is not None and final():
@@ -312,7 +314,18 @@ class IncidentDraft(_Strict):
         head = f"{', '.join(toll)} in {what}" if toll else what.capitalize()
         return (f"{head} in {where}" if where else head)[:HEADLINE_MAX]
 
+    def _align_quotes(self, text: str) -> None:
+        for name in ("deaths_quote", "injuries_quote", "perpetrator_quote"):
+            quote = getattr(self, name)
+            span = align_quote(text, quote) if quote else None
+            if span is not None:
+                setattr(self, name, text[span[0] : span[1]])
+
     def _complete_totals(self) -> None:
+        for kind, quote_field in (("killed", "deaths_quote"), ("injured", "injuries_quote")):
+            # 0 means the article says nobody was; without a sentence saying so, it is unknown.
+            if getattr(self, kind) == 0 and getattr(self, quote_field) is None:
+                setattr(self, kind, None)
         # A total that leaves out groups its own quote names ("two US troops and a British
         # service member" -> 2 + 1) is completed here: cheaper and surer than a re-ask.
         for kind, quote_field in (("killed", "deaths_quote"), ("injured", "injuries_quote")):

@@ -325,3 +325,33 @@ async def test_last_attempt_withholds_what_the_article_does_not_support(make_set
     assert [e["field"] for e in incident["evidence"]] == ["casualties.injured", "perpetrators"]
     assert any("killed figure 40 withheld" in w for w in body["warnings"])
     assert any("deaths quote withheld" in w for w in body["warnings"])
+
+
+async def test_a_near_copy_quote_is_stored_as_the_articles_own_words(make_settings, seed):
+    draft = draft_from_record(seed["expected"])
+    draft["deaths_quote"] = (
+        "Two US troops and a British service member died in a rocket attack on Camp Taji"
+    )
+    llm = ScriptedLLM(draft)
+    async with running_app(make_settings(), llm) as client:
+        response = await client.post("/v1/summaries", json=seed_request(seed))
+    assert response.status_code == 200
+    assert llm.calls == 1
+    text = seed_request(seed)["text"]
+    killed = next(
+        e for e in response.json()["incident"]["evidence"] if e["field"] == "casualties.killed"
+    )
+    assert "perished" in killed["quote"]
+    assert text[killed["start"] : killed["end"]] == killed["quote"]
+
+
+async def test_a_zero_toll_without_a_sentence_saying_so_is_unknown(make_settings, seed):
+    draft = draft_from_record(seed["expected"])
+    draft["injured"] = 0
+    draft["injuries_quote"] = None
+    draft["headline"] = "3 killed in rocket strike on Camp Taji, Iraq"
+    llm = ScriptedLLM(draft)
+    async with running_app(make_settings(), llm) as client:
+        response = await client.post("/v1/summaries", json=seed_request(seed))
+    assert response.status_code == 200
+    assert response.json()["incident"]["casualties"]["injured"] is None
