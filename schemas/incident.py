@@ -30,7 +30,7 @@ from pydantic import (
     model_validator,
 )
 
-from schemas.numbers import casualty_numbers, supports_figure
+from schemas.numbers import casualty_numbers, says_none, supports_figure
 from schemas.quotes import align_quote, find_quote
 
 SCHEMA_VERSION = "1"
@@ -324,7 +324,8 @@ class IncidentDraft(_Strict):
     def _complete_totals(self) -> None:
         for kind, quote_field in (("killed", "deaths_quote"), ("injured", "injuries_quote")):
             # 0 means the article says nobody was; without a sentence saying so, it is unknown.
-            if getattr(self, kind) == 0 and getattr(self, quote_field) is None:
+            quote = getattr(self, quote_field)
+            if getattr(self, kind) == 0 and not (quote and says_none(quote)):
                 setattr(self, kind, None)
         # A total that leaves out groups its own quote names ("two US troops and a British
         # service member" -> 2 + 1) is completed here: cheaper and surer than a re-ask.

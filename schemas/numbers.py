@@ -79,3 +79,15 @@ def supports_figure(quote: str, figure: int, parts: list[int]) -> bool:
         stated |= {1} if _ONE.search(quote) else set()
         return all(p in stated for p in parts)
     return False
+
+
+_NONE = re.compile(
+    r"\b(no ?one|nobody|none|no (?:one|people|person|deaths?|injuries|casualties|fatalities)|"
+    r"unharmed|unhurt|escaped unhurt|without injur(?:y|ies))\b|\b0\b",
+    re.I,
+)
+
+
+def says_none(quote: str) -> bool:
+    """Whether a quote says that nobody was killed or hurt ("Nobody was injured")."""
+    return bool(_NONE.search(quote))

@@ -355,3 +355,14 @@ async def test_a_zero_toll_without_a_sentence_saying_so_is_unknown(make_settings
         response = await client.post("/v1/summaries", json=seed_request(seed))
     assert response.status_code == 200
     assert response.json()["incident"]["casualties"]["injured"] is None
+
+
+async def test_a_zero_toll_needs_a_sentence_saying_nobody(make_settings, seed):
+    unsupported = draft_from_record(seed["expected"])
+    unsupported["injured"] = 0
+    unsupported["injuries_quote"] = "The dead and wounded have not been officially identified"
+    unsupported["headline"] = "3 killed in rocket strike on Camp Taji, Iraq"
+    llm = ScriptedLLM(unsupported)
+    async with running_app(make_settings(), llm) as client:
+        response = await client.post("/v1/summaries", json=seed_request(seed))
+    assert response.json()["incident"]["casualties"]["injured"] is None
