@@ -30,6 +30,7 @@ from typing import Any
 import httpx
 import uvicorn
 
+from bench.report import commit, machine, write_section
 from schemas.incident import IncidentDraft
 from service.app import create_app
 from service.config import Settings
@@ -93,6 +94,9 @@ def main() -> None:
     parser.add_argument("--dataset", type=Path, default=ROOT.parent / "shared/dev/articles.jsonl")
     parser.add_argument("--limit", type=int, default=5)
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument(
+        "--write", type=Path, default=None, help="Write the results into this BENCHMARKS.md."
+    )
     args = parser.parse_args()
 
     settings = Settings(max_attempts=1, database_url="sqlite:///:memory:", _env_file=None)
@@ -191,6 +195,59 @@ def main() -> None:
     print(json.dumps(summary, indent=1))
     if args.out:
         args.out.write_text(json.dumps({"summary": summary, "rows": rows}, indent=1))
+    if args.write:
+        write_section(args.write, SECTION, _markdown(summary, rows, args))
+
+
+SECTION = "## Bundled model"
+
+
+def _markdown(summary: dict[str, Any], rows: list[dict[str, Any]], args: Any) -> str:
+    s = summary
+    table = [
+        "| article | service s | bare s | service / bare | floor s | service / floor "
+        "| prompt tok | article tok | completion tok (bare / service) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        table.append(
+            f"| {r['id']} | {r['service_s']:.1f} | {r['bare_s']:.1f} | "
+            f"{r['service_s'] / r['bare_s']:.2f} | {r['floor_s']:.1f} | "
+            f"{r['service_s'] / r['floor_s']:.2f} | {r['prompt_tokens']} | "
+            f"{r['article_tokens']} | {r['completion_tokens']} / "
+            f"{r['service_completion_tokens']} |"
+        )
+    limit = f" --limit {args.limit}" if args.limit else ""
+    return "\n".join(
+        [
+            SECTION,
+            "",
+            "Seconds per article on the bundled model: the service over HTTP (one attempt) "
+            "beside a bare llama-cpp-python call with the same prompt tokens and grammar, in "
+            "the same process, alternating which goes first.",
+            "",
+            f"- Command: `uv run python -m bench.bundled_model{limit} --write BENCHMARKS.md`",
+            f"- Commit: {commit()}; machine: {machine()}",
+            f"- Measured rates on a bare context: prompt {s['prompt_rate_tok_s']:.0f} tok/s, "
+            f"generation {s['gen_rate_tok_s']:.1f} tok/s. Floor = article tokens / prompt rate "
+            "+ completion tokens / generation rate.",
+            "",
+            *table,
+            "",
+            f"- Service p50 / p95: {s['service_p50_s']:.1f} / {s['service_p95_s']:.1f} s; bare "
+            f"p50 / p95: {s['bare_p50_s']:.1f} / {s['bare_p95_s']:.1f} s; service / bare "
+            f"(median of per-article ratios): {s['service_over_bare_p50']:.3f}; service / "
+            f"floor: {s['service_over_floor_p50']:.2f}.",
+            f"- Tokens per article (mean): prompt {s['prompt_tokens_mean']:.0f}, completion "
+            f"{s['completion_tokens_mean']:.0f}.",
+            f"- Fixed prompt prefix: {s['prefix_tokens']} tokens, evaluated once in "
+            f"{s['prefix_eval_s']:.1f} s and reused from the KV cache by every request: that is "
+            "the time each request saves.",
+            f"- Model file check (SHA-256 of 1.1 GB): {s['model_verify_s']:.1f} s; model load: "
+            f"{s['model_load_s']:.1f} s; peak RSS of the process: {s['peak_rss_mb']:.0f} MB.",
+            "",
+        ]
+    )
 
 
 if __name__ == "__main__":

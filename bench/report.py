@@ -1,0 +1,45 @@
+"""Shared by the benchmarks: where a run happened, and writing one section of BENCHMARKS.md."""
+
+from __future__ import annotations
+
+import platform
+import re
+import subprocess
+from pathlib import Path
+
+
+def sh(*cmd: str) -> str:
+    try:
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return ""
+
+
+def machine() -> str:
+    model = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in sh("lscpu").splitlines()
+            if line.startswith("Model name")
+        ),
+        platform.processor() or "?",
+    )
+    return f"{sh('nproc') or '?'} CPUs (nproc), {model}, {platform.system()} {platform.release()}"
+
+
+def commit() -> str:
+    return sh("git", "rev-parse", "--short", "HEAD") or "?"
+
+
+def write_section(path: Path, heading: str, section: str) -> None:
+    """Replace the section that starts with ``heading`` in ``path``, or append it."""
+    text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
+    pattern = re.compile(rf"^{re.escape(heading)}[ \t]*\n.*?(?=^## |\Z)", re.S | re.M)
+    section = section.rstrip("\n") + "\n"
+    match = pattern.search(text)
+    if match:
+        tail = "\n" if match.end() < len(text) else ""
+        text = text[: match.start()] + section + tail + text[match.end() :]
+    else:
+        text = text.rstrip("\n") + "\n\n" + section
+    path.write_text(text, encoding="utf-8")
