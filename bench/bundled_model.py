@@ -1,6 +1,6 @@
 """Bundled model, per article: the service over HTTP beside a bare llama-cpp-python call.
 
-    uv run python -m bench.bundled_model [--dataset PATH.jsonl] [--limit N] [--out FILE.json]
+    uv run python -m bench.bundled_model [--dataset PATH.jsonl] [--limit N] [--write BENCHMARKS.md]
 
 One process, one loaded model. For each article (the seed, then the first N of the dataset)
 it times, alternating which goes first:
@@ -91,7 +91,7 @@ def _pct(values: list[float], q: float) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--dataset", type=Path, default=ROOT.parent / "shared/dev/articles.jsonl")
+    parser.add_argument("--dataset", type=Path, default=None, help="Labelled JSON Lines set.")
     parser.add_argument("--limit", type=int, default=5)
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument(

@@ -15,7 +15,9 @@ What it does, all on loopback:
 5. for each concurrency level, for both targets (alternating which goes first), runs the load
    generator in its own process (``wrk`` with ``bench/post.lua`` when installed, otherwise
    ``bench.loadgen``): a warm-up, then the measured window, N keep-alive connections in a closed
-   loop;
+   loop. The machine is shared (other processes, the client itself): each run first waits
+   (``--wait-idle``) for other processes to go idle, records the CPU they took during the
+   window, and is repeated (``--retries``) when they took some; the least disturbed run counts;
 6. prints a markdown table and writes it, with the machine, commit, date and command, into the
    "## Cache hits" section of BENCHMARKS.md (replacing only that section).
 """
@@ -466,7 +468,10 @@ def render(
             f"- Client: {client_line}. Closed loop: *clients* = keep-alive connections, each "
             "sending its next request when the previous answer arrives. "
             f"{rounds}Per level and target: {args.warmup:g} s warm-up, then {args.seconds:g} s "
-            "measured; the two targets alternate which runs first.",
+            "measured; the two targets alternate which runs first. Before each run the bench "
+            f"waits up to {args.wait_idle:g} s for other processes to go idle; a run during "
+            f"which they used over {QUIET_CORES} cores is repeated up to {args.retries} "
+            "time(s), and the least disturbed attempt is kept.",
             "- Service: `uvicorn service.app:create_app --factory --workers 1 --no-access-log "
             "--log-level warning` (uvloop, httptools), SQLite file in a temp dir, "
             "`SUMMARIZER_LLM_BASE_URL` pointing at a scripted OpenAI-compatible server on "

@@ -113,13 +113,13 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--warmup", type=float, default=2.0)
     args = parser.parse_args()
+    work = run(args.url, args.body.read_bytes(), args.concurrency, args.seconds, args.warmup)
     try:
-        from uvloop import run as run_loop
+        import uvloop
     except ImportError:
-        run_loop = asyncio.run
-    result = run_loop(
-        run(args.url, args.body.read_bytes(), args.concurrency, args.seconds, args.warmup)
-    )
+        result = asyncio.run(work)
+    else:
+        result = uvloop.run(work)
     print(json.dumps(result))
 
 
