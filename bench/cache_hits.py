@@ -30,7 +30,6 @@ import datetime as dt
 import json
 import os
 import platform
-import re
 import resource
 import shlex
 import shutil
@@ -49,6 +48,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+
+from bench import report
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED = ROOT / "seeds" / "seed-camp-taji.json"
@@ -502,17 +503,7 @@ def render(
 
 
 def write_section(path: Path, section: str) -> None:
-    """Put ``section`` in ``path``: replace the existing "## Cache hits" section, else append."""
-    text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
-    pattern = re.compile(rf"^{re.escape(SECTION)}[ \t]*\n.*?(?=^## |\Z)", re.S | re.M)
-    section = section.rstrip("\n") + "\n"
-    match = pattern.search(text)
-    if match:
-        tail = "\n" if match.end() < len(text) else ""
-        text = text[: match.start()] + section + tail + text[match.end() :]
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    path.write_text(text, encoding="utf-8")
+    report.write_section(path, SECTION, section)
 
 
 # --- main ----------------------------------------------------------------------------------------
