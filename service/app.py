@@ -24,7 +24,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from service import api
 from service.config import Settings
 from service.deps import hash_key
-from service.errors import BodyTooLarge, SummarizerError
+from service.errors import BodyTooLarge, InvalidInput, MalformedRequest, SummarizerError
 from service.extract import Extractor
 from service.llm import build_client
 from service.prompts import load_prompts
@@ -151,17 +151,14 @@ def _install_error_handlers(app: FastAPI) -> None:
     async def on_invalid(request: Request, exc: RequestValidationError) -> Response:
         errors = exc.errors()
         if any(e.get("type") == "json_invalid" for e in errors):
-            err = SummarizerError("the body is not valid JSON")
-            err.status, err.code = 400, "malformed_request"
-            return error_response(err, rid(request))
+            return error_response(MalformedRequest("the body is not valid JSON"), rid(request))
         parts = []
         for e in errors[:5]:
             where = ".".join(str(p) for p in e.get("loc", ()) if p != "body")
             parts.append(f"{where or 'body'}: {e.get('msg')}")
         malformed = any(e.get("type") in {"model_attributes_type", "dict_type"} for e in errors)
-        err = SummarizerError("; ".join(parts))
-        err.status, err.code = (400, "malformed_request") if malformed else (422, "invalid_input")
-        return error_response(err, rid(request))
+        kind = MalformedRequest if malformed else InvalidInput
+        return error_response(kind("; ".join(parts)), rid(request))
 
     @app.exception_handler(StarletteHTTPException)
     async def on_http(request: Request, exc: StarletteHTTPException) -> Response:
