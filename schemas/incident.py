@@ -30,7 +30,8 @@ from pydantic import (
     model_validator,
 )
 
-from schemas.numbers import casualty_numbers, says_none, supports_figure
+from schemas.evidence import sentence_for_figure, sentence_naming
+from schemas.numbers import casualty_numbers, figures_of_kind, says_none, supports_figure
 from schemas.quotes import align_quote, find_quote
 
 SCHEMA_VERSION = "1"
@@ -248,6 +249,7 @@ class IncidentDraft(_Strict):
         text = context.get("text")
         if text is not None:
             self._align_quotes(text)
+            self._find_evidence(text)
         self._complete_totals()
         problems = self._problems(text)
         final = context.get("final")
@@ -278,7 +280,18 @@ class IncidentDraft(_Strict):
         for kind, quote_field in (("killed", "deaths_quote"), ("injured", "injuries_quote")):
             figure, quote = getattr(self, kind), getattr(self, quote_field)
             parts = [p for p in (getattr(g, kind) for g in self.groups) if p]
-            if figure and (quote is None or not supports_figure(quote, figure, parts)):
+            if figure and (quote is None or not supports_figure(quote, figure, parts, kind)):
+                stated = figures_of_kind(quote, kind) if quote else set()
+                if len(stated) == 1:
+                    # The sentence was written first and is the article's own: trust it over
+                    # the number written after it.
+                    (corrected,) = stated
+                    setattr(self, kind, corrected)
+                    notes.append(
+                        f"{kind} figure {figure} replaced by {corrected}, the figure its quote "
+                        "states"
+                    )
+                    continue
                 setattr(self, kind, None)
                 setattr(self, quote_field, None)
                 notes.append(
@@ -321,6 +334,35 @@ class IncidentDraft(_Strict):
             if span is not None:
                 setattr(self, name, text[span[0] : span[1]])
 
+    def _find_evidence(self, text: str) -> None:
+        """Replace a quote that does not back its figure or name with the article's own
+        sentence that does, when there is one: surer and far cheaper than a re-ask."""
+        if not self.is_incident:
+            return
+        for kind, quote_field in (("killed", "deaths_quote"), ("injured", "injuries_quote")):
+            figure, quote = getattr(self, kind), getattr(self, quote_field)
+            if not figure:
+                continue
+            parts = [p for p in (getattr(g, kind) for g in self.groups) if p]
+            if quote and find_quote(text, quote) and supports_figure(quote, figure, parts, kind):
+                continue
+            found = sentence_for_figure(text, figure, parts, kind)
+            if found is not None:
+                setattr(self, quote_field, found)
+        victims = {g.group.casefold() for g in self.groups}
+        named = [
+            p.name
+            for p in self.perpetrators
+            if p.name.lower() != "unknown" and p.name.casefold() not in victims
+        ]
+        quote = self.perpetrator_quote
+        if len(named) == 1 and not (
+            quote and find_quote(text, quote) and _mentions(quote, named[0])
+        ):
+            found = sentence_naming(text, named[0])
+            if found is not None:
+                self.perpetrator_quote = found
+
     def _complete_totals(self) -> None:
         for kind, quote_field in (("killed", "deaths_quote"), ("injured", "injuries_quote")):
             # 0 means the article says nobody was; without a sentence saying so, it is unknown.
@@ -336,7 +378,7 @@ class IncidentDraft(_Strict):
                 len(parts) > 1
                 and quote
                 and (total or 0) < sum(parts)
-                and supports_figure(quote, sum(parts), parts)
+                and supports_figure(quote, sum(parts), parts, kind)
             ):
                 setattr(self, kind, sum(parts))
 
@@ -388,7 +430,7 @@ class IncidentDraft(_Strict):
                     f"{quote_field} is null but {kind} is {figure}: copy the "
                     f"sentence that gives the {kind} figure"
                 )
-            elif not supports_figure(quote, figure, parts):
+            elif not supports_figure(quote, figure, parts, kind):
                 problems.append(
                     f"{quote_field} does not state {figure} {kind}; set {kind} to the number of "
                     f"people the sentence says were {kind}, or quote the sentence that says "

@@ -1,24 +1,44 @@
-"""Numbers in text, whether written as digits or words ("three", "twenty-one")."""
+"""Numbers in text, whether written as digits or words ("three", "twenty-one"), and which
+figures a sentence gives as dead or injured.
+
+A figure belongs to the nearest word of death or injury on either side of it, counted in
+words, with no other figure and no sentence end in between, and a comma counting as a word:
+"7 people died at the scene and 18 others were injured" gives 7 dead and 18 injured;
+"killing 9 and wounding 14" gives 9 dead and 14 injured; "18 rockets" gives nothing.
+"""
 
 from __future__ import annotations
 
 import re
+from typing import Literal
 
 from text_to_num import alpha2digit
 
+Kind = Literal["killed", "injured"]
+
+_DEATH = re.compile(
+    r"^(?:killed|killing|kills|dead|deaths?|die[sd]?|dying|perish(?:ed|ing)?|lives|bodies|"
+    r"fatalit(?:y|ies)|toll|slain|massacred|murdered|drowned)$",
+    re.I,
+)
+_INJURY = re.compile(
+    r"^(?:wounded|wounding|injured|injuring|injur(?:y|ies)|hurt|hospitali[sz]ed|burns?)$", re.I
+)
+_BOTH = re.compile(r"^casualt(?:y|ies)$", re.I)  # dead and injured together
+_OTHER = re.compile(r"^(?:missing|abducted|kidnapped|rescued|trapped|evacuated|displaced)$", re.I)
 _CASUALTY = (
     r"(?:killed|killing|kills|dead|deaths?|die[sd]?|dying|perish(?:ed)?|lives|bodies|"
     r"fatalit(?:y|ies)|toll|wounded|wounding|injured|injuring|injur(?:y|ies)|hurt|"
     r"hospitali[sz]ed|missing|casualt(?:y|ies))"
 )
-_NUM = r"(\d[\d,]*)"
+_NUM = r"(\d+(?:,\d{3})*)"
 _GAP = r"\s+(?:[^\W\d]+\s+){0,7}?"
-# "12 wounded", "3 US soldiers killed": a figure, up to seven words, then a casualty word.
+# Headlines: "12 wounded", "3 US soldiers killed": a figure, up to seven words, a casualty word.
 _BEFORE = re.compile(rf"\b{_NUM}{_GAP}({_CASUALTY})\b", re.I)
-# "the death toll rose to 18", "killing 18": a casualty word, up to seven words, then a figure.
-_AFTER = re.compile(rf"\b({_CASUALTY}){_GAP}{_NUM}\b", re.I)
-_NUMBER = re.compile(r"\b\d[\d,]*\b")
+_NUMBER = re.compile(r"\b\d+(?:,\d{3})*\b")
+_TOKEN = re.compile(r"\d+(?:,\d{3})*|[^\W\d_]+|[,;:.!?()]")
 _ONE = re.compile(r"\b(a|an|one)\s", re.I)
+_REACH = 8  # words between a figure and its casualty word, at most
 
 
 def _digits(text: str) -> str:
@@ -39,17 +59,76 @@ def casualty_numbers(text: str) -> list[tuple[int, str]]:
     return [(_int(m.group(1)), m.group(2).lower()) for m in _BEFORE.finditer(_digits(text))]
 
 
-def figures_near_casualty_words(text: str) -> set[int]:
-    """Figures standing next to a word of death or injury, on either side."""
-    digits = _digits(text)
-    found = {_int(m.group(1)) for m in _BEFORE.finditer(digits)}
-    found |= {_int(m.group(2)) for m in _AFTER.finditer(digits)}
+def _kinds_of(word: str) -> frozenset[str] | None:
+    if _DEATH.match(word):
+        return frozenset({"killed"})
+    if _INJURY.match(word):
+        return frozenset({"injured"})
+    if _BOTH.match(word):
+        return frozenset({"killed", "injured"})
+    if _OTHER.match(word):
+        return frozenset()
+    return None
+
+
+def _nearest(tokens: list[str], i: int, step: int) -> tuple[int, frozenset[str]] | None:
+    j, distance = i + step, 0
+    while 0 <= j < len(tokens) and distance <= _REACH:
+        token = tokens[j]
+        if token[0].isdigit() or token in ".;:!?":
+            return None
+        kinds = _kinds_of(token)
+        if kinds is not None:
+            return distance, kinds
+        distance += 1
+        j += step
+    return None
+
+
+def figures_by_kind(text: str) -> dict[str, set[int]]:
+    """{"killed": {...}, "injured": {...}}: the figures an English text gives as each."""
+    found: dict[str, set[int]] = {"killed": set(), "injured": set()}
+    tokens = _TOKEN.findall(_digits(text))
+    for i, token in enumerate(tokens):
+        if not token[0].isdigit():
+            continue
+        after, before = _nearest(tokens, i, 1), _nearest(tokens, i, -1)
+        options = [o for o in (after, before) if o is not None]
+        if options:
+            _, kinds = min(options, key=lambda o: o[0])  # a tie goes to the word after
+            for kind in kinds:
+                found[kind].add(_int(token))
     return found
+
+
+def figures_of_kind(text: str, kind: str) -> set[int]:
+    """The figures an English text gives as dead (kind "killed") or injured ("injured")."""
+    return figures_by_kind(text)[kind]
+
+
+def figures_near_casualty_words(text: str) -> set[int]:
+    """Figures given as dead or injured."""
+    by_kind = figures_by_kind(text)
+    return by_kind["killed"] | by_kind["injured"]
 
 
 _LANGUAGES = ("en", "es", "fr", "pt", "de", "it", "nl")
 _CASUALTY_WORD = re.compile(rf"\b{_CASUALTY}\b", re.I)
 _ENGLISH = re.compile(r"\b(the|and|of|was|were|have|has|been|with|after|said)\b", re.I)
+
+# Stems of death and injury words in other languages the service meets in wire copy (Spanish,
+# Portuguese, French, Italian, German, Indonesian, Ukrainian, Russian, Hindi). They only help
+# find the sentence for a figure the model gave; they never create a figure.
+_KIND_STEMS = {
+    "killed": re.compile(
+        r"muert|morre|mort[oia]|falec|vítima|tué|décéd|ucci|\btoten?\b|getötet|starb|tewas|"
+        r"meninggal|korban jiwa|загин|вбит|убит|погиб|загибл|मौत|मारे|मृत",
+        re.I,
+    ),
+    "injured": re.compile(
+        r"herid|ferid|bless|feriti|verletzt|luka|поранен|ранен|травм|घायल|जख्मी", re.I
+    ),
+}
 
 
 def numbers_in_any_language(text: str) -> set[int]:
@@ -60,15 +139,22 @@ def numbers_in_any_language(text: str) -> set[int]:
     return found
 
 
-def supports_figure(quote: str, figure: int, parts: list[int]) -> bool:
-    """Whether a quote states ``figure``, directly or as the sum of the group ``parts``
-    ("Two US troops and a British service member" supports 3 from parts [2, 1]).
+def _is_english(text: str) -> bool:
+    return bool(_CASUALTY_WORD.search(text) or _ENGLISH.search(text))
 
-    In English the figure must stand next to a word of death or injury ("18 rockets" does
-    not support 18 killed); in other languages it must at least occur in the quote.
+
+def supports_figure(quote: str, figure: int, parts: list[int], kind: str | None = None) -> bool:
+    """Whether a quote states ``figure`` (dead or injured as ``kind`` says; either when None),
+    directly or as the sum of the group ``parts`` ("Two US troops and a British service
+    member" supports 3 from parts [2, 1]).
+
+    In English the figure must be given as dead or injured ("18 rockets" does not support 18
+    killed); in other languages it must at least occur in the quote.
     """
-    if _CASUALTY_WORD.search(quote) or _ENGLISH.search(quote):
-        if figure in figures_near_casualty_words(quote):
+    if _is_english(quote):
+        by_kind = figures_by_kind(quote)
+        given = by_kind[kind] if kind else by_kind["killed"] | by_kind["injured"]
+        if figure in given:
             return True
         stated = numbers_in(quote)
     else:
@@ -79,6 +165,21 @@ def supports_figure(quote: str, figure: int, parts: list[int]) -> bool:
         stated |= {1} if _ONE.search(quote) else set()
         return all(p in stated for p in parts)
     return False
+
+
+def states_figure(sentence: str, figure: int, parts: list[int], kind: str) -> bool:
+    """Whether a sentence of the article states ``figure`` people ``kind``: stricter than
+    ``supports_figure`` for other languages, where the sentence must also have a word of that
+    kind. Used to find the evidence for a figure the model gave."""
+    if _is_english(sentence):
+        by_kind = figures_by_kind(sentence)
+        if figure in by_kind[kind]:
+            return True
+        summed = len(parts) > 1 and sum(parts) == figure and bool(_CASUALTY_WORD.search(sentence))
+        return summed and supports_figure(sentence, figure, parts, kind)
+    if not _KIND_STEMS[kind].search(sentence):
+        return False
+    return figure in numbers_in_any_language(sentence)
 
 
 _NONE = re.compile(

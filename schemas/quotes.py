@@ -60,3 +60,39 @@ def align_quote(text: str, quote: str, *, min_score: float = 90.0) -> tuple[int,
     while end < len(text) and text[end].isalnum():
         end += 1
     return start, end
+
+
+# A sentence ends at . ! ? (or their full-width forms, or the Devanagari danda) before a space,
+# or at a line break. Abbreviations ("Gen.", "U.S.") may split a sentence early; a split too
+# early only shortens a quote, and every quote is checked again against the figure it backs.
+_SENTENCE_END = re.compile(r"(?<=[.!?。！？।])[\"'”’)\]]*\s+|\n\s*")  # noqa: RUF001
+_SENTENCE_MAX = 400
+
+
+def sentences(text: str) -> list[tuple[int, int]]:
+    """Offsets of the article's sentences, each trimmed of surrounding whitespace and at most
+    400 characters long (a longer run without a full stop is cut at a clause boundary)."""
+    spans: list[tuple[int, int]] = []
+    start = 0
+    for match in [*_SENTENCE_END.finditer(text), None]:
+        end = match.start() if match else len(text)
+        _add_sentence(text, start, end, spans)
+        if match:
+            start = match.end()
+    return spans
+
+
+def _add_sentence(text: str, start: int, end: int, spans: list[tuple[int, int]]) -> None:
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    while end - start > _SENTENCE_MAX:
+        cut = max(text.rfind(sep, start, start + _SENTENCE_MAX) for sep in (", ", "; ", " "))
+        cut = cut if cut > start else start + _SENTENCE_MAX
+        spans.append((start, cut))
+        start = cut
+        while start < end and text[start] in ",; ":
+            start += 1
+    if end > start:
+        spans.append((start, end))

@@ -34,7 +34,13 @@ class Settings(BaseSettings):
     llm_temperature: float = Field(default=0.0, ge=0.0, le=2.0)
     max_tokens: int = Field(default=1024, ge=64, le=16384, description="Completion cap per call.")
     max_attempts: int = Field(
-        default=3, ge=1, le=10, description="Model answers per request (1 + re-asks)."
+        default=2, ge=1, le=10, description="Model answers per request (1 + re-asks)."
+    )
+    stale_event_days: int | None = Field(
+        default=60,
+        ge=0,
+        description="An event that ended more than this many days before publication is "
+        "background (a trial, an anniversary), not an incident; empty disables the rule.",
     )
     transient_retries: int = Field(
         default=4, ge=0, le=20, description="Retries of one upstream call on 429/5xx/timeouts."
@@ -85,6 +91,12 @@ class Settings(BaseSettings):
 
     # --- access ---
     api_keys: str | None = Field(default=None, description="Comma-separated API keys.")
+    rate_limit_per_minute: int = Field(
+        default=600, ge=0, description="Requests per minute per API key; 0 = no limit."
+    )
+    rate_limit_burst: int = Field(
+        default=60, ge=1, description="Requests one API key may make at once, above its rate."
+    )
 
     # --- logging ---
     log_level: str = "INFO"

@@ -26,6 +26,9 @@ from schemas.incident import (
 from schemas.numbers import numbers_in
 from schemas.quotes import find_quote
 
+# An event this many days before publication is background, not news (see ``finalize``).
+STALE_AFTER_DAYS = 60
+
 _HAS_YEAR = re.compile(r"\b(1[89]\d\d|20\d\d)\b")
 _LAST = re.compile(r"\b(last|ago|week|semana|settimana|minggu|тижня)\b", re.I)
 _PERIOD_PRECISION: dict[str, Precision] = {"day": "day", "month": "month", "year": "year"}
@@ -154,11 +157,29 @@ def _parse(text: str, base: date | None) -> tuple[str, Precision] | None:
 
 
 def finalize(
-    draft: IncidentDraft, *, text: str, published: str | None
+    draft: IncidentDraft,
+    *,
+    text: str,
+    published: str | None,
+    stale_after_days: int | None = STALE_AFTER_DAYS,
 ) -> tuple[Incident, list[str]]:
-    """Turn a validated draft into the contract's record, plus warnings for the editor."""
+    """Turn a validated draft into the contract's record, plus warnings for the editor.
+
+    An event that ended more than ``stale_after_days`` before publication is background (a
+    trial, an anniversary, a look back), not news: the record says it is not an incident.
+    """
     warnings: list[str] = draft.withheld
     if not draft.is_incident:
+        return _not_an_incident(draft), warnings
+
+    event, date_warnings = resolve_date(draft.date, published)
+    warnings += date_warnings
+    age = _days_before(event, published)
+    if stale_after_days is not None and age is not None and age > stale_after_days:
+        warnings.append(
+            f"not reported as an incident: the event ({event.iso}) ended {age} days before "
+            f"publication ({published}), so the article is not news of it"
+        )
         return _not_an_incident(draft), warnings
 
     name, code = country_code_for(draft.location.country, draft.location.country_code)
@@ -169,9 +190,6 @@ def finalize(
     location = Location(
         place=draft.location.place, region=draft.location.region, country=name, country_code=code
     )
-
-    event, date_warnings = resolve_date(draft.date, published)
-    warnings += date_warnings
 
     groups = [
         g.model_copy(update={"nationality_code": country_code_for(None, g.nationality_code)[1]})
@@ -212,6 +230,18 @@ def finalize(
         evidence=evidence,
     )
     return incident, warnings
+
+
+def _days_before(event: EventDate, published: str | None) -> int | None:
+    """Days from the end of the event's day, month or year to the publication day."""
+    if not (event.iso and published):
+        return None
+    day = date.fromisoformat(event.iso)
+    if event.precision == "year":
+        day = day.replace(month=12, day=31)
+    elif event.precision == "month":
+        day = (day.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
+    return (date.fromisoformat(published) - day).days
 
 
 def casualty_first(headline: str, toll: Casualties) -> str:

@@ -93,10 +93,14 @@ def load_prompts() -> PromptSet:
     package = resources.files("prompts")
     system_md = package.joinpath("system.md").read_text(encoding="utf-8")
     user_md = package.joinpath("user.md").read_text(encoding="utf-8")
+    examples_md = package.joinpath("examples.md").read_text(encoding="utf-8")
     outline = schema_outline(IncidentDraft.model_json_schema())
-    system = f"{system_md.strip()}\n\nAnswer with one JSON object of this shape:\n{outline}"
+    system = (
+        f"{system_md.strip()}\n\nAnswer with one JSON object of this shape:\n{outline}\n\n"
+        f"{examples_md.strip()}"
+    )
     digest = hashlib.sha256()
-    for part in (system_md, user_md, outline):
+    for part in (system_md, user_md, outline, examples_md):
         digest.update(part.encode())
         digest.update(b"\x00")
     return PromptSet(

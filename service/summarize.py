@@ -44,7 +44,19 @@ class Article:
 
 def normalize_text(text: str) -> str:
     """The text the cache key covers: NFC, one space for every whitespace run, trimmed."""
-    return " ".join(unicodedata.normalize("NFC", text).split())
+    # The check is much cheaper than normalizing, and nearly every article is NFC already.
+    if not unicodedata.is_normalized("NFC", text):
+        text = unicodedata.normalize("NFC", text)
+    return " ".join(text.split())
+
+
+def with_cached(body: bytes, cached: bool) -> bytes:
+    """A stored resource (a JSON object, as bytes) with its ``cached`` flag added last.
+
+    The same bytes as ``orjson.dumps({**resource, "cached": cached})``, without parsing and
+    re-serializing the stored record on every hit.
+    """
+    return body[:-1] + (b',"cached":true}' if cached else b',"cached":false}')
 
 
 def cache_key(normalized: str, published: str | None, model: str, prompt_version: str) -> str:
@@ -162,14 +174,19 @@ class Summarizer:
 
     async def summarize(self, article: Article, *, refresh: bool = False) -> tuple[dict, bool]:
         """The summary resource for ``article`` and whether it came from the cache."""
+        body, hit = await self.summarize_json(article, refresh=refresh)
+        return orjson.loads(body), hit
+
+    async def summarize_json(
+        self, article: Article, *, refresh: bool = False
+    ) -> tuple[bytes, bool]:
+        """``summarize`` as the response body: a hit serves the stored bytes as they are."""
         normalized = self.validate(article)
         key = cache_key(normalized, article.published, self.model, self.prompt_version)
         if not refresh:
-            stored = await asyncio.to_thread(self._store.current, key)
+            stored = await self._store.current_async(key)
             if stored is not None:
-                resource = orjson.loads(stored)
-                resource["cached"] = True
-                return resource, True
+                return with_cached(stored, True), True
         task = self._inflight.get(key)
         if task is None:
             self._check_tokens(article.text)
@@ -179,7 +196,7 @@ class Summarizer:
             task.add_done_callback(lambda t: self._forget(key, t))
         # shield: this caller going away must not cancel the shared extraction.
         resource = await asyncio.shield(task)
-        return {**resource, "cached": False}, False
+        return orjson.dumps({**resource, "cached": False}), False
 
     def _forget(self, key: str, task: asyncio.Task[Any]) -> None:
         self._inflight.pop(key, None)
@@ -198,7 +215,10 @@ class Summarizer:
                 deadline=deadline,
             )
         incident, warnings = finalize(
-            extraction.draft, text=article.text, published=article.published
+            extraction.draft,
+            text=article.text,
+            published=article.published,
+            stale_after_days=self._settings.stale_event_days,
         )
         created = utcnow()
         summary_id = key[:32]

@@ -110,6 +110,7 @@ async def test_a_disconnected_client_does_not_cancel_the_shared_call(make_settin
 async def test_invalid_answer_is_reasked_with_the_validation_error(make_settings, seed):
     bad = draft_from_record(seed["expected"])
     bad["deaths_quote"] = "Forty soldiers were killed in a drone strike."
+    bad["killed"] = 40  # no sentence of the article states it: only the model can fix this
     llm = ScriptedLLM(bad, draft_from_record(seed["expected"]))
     async with running_app(make_settings(), llm) as client:
         response = await client.post("/v1/summaries", json=seed_request(seed))
@@ -119,6 +120,28 @@ async def test_invalid_answer_is_reasked_with_the_validation_error(make_settings
     reask = json.dumps(llm.requests[1]["messages"])
     assert "is not in the article" in reask
     assert "Forty soldiers" in reask
+
+
+async def test_an_invented_quote_for_a_right_figure_is_replaced_by_the_articles_sentence(
+    make_settings, seed
+):
+    bad = draft_from_record(seed["expected"])
+    bad["deaths_quote"] = "Three coalition soldiers lost their lives in the attack on the base."
+    bad["injuries_quote"] = "A dozen people were hurt."
+    llm = ScriptedLLM(bad)
+    async with running_app(make_settings(), llm) as client:
+        response = await client.post("/v1/summaries", json=seed_request(seed))
+    assert response.status_code == 200, response.text
+    assert llm.calls == 1  # found in the article, not re-asked
+    record = response.json()
+    text = seed["request"]["text"]
+    quotes = {e["field"]: e for e in record["incident"]["evidence"]}
+    for field in ("casualties.killed", "casualties.injured"):
+        e = quotes[field]
+        assert text[e["start"] : e["end"]] == e["quote"]
+    assert "Three coalition soldiers" not in quotes["casualties.killed"]["quote"]
+    assert record["incident"]["casualties"]["killed"] == 3
+    assert record["incident"]["casualties"]["injured"] == 12
 
 
 async def test_headline_disagreeing_with_the_toll_is_reasked(make_settings, seed):

@@ -1,0 +1,161 @@
+"""Finding the article's own sentence for a figure or a name, and the stale-event rule."""
+
+from __future__ import annotations
+
+import pytest
+
+from schemas.evidence import sentence_for_figure, sentence_naming
+from schemas.incident import EventDate, IncidentDraft
+from schemas.numbers import figures_of_kind, states_figure
+from schemas.quotes import sentences
+from service.postprocess import finalize
+
+ARTICLE = (
+    "LORVAN, Estria (June 2) - A bus carrying 40 passengers left the road near Lorvan on "
+    "Sunday. Police said 7 people died at the scene and 18 others were injured. Two of the "
+    "dead were children. Officials said 18 ambulances were sent. The Drivers' Union blamed "
+    "the road's condition."
+)
+
+
+def test_sentences_cover_the_article_verbatim():
+    spans = sentences(ARTICLE)
+    assert len(spans) == 5
+    for start, end in spans:
+        assert ARTICLE[start:end].strip() == ARTICLE[start:end]
+    assert ARTICLE[spans[1][0] : spans[1][1]].startswith("Police said 7")
+
+
+def test_a_run_without_full_stops_is_cut_at_clause_boundaries():
+    text = ", ".join(f"clause number {i} of a long list" for i in range(40))
+    spans = sentences(text)
+    assert len(spans) > 1
+    assert all(end - start <= 400 for start, end in spans)
+
+
+@pytest.mark.parametrize(
+    ("figure", "kind", "expected"),
+    [
+        (7, "killed", "Police said 7 people died"),
+        (18, "injured", "Police said 7 people died"),
+        (18, "killed", None),  # 18 ambulances, 18 injured: never 18 dead
+        (40, "killed", None),  # 40 passengers is not a toll
+    ],
+)
+def test_sentence_for_a_figure(figure, kind, expected):
+    found = sentence_for_figure(ARTICLE, figure, [], kind)
+    if expected is None:
+        assert found is None
+    else:
+        assert found is not None and found.startswith(expected) and found in ARTICLE
+
+
+def test_groups_that_add_up_to_the_figure():
+    text = "A mortar round hit the camp. Two soldiers and a civilian were killed, the army said."
+    assert sentence_for_figure(text, 3, [2, 1], "killed") == (
+        "Two soldiers and a civilian were killed, the army said."
+    )
+
+
+def test_figures_of_kind_keep_death_and_injury_apart():
+    sentence = "Three people were killed and 12 wounded."
+    assert figures_of_kind(sentence, "killed") == {3}
+    assert 12 in figures_of_kind(sentence, "injured")
+
+
+def test_non_english_sentences_need_a_word_of_that_kind():
+    assert states_figure("Morreram 5 pessoas no incêndio.", 5, [], "killed")
+    assert not states_figure("O incêndio começou às 5 horas.", 5, [], "killed")
+    assert states_figure("Sebanyak 9 orang luka-luka.", 9, [], "injured")
+
+
+def test_sentence_naming_prefers_a_claim_or_blame():
+    text = (
+        "The Drivers' Union held a meeting in March. Officials said the Drivers' Union was "
+        "blamed for the blockade."
+    )
+    assert sentence_naming(text, "Drivers' Union") == (
+        "Officials said the Drivers' Union was blamed for the blockade."
+    )
+    assert sentence_naming(text, "Blue Hand") is None
+
+
+def _draft(**changes):
+    base = {
+        "is_incident": True,
+        "category": "transport_accident",
+        "deaths_quote": "Seven passengers perished when the coach overturned.",  # invented
+        "killed": 7,
+        "injuries_quote": None,
+        "injured": 18,
+        "missing": None,
+        "qualifier": "exact",
+        "groups": [],
+        "perpetrator_quote": None,
+        "perpetrators": [],
+        "date": {"text": "on Sunday", "iso": None, "precision": None},
+        "location": {"place": "Lorvan", "region": None, "country": "Estria", "country_code": None},
+        "weapons": [],
+        "responses": [],
+        "summary": "A bus left the road near Lorvan.",
+        "headline": "7 killed, 18 injured in bus crash near Lorvan",
+    }
+    base.update(changes)
+    return base
+
+
+def test_the_draft_takes_the_articles_sentence_for_its_figures():
+    draft = IncidentDraft.model_validate(_draft(), context={"text": ARTICLE})
+    assert draft.deaths_quote is not None and draft.deaths_quote.startswith("Police said 7")
+    assert draft.injuries_quote == draft.deaths_quote
+
+
+def test_a_figure_no_sentence_states_is_still_reasked():
+    with pytest.raises(ValueError, match=r"casualties\.killed quote"):
+        IncidentDraft.model_validate(
+            _draft(killed=9, headline="9 killed in bus crash"), context={"text": ARTICLE}
+        )
+
+
+def test_on_the_last_answer_the_figure_its_quote_states_wins():
+    draft = IncidentDraft.model_validate(
+        _draft(
+            killed=9,
+            deaths_quote="Police said 7 people died at the scene and 18 others were injured.",
+            headline="9 killed in bus crash",
+        ),
+        context={"text": ARTICLE, "final": lambda: True},
+    )
+    assert draft.killed == 7
+    assert any("replaced by 7" in note for note in draft.withheld)
+
+
+def test_a_perpetrator_quote_is_found_for_a_named_perpetrator():
+    draft = IncidentDraft.model_validate(
+        _draft(
+            category="armed_attack",
+            perpetrator_quote="The union admitted it.",
+            perpetrators=[{"name": "Drivers' Union", "attribution": "suspected"}],
+        ),
+        context={"text": ARTICLE},
+    )
+    assert draft.perpetrator_quote == "The Drivers' Union blamed the road's condition."
+
+
+@pytest.mark.parametrize(
+    ("date", "published", "incident"),
+    [
+        ({"text": "in 2015", "iso": None, "precision": None}, "2025-03-01", False),
+        ({"text": "on Sunday", "iso": None, "precision": None}, "2025-03-04", True),
+        ({"text": "March 2015", "iso": None, "precision": None}, "2015-04-10", True),
+        ({"text": "in 2015", "iso": None, "precision": None}, None, True),
+    ],
+)
+def test_an_event_long_before_publication_is_not_an_incident(date, published, incident):
+    draft = IncidentDraft.model_validate(_draft(date=date), context={"text": ARTICLE})
+    record, warnings = finalize(draft, text=ARTICLE, published=published)
+    assert record.is_incident is incident
+    if not incident:
+        assert record.casualties.killed is None and record.evidence == []
+        assert any("not reported as an incident" in w for w in warnings)
+    assert isinstance(record.date, EventDate)
