@@ -21,7 +21,7 @@ from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from service import api
+from service import api, web
 from service.config import Settings
 from service.deps import hash_key
 from service.errors import BodyTooLarge, InvalidInput, MalformedRequest, SummarizerError
@@ -218,6 +218,7 @@ def create_app(
     _install_error_handlers(app)
     app.include_router(api.health)
     app.include_router(api.router)
+    app.include_router(web.router)
     app.add_middleware(RequestContext, max_body_bytes=settings.max_body_bytes)
     return app
 
