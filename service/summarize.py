@@ -27,6 +27,7 @@ from schemas.incident import SCHEMA_VERSION
 from service.config import Settings
 from service.errors import ArticleTooLarge, InvalidInput, QueueFull
 from service.extract import Extractor
+from service.language import detect_language
 from service.postprocess import finalize
 from service.store import Store, SummaryRow, utcnow
 
@@ -235,7 +236,7 @@ class Summarizer:
             "title": article.title,
             "published": article.published,
             "source_url": article.source_url,
-            "language": article.language,
+            "language": article.language or await asyncio.to_thread(detect_language, article.text),
             "incident": incident.model_dump(mode="json"),
             "warnings": warnings,
         }
