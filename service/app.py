@@ -22,9 +22,15 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service import api, web
+from service.access import Access, KeyGuard, KeyRing, RateLimiter
 from service.config import Settings
-from service.deps import hash_key
-from service.errors import BodyTooLarge, InvalidInput, MalformedRequest, SummarizerError
+from service.errors import (
+    BodyTooLarge,
+    DatabaseDamaged,
+    InvalidInput,
+    MalformedRequest,
+    SummarizerError,
+)
 from service.extract import Extractor
 from service.llm import build_client
 from service.prompts import load_prompts
@@ -89,10 +95,13 @@ class RequestContext:
         started = time.perf_counter()
         status = 500
 
+        responded = False
+
         async def send_with_id(message: Message) -> None:
-            nonlocal status
+            nonlocal status, responded
             if message["type"] == "http.response.start":
                 status = message["status"]
+                responded = True
                 message["headers"] = [*message["headers"], (b"x-request-id", request_id.encode())]
             await send(message)
 
@@ -120,7 +129,10 @@ class RequestContext:
 
             try:
                 await self.app(scope, limited_receive, send_with_id)
-            except BodyTooLarge as exc:
+            except SummarizerError as exc:
+                # Raised before the app answered: the body limit above, or the key guard.
+                if responded:
+                    raise
                 await error_response(exc, request_id)(scope, receive, send_with_id)
         state = scope.get("state", {})
         access_log.info(
@@ -135,6 +147,7 @@ class RequestContext:
                 "status": status,
                 "duration_ms": round((time.perf_counter() - started) * 1000, 2),
                 "cache": state.get("cache"),
+                "api_key": state.get("api_key"),
             },
         )
 
@@ -192,12 +205,21 @@ def create_app(
         state.settings = settings
         state.ready = False
         state.not_ready_reason = "loading the model"
-        state.api_key_hashes = tuple(hash_key(k) for k in settings.api_key_list)
         store = Store(
             make_engine(settings.resolved_database_url, synchronous=settings.sqlite_synchronous)
         )
+        try:
+            await asyncio.to_thread(store.verify_integrity)
+        except DatabaseDamaged as exc:
+            log.critical("not starting: %s", exc.message)
+            store.engine.dispose()
+            raise
         await asyncio.to_thread(store.create_schema)
-        await asyncio.to_thread(store.check)
+        keys = KeyRing(settings.api_key_list, store.live_keys)
+        await asyncio.to_thread(keys.load)
+        state.access = Access(
+            keys, RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst)
+        )
         state.store = store
         loader = asyncio.create_task(_load_backend(app, settings, llm_transport))
         try:
@@ -219,8 +241,39 @@ def create_app(
     app.include_router(api.health)
     app.include_router(api.router)
     app.include_router(web.router)
-    app.add_middleware(RequestContext, max_body_bytes=settings.max_body_bytes)
+    # Every path needs a key (when any is configured) but these; KeyGuard explains why.
+    open_paths = {route.path for route in api.health.routes} | web.OPEN_PATHS  # type: ignore[attr-defined]
+    app.add_middleware(KeyGuard, open_paths=open_paths, open_prefixes=web.OPEN_PREFIXES)
+    _declare_security(app, open_paths)
+    app.add_middleware(RequestContext, max_body_bytes=settings.max_body_bytes)  # outermost
     return app
+
+
+def _declare_security(app: FastAPI, open_paths: set[str]) -> None:
+    """Tell the OpenAPI document which operations need a key and how to send it."""
+    build = app.openapi
+    unauthorized = {"description": "Missing or invalid API key (when keys are configured)"}
+    limited = {"description": "Over the key's rate limit; see Retry-After"}
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = build()
+        schema.setdefault("components", {})["securitySchemes"] = {
+            "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
+            "bearer": {"type": "http", "scheme": "bearer"},
+        }
+        for path, operations in schema.get("paths", {}).items():
+            if path in open_paths:
+                continue
+            for operation in operations.values():
+                operation["security"] = [{"apiKey": []}, {"bearer": []}]
+                responses = operation.setdefault("responses", {})
+                responses.setdefault("401", unauthorized)
+                responses.setdefault("429", limited)
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 async def _load_backend(

@@ -70,6 +70,12 @@ class DeadlineExceeded(SummarizerError):
     status, code = 504, "deadline_exceeded"
 
 
+class DatabaseDamaged(SummarizerError):
+    """The database file failed its integrity check; the service does not start on it."""
+
+    status, code = 503, "database_damaged"
+
+
 class ModelFileError(SummarizerError):
     """The bundled model file is missing or does not match its published hash."""
 

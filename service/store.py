@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -19,9 +20,10 @@ from typing import Any
 import orjson
 from sqlalchemy import Engine, bindparam, event, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlmodel import Field, Index, Session, SQLModel, col, create_engine, or_, select
 
-from service.errors import InvalidInput
+from service.errors import DatabaseDamaged, InvalidInput
 
 
 class SummaryRow(SQLModel, table=True):
@@ -50,6 +52,18 @@ class SummaryRow(SQLModel, table=True):
     summary: str
     # The whole resource as served (without ``cached``), so a hit is one read, no rebuild.
     body: bytes
+
+
+class ApiKeyRow(SQLModel, table=True):
+    """An API key made with ``incident-summarizer keys add``: its SHA-256, never the key."""
+
+    __tablename__ = "api_keys"
+
+    name: str = Field(primary_key=True, max_length=64)
+    key_sha256: str = Field(max_length=64, unique=True)
+    prefix: str = Field(max_length=16)  # the key's first characters, to recognise it in a list
+    created_at: datetime
+    revoked_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -107,14 +121,37 @@ class Store:
         SQLModel.metadata.create_all(self.engine)
 
     def check(self) -> None:
-        """Fail fast on a corrupt or unreachable database."""
+        """The database answers (for /readyz: cheap, whatever the database's size)."""
         with self.engine.connect() as conn:
-            if self.engine.dialect.name == "sqlite":
-                result = conn.exec_driver_sql("PRAGMA quick_check").scalar()
-                if result != "ok":
-                    raise RuntimeError(f"database integrity check failed: {result}")
-            else:
-                conn.execute(text("SELECT 1"))
+            conn.execute(text("SELECT 1"))
+
+    def verify_integrity(self) -> None:
+        """At start-up: refuse a damaged SQLite file rather than serve from it or write to it.
+
+        ``quick_check`` reads every page and checks the b-trees and records, but not that
+        indexes match their tables, which would take a sort per index: seconds per gigabyte
+        instead of minutes.
+        """
+        if self.engine.dialect.name != "sqlite":
+            self.check()
+            return
+        try:
+            with self.engine.connect() as conn:
+                problems = [row[0] for row in conn.exec_driver_sql("PRAGMA quick_check(10)")]
+        except DBAPIError as exc:
+            # "file is not a database", "database disk image is malformed"; an OperationalError
+            # (permissions, a missing directory) is not damage and is raised as it is.
+            orig = exc.orig
+            if not isinstance(orig, sqlite3.DatabaseError) or isinstance(
+                orig, sqlite3.OperationalError
+            ):
+                raise
+            problems = [str(orig)]
+        if problems != ["ok"]:
+            raise DatabaseDamaged(
+                f"the database {self.engine.url.database} failed its integrity check: "
+                + "; ".join(problems)
+            )
 
     @contextmanager
     def _writing(self) -> Iterator[Session]:
@@ -155,6 +192,43 @@ class Store:
                 stale.superseded = True
                 session.add(stale)
             session.merge(row)
+
+    # --- API keys (see service.access) ---------------------------------------------------
+
+    def add_key(self, name: str, key_sha256: str, prefix: str) -> ApiKeyRow:
+        with self._writing() as session:
+            if session.get(ApiKeyRow, name) is not None:
+                # Revoked names stay taken, so a name in an old log line means one key.
+                raise InvalidInput(f"a key named {name!r} exists already; choose another name")
+            row = ApiKeyRow(name=name, key_sha256=key_sha256, prefix=prefix, created_at=utcnow())
+            session.add(row)
+            session.flush()
+            session.expunge(row)
+            return row
+
+    def list_keys(self) -> list[ApiKeyRow]:
+        with Session(self.engine) as session:
+            rows = session.exec(select(ApiKeyRow).order_by(col(ApiKeyRow.created_at))).all()
+            session.expunge_all()
+            return list(rows)
+
+    def revoke_key(self, name: str) -> bool:
+        """Revoke the key called ``name``; False when there is no such live key."""
+        with self._writing() as session:
+            row = session.get(ApiKeyRow, name)
+            if row is None or row.revoked_at is not None:
+                return False
+            row.revoked_at = utcnow()
+            session.add(row)
+            return True
+
+    def live_keys(self) -> dict[str, str]:
+        """Digest -> name of every key not revoked."""
+        stmt = select(ApiKeyRow.key_sha256, ApiKeyRow.name).where(
+            col(ApiKeyRow.revoked_at).is_(None)
+        )
+        with self.engine.connect() as conn:
+            return {digest: name for digest, name in conn.execute(stmt)}
 
     def exists(self, summary_id: str) -> bool:
         with Session(self.engine) as session:
