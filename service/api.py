@@ -14,7 +14,7 @@ from schemas.incident import SCHEMA_VERSION, Category, incident_json_schema
 from service.deps import StoreDep, SummarizerDep
 from service.errors import NotFound, NotReady, UnsupportedMediaType
 from service.store import ListQuery
-from service.summarize import Article
+from service.summarize import Article, with_cached
 
 # Needs an API key when keys are configured: service.access.KeyGuard checks it before the
 # body is read. ``health`` below is open.
@@ -103,7 +103,7 @@ async def create_summary(
     summarizer: SummarizerDep,
     refresh: Annotated[bool, Query(description="Re-extract even when cached.")] = False,
 ) -> Response:
-    resource, hit = await summarizer.summarize(
+    body, hit = await summarizer.summarize_json(
         Article(
             text=article.text,
             title=article.title,
@@ -114,15 +114,15 @@ async def create_summary(
         refresh=refresh,
     )
     request.state.cache = "hit" if hit else "miss"
-    return _json(resource, headers={"X-Cache": request.state.cache})
+    return Response(body, media_type="application/json", headers={"X-Cache": request.state.cache})
 
 
 @router.get("/v1/summaries/{summary_id}", summary="Get a stored summary")
 async def get_summary(summary_id: str, store: StoreDep) -> Response:
-    body = await asyncio.to_thread(store.get, summary_id)
+    body = await store.get_async(summary_id)
     if body is None:
         raise NotFound(f"no summary with id {summary_id!r}")
-    return _json({**orjson.loads(body), "cached": True})
+    return Response(with_cached(body, True), media_type="application/json")
 
 
 @router.get("/v1/summaries", summary="List stored summaries, newest first")

@@ -1,0 +1,71 @@
+"""The cache-hit path: stored bytes served as they are, read on the event loop, a locked
+database handled by waiting in a worker thread, start-up objects kept out of the collector."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import sqlite3
+
+from tests.conftest import running_app
+from tests.fake_llm import ScriptedLLM, draft_from_record
+
+
+async def test_a_hit_is_the_stored_record_byte_for_byte(make_settings, seed):
+    llm = ScriptedLLM(draft_from_record(seed["expected"]))
+    async with running_app(make_settings(), llm) as client:
+        miss = await client.post("/v1/summaries", json=seed["request"])
+        hit = await client.post("/v1/summaries", json=seed["request"])
+        by_id = await client.get(f"/v1/summaries/{miss.json()['id']}")
+    assert miss.headers["X-Cache"] == "miss" and hit.headers["X-Cache"] == "hit"
+    assert miss.content.endswith(b',"cached":false}')
+    assert hit.content == miss.content.removesuffix(b"false}") + b"true}"
+    assert by_id.status_code == 200
+    assert by_id.content == hit.content
+    assert llm.calls == 1
+
+
+async def test_a_hit_waits_for_a_database_locked_by_another_process(make_settings, seed, tmp_path):
+    llm = ScriptedLLM(draft_from_record(seed["expected"]))
+    async with running_app(make_settings(), llm) as client:
+        await client.post("/v1/summaries", json=seed["request"])
+        # Its connections closed for a moment (they reopen when next needed), the database is
+        # taken by another program for itself: in WAL mode only that shuts readers out.
+        client.app.state.store.close()  # type: ignore[attr-defined]
+        other = sqlite3.connect(tmp_path / "summaries.sqlite3", isolation_level=None)
+        other.execute("PRAGMA locking_mode=EXCLUSIVE")
+        other.execute("BEGIN EXCLUSIVE")
+        other.execute("UPDATE summaries SET title = title")
+        locked_probe = sqlite3.connect(tmp_path / "summaries.sqlite3", timeout=0)
+        try:
+            locked_probe.execute("SELECT count(*) FROM summaries").fetchone()
+            raise AssertionError("the database was not locked")
+        except sqlite3.OperationalError:
+            pass
+        finally:
+            locked_probe.close()
+
+        async def release_soon() -> None:
+            await asyncio.sleep(0.3)
+            other.execute("COMMIT")
+            other.execute("PRAGMA locking_mode=NORMAL")
+            other.execute("SELECT 1 FROM summaries LIMIT 1")  # drops the exclusive lock
+            other.close()
+
+        releaser = asyncio.create_task(release_soon())
+        hit = await client.post("/v1/summaries", json=seed["request"])
+        await releaser
+    assert hit.status_code == 200, hit.text
+    assert hit.headers["X-Cache"] == "hit"
+    assert llm.calls == 1
+
+
+async def test_start_up_objects_are_frozen_once_ready(make_settings, seed):
+    gc.unfreeze()
+    assert gc.get_freeze_count() == 0
+    llm = ScriptedLLM(draft_from_record(seed["expected"]))
+    async with running_app(make_settings(), llm):
+        frozen = gc.get_freeze_count()
+    gc.unfreeze()
+    # Imports and the app's start-up leave far more than this many objects.
+    assert frozen > 50_000
