@@ -288,6 +288,13 @@ function factRow(term, ...values) {
   return [h("dt", null, term), h("dd", null, shown.length ? shown : h("span", { class: "unknown" }, "not stated"))];
 }
 
+function whenText(date) {
+  const said = date.text ? `“${date.text}”` : null;
+  if (!date.iso) return said;
+  const exact = date.precision && date.precision !== "day" ? ` (to the ${date.precision})` : "";
+  return [h("time", { datetime: date.iso }, date.iso), exact, said ? ` · ${said}` : null];
+}
+
 function list(items) {
   if (!items || !items.length) return null;
   return h("ul", { class: "plain" }, items.map((item) => h("li", null, item)));
@@ -355,15 +362,14 @@ function renderCard(resource, articleText) {
       h("dl", null,
         factRow("Where", [loc.place, loc.region, loc.country].filter(Boolean).join(", "),
           loc.country_code ? h("span", { class: "badge" }, loc.country_code) : null),
-        factRow("When", date.iso ? h("time", { datetime: date.iso }, date.iso) : null,
-          date.text ? ` (“${date.text}”${date.precision && date.precision !== "day" ? ", to the " + date.precision : ""})` : null),
+        factRow("When", whenText(date)),
         factRow("Category", incident.category ? humanize(incident.category) : null),
-        factRow("Responsible", perpetrators.length ? list(responsible) : null,
+        factRow("Responsible", perpetrators.length ? list(responsible) : "no one named",
           perpQuote ? h("blockquote", { class: "quote" }, perpMark
             ? h("button", { type: "button", class: "linklike", onclick: () => jumpTo(perpMark) }, "“", perpQuote, "”")
             : ["“", perpQuote, "”"]) : null),
         factRow("Weapons or cause", list(incident.weapons)),
-        factRow("Responses", list(incident.responses)),
+        factRow("Responses", list(incident.responses) || "none reported"),
       ),
     ));
   }
@@ -377,26 +383,23 @@ function renderCard(resource, articleText) {
       h("h3", { id: "warnings-title" }, "Corrected by the service"), list(resource.warnings)));
   }
 
-  const articleSection = h("section", { class: "article", "aria-labelledby": "article-title" },
-    h("h3", { id: "article-title" }, resource.title ? "Article: " + resource.title : "Article"));
-  if (articleText) {
-    const missing = spans.filter((s) => !s.found);
-    articleSection.append(
+  const missing = spans.filter((s) => !s.found);
+  card.append(h("section", { class: "article", "aria-labelledby": "article-title" },
+    h("h3", { id: "article-title" }, "Article"),
+    resource.title ? h("p", { class: "article-title" }, resource.title) : null,
+    articleText ? [
       h("p", { class: "hint" }, evidence.length ? "Highlighted: the sentences the figures rest on." : "The record quotes no evidence."),
       highlightedArticle(articleText, spans),
       missing.length ? h("p", { class: "hint" }, "Quotes not found in this text: ", missing.map((s) => `“${s.quote}” `)) : null,
-    );
-  } else {
-    articleSection.append(
+    ] : [
       h("p", { class: "hint" }, "The service stores the record, not the article text. Its evidence quotes:"),
       evidence.length
         ? h("ul", { class: "plain quotes" }, evidence.map((ev) => h("li", null,
           h("span", { class: "badge" }, FIELD_NAMES[ev.field] || ev.field), " ",
           h("q", null, ev.quote))))
         : h("p", null, "None."),
-    );
-  }
-  card.append(articleSection);
+    ],
+  ));
 
   const usage = resource.usage || {};
   const source = safeLink(resource.source_url);
