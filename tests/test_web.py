@@ -206,9 +206,11 @@ def open_page(browser: Browser) -> Iterator[Callable[..., Page]]:
         page.on("pageerror", lambda exc: errors.append(f"page error: {exc}"))
         page.on(
             "console",
-            lambda msg: errors.append(f"console {msg.type}: {msg.text}")
-            if msg.type == "error" and not _expected_console_error(msg.text)
-            else None,
+            lambda msg: (
+                errors.append(f"console {msg.type}: {msg.text}")
+                if msg.type == "error" and not _expected_console_error(msg.text)
+                else None
+            ),
         )
         page.goto(path)
         return page
@@ -382,9 +384,7 @@ def test_markup_in_article_and_record_renders_as_text(
     paste_article(page, {"text": MARKUP_TEXT, "published": "2024-05-08"})
     page.get_by_role("button", name="Summarize").click()
     card = page.locator("#card")
-    expect(card.locator("#card-headline")).to_have_text(
-        MARKUP_RECORD["headline"], timeout=20_000
-    )
+    expect(card.locator("#card-headline")).to_have_text(MARKUP_RECORD["headline"], timeout=20_000)
     expect(card.locator("#summary-text")).to_have_text(MARKUP_RECORD["summary"])
     expect(card.locator("#article-text")).to_contain_text(
         "<script>window.__injected = true</script>"
@@ -397,9 +397,7 @@ def test_markup_in_article_and_record_renders_as_text(
     screenshot(page, "card-markup")
 
 
-def test_api_errors_show_the_contract_message(
-    service: str, open_page: Callable[..., Page]
-) -> None:
+def test_api_errors_show_the_contract_message(service: str, open_page: Callable[..., Page]) -> None:
     page = open_page(service)
     error = page.locator("#error")
 
