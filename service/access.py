@@ -28,7 +28,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from service.errors import RateLimited, Unauthorized
 
-log = logging.getLogger("service.access")
+log = logging.getLogger("service.keys")
 
 KEY_PREFIX = "isk_"  # "incident summarizer key": recognisable in a config file or a leak scan
 SHOWN_PREFIX_CHARS = 10  # "isk_" and 6 random characters: enough to tell keys apart in a list
@@ -57,13 +57,15 @@ class KeyRing:
     """The valid keys' digests and names; stored keys are re-read every ``refresh_s``.
 
     Re-reading lets ``keys add`` and ``keys revoke``, run in another process, take effect on a
-    running server within ``refresh_s`` without a database read per request.
+    running server within ``refresh_s`` without a database read per request. Keys stay
+    required once one has been stored, even when all are revoked: revoking a leaked key must
+    never open the service to everyone.
     """
 
     def __init__(
         self,
         configured: Iterable[str],
-        load_stored: Callable[[], Mapping[str, str]] | None = None,
+        load_stored: Callable[[], Mapping[str, str | None]] | None = None,
         *,
         refresh_s: float = 2.0,
     ) -> None:
@@ -71,7 +73,7 @@ class KeyRing:
             key_digest(key): f"settings-{i}" for i, key in enumerate(configured, start=1)
         }
         self._load = load_stored
-        self._stored: Mapping[str, str] = {}
+        self._stored: Mapping[str, str | None] = {}  # digest -> name; None when revoked
         self._refresh_s = refresh_s
         self._next_load = 0.0
 

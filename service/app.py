@@ -219,7 +219,7 @@ def create_app(
             store.engine.dispose()
             raise
         await asyncio.to_thread(store.create_schema)
-        keys = KeyRing(settings.api_key_list, store.live_keys)
+        keys = KeyRing(settings.api_key_list, store.key_digests)
         await asyncio.to_thread(keys.load)
         state.access = Access(
             keys, RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst)

@@ -15,6 +15,12 @@ from service.config import Settings
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 model_app = typer.Typer(no_args_is_help=True, help="The bundled model file.")
 app.add_typer(model_app, name="model")
+keys_app = typer.Typer(
+    no_args_is_help=True,
+    help="API keys kept in the database (only their SHA-256 is stored). Any valid key may "
+    "call every API route; managing keys is only possible here.",
+)
+app.add_typer(keys_app, name="keys")
 
 
 @app.command()
@@ -111,6 +117,79 @@ def model_verify() -> None:
         typer.echo(f"error: {exc.message}", err=True)
         raise typer.Exit(1) from exc
     typer.echo(f"path    {file.path}\nsize    {file.size}\nsha256  {file.sha256}")
+
+
+def _key_store():
+    from service.store import Store, make_engine
+
+    settings = Settings()
+    store = Store(make_engine(settings.resolved_database_url))
+    store.create_schema()
+    return store
+
+
+_KEY_NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+
+
+@keys_app.command("add")
+def keys_add(
+    name: Annotated[
+        str, typer.Argument(help="Who uses the key, e.g. wire-desk (letters, digits, . _ -).")
+    ],
+) -> None:
+    """Make a new random key, store its hash, print the key once (it cannot be shown again)."""
+    import re
+
+    from service.access import SHOWN_PREFIX_CHARS, key_digest, new_key
+    from service.errors import InvalidInput
+
+    if not re.match(_KEY_NAME, name):
+        typer.echo("error: a key name is 1-64 letters, digits, '.', '_' or '-'", err=True)
+        raise typer.Exit(2)
+    key = new_key()
+    store = _key_store()
+    try:
+        store.add_key(name, key_digest(key), key[:SHOWN_PREFIX_CHARS])
+    except InvalidInput as exc:
+        typer.echo(f"error: {exc.message}", err=True)
+        raise typer.Exit(1) from exc
+    finally:
+        store.engine.dispose()
+    typer.echo(f"key {name!r} added; it is shown only this once, so store it now:", err=True)
+    typer.echo(key)
+
+
+@keys_app.command("list")
+def keys_list() -> None:
+    """Names, creation and revocation times and the first characters of each key."""
+    store = _key_store()
+    try:
+        rows = store.list_keys()
+    finally:
+        store.engine.dispose()
+    typer.echo(f"{'NAME':<24} {'PREFIX':<12} {'CREATED (UTC)':<20} REVOKED (UTC)")
+    for row in rows:
+        revoked = f"{row.revoked_at:%Y-%m-%d %H:%M:%S}" if row.revoked_at else "-"
+        typer.echo(
+            f"{row.name:<24} {row.prefix + '…':<12} {row.created_at:%Y-%m-%d %H:%M:%S}  {revoked}"
+        )
+    configured = len(Settings().api_key_list)
+    if configured:
+        typer.echo(f"and {configured} key(s) from SUMMARIZER_API_KEYS")
+
+
+@keys_app.command("revoke")
+def keys_revoke(name: Annotated[str, typer.Argument(help="The key's name.")]) -> None:
+    """Revoke a key; a running server refuses it within 2 seconds."""
+    store = _key_store()
+    try:
+        revoked = store.revoke_key(name)
+    finally:
+        store.engine.dispose()
+    if not revoked:
+        typer.echo(f"error: no live key named {name!r}", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"key {name!r} revoked")
 
 
 @app.command("eval")

@@ -287,13 +287,14 @@ class Store:
             session.add(row)
             return True
 
-    def live_keys(self) -> dict[str, str]:
-        """Digest -> name of every key not revoked."""
-        stmt = select(ApiKeyRow.key_sha256, ApiKeyRow.name).where(
-            col(ApiKeyRow.revoked_at).is_(None)
-        )
+    def key_digests(self) -> dict[str, str | None]:
+        """Digest -> name of every stored key; None for a revoked one."""
+        stmt = select(ApiKeyRow.key_sha256, ApiKeyRow.name, ApiKeyRow.revoked_at)
         with self.engine.connect() as conn:
-            return {digest: name for digest, name in conn.execute(stmt)}
+            return {
+                digest: name if revoked is None else None
+                for digest, name, revoked in conn.execute(stmt)
+            }
 
     def exists(self, summary_id: str) -> bool:
         with Session(self.engine) as session:
