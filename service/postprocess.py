@@ -7,6 +7,7 @@ the publication date with dateparser, evidence offsets are found in the article 
 from __future__ import annotations
 
 import re
+import unicodedata
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -187,8 +188,15 @@ def finalize(
         warnings.append(
             f"country code {draft.location.country_code!r} replaced by {code!r} for {name!r}"
         )
+    place, region = draft.location.place, draft.location.region
+    for label, value in (("place", place), ("region", region)):
+        if value and not named_in(value, text):
+            warnings.append(f"{label} {value!r} dropped: the article does not name it")
     location = Location(
-        place=draft.location.place, region=draft.location.region, country=name, country_code=code
+        place=place if place and named_in(place, text) else None,
+        region=region if region and named_in(region, text) else None,
+        country=name,
+        country_code=code,
     )
 
     groups = [
@@ -230,6 +238,22 @@ def finalize(
         evidence=evidence,
     )
     return incident, warnings
+
+
+def _folded_words(text: str) -> set[str]:
+    plain = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return {w for w in re.findall(r"[a-z0-9]+", plain.casefold()) if len(w) > 2}
+
+
+def named_in(name: str, text: str) -> bool:
+    """Whether the article names a place: one of its words occurs in the text (accents and
+    case aside). Articles in other scripts are not checked: the place is transliterated."""
+    letters = [c for c in text[:2000] if c.isalpha()]
+    latin = sum(c.isascii() or "LATIN" in unicodedata.name(c, "") for c in letters)
+    if not letters or latin < 0.5 * len(letters):
+        return True
+    words = _folded_words(name)
+    return not words or bool(words & _folded_words(text))
 
 
 def _days_before(event: EventDate, published: str | None) -> int | None:

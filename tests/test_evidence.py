@@ -159,3 +159,30 @@ def test_an_event_long_before_publication_is_not_an_incident(date, published, in
         assert record.casualties.killed is None and record.evidence == []
         assert any("not reported as an incident" in w for w in warnings)
     assert isinstance(record.date, EventDate)
+
+
+def test_a_place_the_article_never_names_is_dropped():
+    draft = IncidentDraft.model_validate(
+        _draft(
+            location={
+                "place": "Mount Ferro",
+                "region": "Lorvan",
+                "country": "Estria",
+                "country_code": None,
+            }
+        ),
+        context={"text": ARTICLE},
+    )
+    record, warnings = finalize(draft, text=ARTICLE, published="2025-06-02")
+    assert record.location.place is None
+    assert record.location.region == "Lorvan"
+    assert any("'Mount Ferro' dropped" in w for w in warnings)
+
+
+def test_places_in_other_scripts_are_not_checked():
+    text = "Унаслідок обстрілу Харкова загинули троє людей, ще семеро поранені."
+    from service.postprocess import named_in
+
+    assert named_in("Kharkiv", text)
+    assert named_in("Lorván", "A fire broke out in Lorvan on Monday.")
+    assert not named_in("Kharkiv", "A fire broke out in Lorvan on Monday.")
