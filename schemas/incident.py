@@ -349,6 +349,19 @@ class IncidentDraft(_Strict):
             found = sentence_for_figure(text, figure, parts, kind)
             if found is not None:
                 setattr(self, quote_field, found)
+                continue
+            # "a bomb injured 28 people" written as killed = 28: the article gives the figure
+            # as the other kind, and the model left that one empty.
+            other, other_quote = _OTHER_KIND[kind]
+            moved = sentence_for_figure(text, figure, [], other)
+            if moved is not None and getattr(self, other) is None and not parts:
+                setattr(self, other, figure)
+                setattr(self, other_quote, moved)
+                setattr(self, kind, None)
+                setattr(self, quote_field, None)
+                self._withheld.append(
+                    f"{kind} figure {figure} moved to {other}: the article gives it as {other}"
+                )
         victims = {g.group.casefold() for g in self.groups}
         named = [
             p.name
@@ -452,6 +465,9 @@ class IncidentDraft(_Strict):
                     "who carried it out, or use unknown"
                 )
         return problems
+
+
+_OTHER_KIND = {"killed": ("injured", "injuries_quote"), "injured": ("killed", "deaths_quote")}
 
 
 def _mentions(quote: str, name: str) -> bool:

@@ -39,6 +39,7 @@ _NUMBER = re.compile(r"\b\d+(?:,\d{3})*\b")
 _TOKEN = re.compile(r"\d+(?:,\d{3})*|[^\W\d_]+|[,;:.!?()]")
 _ONE = re.compile(r"\b(a|an|one)\s", re.I)
 _REACH = 8  # words between a figure and its casualty word, at most
+_JOINS = {"and", "or", "but", "while", "whereas", ","}
 
 
 def _digits(text: str) -> str:
@@ -72,15 +73,18 @@ def _kinds_of(word: str) -> frozenset[str] | None:
 
 
 def _nearest(tokens: list[str], i: int, step: int) -> tuple[int, frozenset[str]] | None:
-    j, distance = i + step, 0
-    while 0 <= j < len(tokens) and distance <= _REACH:
+    # Distance in words; a conjunction or comma in between weighs three words, so in "killed
+    # at least 2 people and wounded 5 others" the 2 goes with "killed", not "wounded".
+    j, words, distance = i + step, 0, 0
+    while 0 <= j < len(tokens) and words <= _REACH:
         token = tokens[j]
         if token[0].isdigit() or token in ".;:!?":
             return None
         kinds = _kinds_of(token)
         if kinds is not None:
             return distance, kinds
-        distance += 1
+        words += 1
+        distance += 3 if token.lower() in _JOINS else 1
         j += step
     return None
 

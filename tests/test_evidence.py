@@ -186,3 +186,27 @@ def test_places_in_other_scripts_are_not_checked():
     assert named_in("Kharkiv", text)
     assert named_in("Lorván", "A fire broke out in Lorvan on Monday.")
     assert not named_in("Kharkiv", "A fire broke out in Lorvan on Monday.")
+
+
+def test_a_figure_given_as_the_other_kind_moves_there():
+    text = "A bomb outside a bar injured 28 people on Saturday, officials said."
+    draft = IncidentDraft.model_validate(
+        _draft(
+            deaths_quote="A bomb killed 28 people.",
+            killed=28,
+            injured=None,
+            headline="28 injured in bombing",
+            location={"place": None, "region": None, "country": None, "country_code": None},
+        ),
+        context={"text": text},
+    )
+    assert (draft.killed, draft.injured) == (None, 28)
+    assert draft.injuries_quote == text
+    assert any("moved to injured" in note for note in draft.withheld)
+
+
+def test_killed_at_least_two_and_wounded_five_are_told_apart():
+    sentence = "A missile attack killed at least two people and wounded five others."
+    assert sentence_for_figure(sentence, 2, [], "killed") == sentence
+    assert sentence_for_figure(sentence, 5, [], "injured") == sentence
+    assert sentence_for_figure(sentence, 2, [], "injured") is None
