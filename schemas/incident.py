@@ -309,6 +309,7 @@ class IncidentDraft(_Strict):
             if p.name.lower() == "unknown"
             or (
                 p.name.casefold() not in victims
+                and not _SOURCE.search(p.name)
                 and self.perpetrator_quote
                 and _mentions(self.perpetrator_quote, p.name)
             )
@@ -366,7 +367,9 @@ class IncidentDraft(_Strict):
         named = [
             p.name
             for p in self.perpetrators
-            if p.name.lower() != "unknown" and p.name.casefold() not in victims
+            if p.name.lower() != "unknown"
+            and p.name.casefold() not in victims
+            and not _SOURCE.search(p.name)
         ]
         quote = self.perpetrator_quote
         if len(named) == 1 and not (
@@ -387,13 +390,26 @@ class IncidentDraft(_Strict):
         for kind, quote_field in (("killed", "deaths_quote"), ("injured", "injuries_quote")):
             parts = [p for p in (getattr(g, kind) for g in self.groups) if p]
             total, quote = getattr(self, kind), getattr(self, quote_field)
+            stated = bool(total and quote and total in figures_of_kind(quote, kind))
+            overlap = bool(quote and _INCLUDING.search(quote))
             if (
                 len(parts) > 1
                 and quote
+                and not overlap
                 and (total or 0) < sum(parts)
                 and supports_figure(quote, sum(parts), parts, kind)
             ):
                 setattr(self, kind, sum(parts))
+            elif stated and parts and sum(parts) > (total or 0):
+                # "at least 12 dead, including the owner and two lawmakers": the groups overlap
+                # the total its sentence states; the stated total wins, the breakdown goes.
+                for g in self.groups:
+                    setattr(g, kind, None)
+                self._withheld.append(
+                    f"{kind} breakdown withheld: its groups add up to {sum(parts)}, more than "
+                    f"the {total} the article states"
+                )
+        self.groups = [g for g in self.groups if g.killed is not None or g.injured is not None]
 
     def _toll_problems(self) -> list[str]:
         problems = []
@@ -454,7 +470,12 @@ class IncidentDraft(_Strict):
             problems.append("perpetrator_quote is null: copy the sentence naming the perpetrator")
         victims = {g.group.casefold() for g in self.groups}
         for name in named:
-            if name.casefold() in victims:
+            if _SOURCE.search(name):
+                problems.append(
+                    f"{name!r} reported the attack, not carried it out: list the group or person "
+                    "that carried it out or claimed it, or unknown"
+                )
+            elif name.casefold() in victims:
                 problems.append(
                     f"{name!r} are victims, not perpetrators: list who attacked them, or "
                     '[{"name": "unknown", "attribution": "unknown"}] if the article does not say'
@@ -466,6 +487,18 @@ class IncidentDraft(_Strict):
                 )
         return problems
 
+
+# "12 dead, including two lawmakers": the groups named are part of the total, not added to it.
+_INCLUDING = re.compile(
+    r"\b(including|among (?:them|whom|the dead|those)|of (?:them|whom))\b", re.I
+)
+
+# Officials and spokesmen are the sources of a report, not its perpetrators.
+_SOURCE = re.compile(
+    r"\b(minister|president|governor|spokes(?:man|woman|person)|mayor|secretary|official|"
+    r"officials|ministry|told|said)\b",
+    re.I,
+)
 
 _OTHER_KIND = {"killed": ("injured", "injuries_quote"), "injured": ("killed", "deaths_quote")}
 

@@ -210,3 +210,48 @@ def test_killed_at_least_two_and_wounded_five_are_told_apart():
     assert sentence_for_figure(sentence, 2, [], "killed") == sentence
     assert sentence_for_figure(sentence, 5, [], "injured") == sentence
     assert sentence_for_figure(sentence, 2, [], "injured") is None
+
+
+HOTEL = (
+    "The Red Dawn Brigades claimed an attack on a hotel in Merida on Sunday, leaving at least "
+    "12 people dead, including the owner of the hotel and two lawmakers. Interior Minister "
+    "Ana Ruiz told reporters the attackers wore police uniforms."
+)
+
+
+def test_groups_included_in_a_stated_total_do_not_inflate_it():
+    draft = IncidentDraft.model_validate(
+        _draft(
+            category="armed_attack",
+            deaths_quote=HOTEL.split(". ")[0] + ".",
+            killed=12,
+            injured=None,
+            groups=[
+                {"group": "hotel guests", "nationality_code": None, "killed": 12, "injured": None},
+                {"group": "lawmakers", "nationality_code": None, "killed": 2, "injured": None},
+            ],
+            headline="12 killed in attack on Merida hotel",
+            location={"place": "Merida", "region": None, "country": None, "country_code": None},
+        ),
+        context={"text": HOTEL},
+    )
+    assert draft.killed == 12
+    assert draft.groups == []
+    assert any("breakdown withheld" in note for note in draft.withheld)
+
+
+def test_an_official_who_reported_the_attack_is_not_its_perpetrator():
+    bad = _draft(
+        category="armed_attack",
+        deaths_quote=None,
+        killed=None,
+        injured=None,
+        headline="Attack on Merida hotel",
+        perpetrator_quote=HOTEL.split(". ")[1],
+        perpetrators=[{"name": "Interior Minister Ana Ruiz", "attribution": "claimed"}],
+        location={"place": "Merida", "region": None, "country": None, "country_code": None},
+    )
+    with pytest.raises(ValueError, match="reported the attack, not carried it out"):
+        IncidentDraft.model_validate(bad, context={"text": HOTEL})
+    last = IncidentDraft.model_validate(bad, context={"text": HOTEL, "final": lambda: True})
+    assert [p.name for p in last.perpetrators] == ["unknown"]
