@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from datetime import date
 from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Depends, Query, Request, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
-from schemas.incident import SCHEMA_VERSION, Category, incident_json_schema
+from schemas.incident import SCHEMA_VERSION, Category, Incident, incident_json_schema
 from service.deps import StoreDep, SummarizerDep
 from service.errors import NotFound, NotReady, UnsupportedMediaType
 from service.store import ListQuery
@@ -32,6 +33,18 @@ async def require_json(request: Request) -> None:
 health = APIRouter()
 
 
+def _iso_date_only(value: Any) -> Any:
+    # Pydantic also reads numbers and numeric strings as Unix times ("0" is 1970-01-01).
+    if isinstance(value, date):
+        return value
+    if not isinstance(value, str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        raise ValueError("must be a date as YYYY-MM-DD")
+    return value
+
+
+IsoDate = Annotated[date, BeforeValidator(_iso_date_only)]
+
+
 class ArticleIn(BaseModel):
     """An article to summarize."""
 
@@ -47,9 +60,14 @@ class ArticleIn(BaseModel):
         }
     )
 
-    text: str = Field(description="The article body, plain text.")
+    # Not-only-whitespace is checked by the service (a clear "text is empty"); the schema says
+    # it too, so that clients and API fuzzers know.
+    text: str = Field(
+        description="The article body, plain text.",
+        json_schema_extra={"minLength": 1, "pattern": r"\S"},
+    )
     title: str | None = Field(default=None, max_length=1000)
-    published: date | None = Field(
+    published: IsoDate | None = Field(
         default=None, description="Publication date (YYYY-MM-DD); relative dates resolve to it."
     )
     source_url: str | None = Field(
@@ -81,20 +99,65 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     for code, name, text in [
         (400, "malformed_request", "Malformed body"),
         (401, "unauthorized", "Missing or invalid API key"),
+        (404, "not_found", "No summary with this id"),
         (413, "article_too_large", "Body or article too large"),
+        (415, "unsupported_media_type", "The body is not application/json"),
         (422, "invalid_input", "Well-formed but invalid input"),
         (429, "rate_limited", "Rate limited"),
         (502, "model_invalid_output", "No valid record within the retry budget"),
-        (503, "model_unavailable", "Model backend unavailable or queue full"),
+        (503, "model_unavailable", "Model backend unavailable, queue full or model loading"),
         (504, "deadline_exceeded", "Deadline exceeded"),
     ]
 }
 
 
+def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    return {status: _ERRORS[status] for status in statuses}
+
+
+class UsageOut(BaseModel):
+    prompt_tokens: int
+    completion_tokens: int
+    attempts: int
+    latency_ms: int
+
+
+class SummaryOut(BaseModel):
+    """The summary resource, as the contract specifies it (documentation only: routes serve
+    the stored bytes)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    content_sha256: str
+    cached: bool
+    created_at: str = Field(json_schema_extra={"format": "date-time"})
+    model: str
+    prompt_version: str
+    schema_version: str
+    usage: UsageOut
+    title: str | None
+    published: str | None = Field(json_schema_extra={"format": "date"})
+    source_url: str | None
+    language: str | None
+    incident: Incident
+    warnings: list[str]
+
+
+class SummaryPage(BaseModel):
+    items: list[SummaryOut]
+    next_cursor: str | None
+
+
+class SchemaOut(BaseModel):
+    schema_version: str
+    schema_: dict[str, Any] = Field(alias="schema")
+
+
 @router.post(
     "/v1/summaries",
     summary="Summarize an article",
-    responses=_ERRORS,
+    responses={200: {"model": SummaryOut}, **_errors(400, 413, 415, 422, 502, 503, 504)},
     dependencies=[Depends(require_json)],
 )
 async def create_summary(
@@ -117,7 +180,11 @@ async def create_summary(
     return Response(body, media_type="application/json", headers={"X-Cache": request.state.cache})
 
 
-@router.get("/v1/summaries/{summary_id}", summary="Get a stored summary")
+@router.get(
+    "/v1/summaries/{summary_id}",
+    summary="Get a stored summary",
+    responses={200: {"model": SummaryOut}, **_errors(404)},
+)
 async def get_summary(summary_id: str, store: StoreDep) -> Response:
     body = await store.get_async(summary_id)
     if body is None:
@@ -125,14 +192,18 @@ async def get_summary(summary_id: str, store: StoreDep) -> Response:
     return Response(with_cached(body, True), media_type="application/json")
 
 
-@router.get("/v1/summaries", summary="List stored summaries, newest first")
+@router.get(
+    "/v1/summaries",
+    summary="List stored summaries, newest first",
+    responses={200: {"model": SummaryPage}, **_errors(422)},
+)
 async def list_summaries(
     store: StoreDep,
     country_code: Annotated[str | None, Query(pattern=r"^[A-Za-z]{2}$")] = None,
     category: Category | None = None,
     is_incident: bool | None = None,
-    since: Annotated[date | None, Query(description="Event date on or after.")] = None,
-    until: Annotated[date | None, Query(description="Event date on or before.")] = None,
+    since: Annotated[IsoDate | None, Query(description="Event date on or after.")] = None,
+    until: Annotated[IsoDate | None, Query(description="Event date on or before.")] = None,
     q: Annotated[
         str | None, Query(max_length=200, description="Text in headline or summary.")
     ] = None,
@@ -154,7 +225,11 @@ async def list_summaries(
     return _json({"items": items, "next_cursor": next_cursor})
 
 
-@router.get("/v1/schema", summary="JSON Schema of the incident record")
+@router.get(
+    "/v1/schema",
+    summary="JSON Schema of the incident record",
+    responses={200: {"model": SchemaOut}},
+)
 async def get_schema() -> Response:
     return _json({"schema_version": SCHEMA_VERSION, "schema": incident_json_schema()})
 
@@ -164,7 +239,11 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@health.get("/readyz", summary="The model is loaded and the database reachable")
+@health.get(
+    "/readyz",
+    summary="The model is loaded and the database reachable",
+    responses={503: {"description": "Not ready yet (or the database is unreachable)"}},
+)
 async def readyz(request: Request) -> dict[str, Any]:
     state = request.app.state
     if not getattr(state, "ready", False):

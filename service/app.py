@@ -20,6 +20,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service import api, web
@@ -189,7 +190,10 @@ def _install_error_handlers(app: FastAPI) -> None:
             405: "method_not_allowed",
             413: "body_too_large",
         }.get(exc.status_code, "http_error")
-        return error_response(err, rid(request))
+        response = error_response(err, rid(request))
+        if exc.status_code == 405:  # name every method the path serves, not one route's
+            response.headers["Allow"] = ", ".join(_methods_for(app.routes, request.scope))
+        return response
 
     @app.exception_handler(Exception)
     async def on_unexpected(request: Request, exc: Exception) -> Response:
@@ -253,28 +257,70 @@ def create_app(
     return app
 
 
+def _methods_for(routes: list[BaseRoute], scope: Scope) -> list[str]:
+    methods: set[str] = set()
+    for route in routes:
+        included = getattr(route, "original_router", None)  # a router included in the app
+        if included is not None:
+            methods.update(_methods_for(included.routes, scope))
+        elif route.matches(scope)[0] != Match.NONE:
+            methods.update(getattr(route, "methods", None) or ())
+    return sorted(methods)
+
+
+_ERROR_BODY_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["error"],
+    "additionalProperties": False,
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["code", "message", "request_id"],
+            "additionalProperties": False,
+            "properties": {
+                "code": {"type": "string", "pattern": "^[a-z][a-z_]*$"},
+                "message": {"type": "string"},
+                "request_id": {"type": ["string", "null"]},
+            },
+        }
+    },
+}
+
+
 def _declare_security(app: FastAPI, open_paths: set[str]) -> None:
-    """Tell the OpenAPI document which operations need a key and how to send it."""
+    """Tell the OpenAPI document which operations need a key and how to send it, and that
+    every error has the one error body (FastAPI would describe its own 422 body)."""
     build = app.openapi
+    error = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}
     unauthorized = {"description": "Missing or invalid API key (when keys are configured)"}
-    limited = {"description": "Over the key's rate limit; see Retry-After"}
+    limited = {
+        "description": "Over the key's rate limit",
+        "headers": {"Retry-After": {"schema": {"type": "integer"}}},
+    }
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is not None:
             return app.openapi_schema
         schema = build()
-        schema.setdefault("components", {})["securitySchemes"] = {
+        components = schema.setdefault("components", {})
+        schemas = components.setdefault("schemas", {})
+        for unused in ("HTTPValidationError", "ValidationError"):
+            schemas.pop(unused, None)
+        schemas["ErrorBody"] = _ERROR_BODY_SCHEMA
+        components["securitySchemes"] = {
             "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
             "bearer": {"type": "http", "scheme": "bearer"},
         }
         for path, operations in schema.get("paths", {}).items():
-            if path in open_paths:
-                continue
             for operation in operations.values():
-                operation["security"] = [{"apiKey": []}, {"bearer": []}]
                 responses = operation.setdefault("responses", {})
-                responses.setdefault("401", unauthorized)
-                responses.setdefault("429", limited)
+                if path not in open_paths:
+                    operation["security"] = [{"apiKey": []}, {"bearer": []}]
+                    responses.setdefault("401", unauthorized)
+                    responses.setdefault("429", limited)
+                for status, response in responses.items():
+                    if status[0] in "45":
+                        response["content"] = error
         return schema
 
     app.openapi = openapi  # type: ignore[method-assign]

@@ -213,9 +213,10 @@ class Store:
                 raise
             problems = [str(orig)]
         if problems != ["ok"]:
+            path = self.engine.url.database
             raise DatabaseDamaged(
-                f"the database {self.engine.url.database} failed its integrity check: "
-                + "; ".join(problems)
+                f"the database {path} failed its integrity check: {'; '.join(problems)}. "
+                f"Restore a backup, or salvage its rows: sqlite3 {path} .recover | sqlite3 NEW"
             )
 
     @contextmanager
