@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import gc
 import json
 import logging
@@ -44,6 +45,11 @@ access_log = logging.getLogger("service.access")
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
+# The request being served; tasks started for it (a shared extraction) inherit it, so their
+# log lines carry the id of the request that started them.
+current_request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "request_id", default=None
+)
 
 class JsonFormatter(logging.Formatter):
     _SKIP = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
@@ -57,6 +63,8 @@ class JsonFormatter(logging.Formatter):
         }
         line.update({k: v for k, v in record.__dict__.items() if k not in self._SKIP})
         if record.exc_info:
+        if "request_id" not in line and (request_id := current_request_id.get()) is not None:
+            line["request_id"] = request_id
             line["exc"] = self.formatException(record.exc_info)
         try:
             return orjson.dumps(line, default=str, option=orjson.OPT_NON_STR_KEYS).decode()
@@ -98,6 +106,7 @@ class RequestContext:
         request_id = given if _REQUEST_ID.match(given) else uuid.uuid4().hex
         scope.setdefault("state", {})["request_id"] = request_id
         started = time.perf_counter()
+        current_request_id.set(request_id)
         status = 500
 
         responded = False

@@ -43,7 +43,10 @@ class Settings(BaseSettings):
         "background (a trial, an anniversary), not an incident; empty disables the rule.",
     )
     transient_retries: int = Field(
-        default=4, ge=0, le=20, description="Retries of one upstream call on 429/5xx/timeouts."
+        default=4,
+        ge=0,
+        le=20,
+        description="Transient retries (429/5xx/timeouts) per summary, shared by its calls.",
     )
     retry_max_wait_s: float = Field(default=8.0, gt=0, description="Longest back-off wait.")
     llm_call_timeout_s: float = Field(

@@ -3,7 +3,8 @@
 The bundled model and any OpenAI-compatible server meet here: both are an ``httpx`` transport
 under an ``openai.AsyncOpenAI`` client. The transient-retry layer is a transport too, so it
 retries exactly the HTTP exchange that failed (a re-ask already sent is never repeated) and
-it is the only retry loop: the OpenAI client is built with ``max_retries=0``.
+it is the only retry loop: the OpenAI client is built with ``max_retries=0``. Its budget is
+shared by every call one summary makes (``Ledger``), and it never sleeps past the deadline.
 """
 
 from __future__ import annotations
@@ -12,9 +13,11 @@ import contextvars
 import email.utils
 import logging
 import time
+from dataclasses import dataclass
 
 import httpx
 import openai
+import orjson
 from tenacity import (
     AsyncRetrying,
     RetryCallState,
@@ -38,6 +41,35 @@ deadline: contextvars.ContextVar[float | None] = contextvars.ContextVar("deadlin
 upstream_calls: contextvars.ContextVar[list[int] | None] = contextvars.ContextVar(
     "upstream_calls", default=None
 )
+
+
+@dataclass
+class Ledger:
+    """What one summary has spent upstream, and the transient retries it has left.
+
+    The retry budget is per summary, not per HTTP call: re-asks after invalid answers share
+    it, so a request never makes more than ``max_attempts + transient_retries`` calls. Tokens
+    are counted from every answer that carries usage, including answers that were then
+    rejected, so a failed request still accounts for what it cost.
+    """
+
+    retries_left: int
+    calls: int = 0
+    retries: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+    def spend(self, body: bytes) -> None:
+        try:
+            usage = orjson.loads(body).get("usage") or {}
+            self.prompt_tokens += int(usage.get("prompt_tokens") or 0)
+            self.completion_tokens += int(usage.get("completion_tokens") or 0)
+        except (orjson.JSONDecodeError, AttributeError, TypeError, ValueError):
+            pass  # not a JSON completion (an error page, a stream): no usage to count
+
+
+# Set by the summarizer for each extraction; absent (None) means per-call budgets only.
+ledger: contextvars.ContextVar[Ledger | None] = contextvars.ContextVar("ledger", default=None)
 
 
 def retry_after_seconds(response: httpx.Response) -> float | None:
@@ -74,7 +106,15 @@ class RetryingTransport(httpx.AsyncBaseTransport):
             return True
         # Give up at once when the next wait would run past the request's deadline.
         limit = deadline.get()
-        return limit is not None and time.monotonic() + self._wait(state) >= limit
+        if limit is not None and time.monotonic() + self._wait(state) >= limit:
+            return True
+        spent = ledger.get()
+        if spent is not None:
+            if spent.retries_left <= 0:
+                return True
+            spent.retries_left -= 1
+            spent.retries += 1
+        return False
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         retrying = AsyncRetrying(
@@ -93,12 +133,17 @@ class RetryingTransport(httpx.AsyncBaseTransport):
         calls = upstream_calls.get()
         if calls is not None:
             calls.append(1)
+        spent = ledger.get()
+        if spent is not None:
+            spent.calls += 1
         response = await self._inner.handle_async_request(request)
         try:
             # Read the body here so a server that stalls mid-body is retried like any timeout.
             body = await response.aread()
         finally:
             await response.aclose()
+        if spent is not None and response.status_code == 200:
+            spent.spend(body)
         if response.status_code in TRANSIENT_STATUS:
             log.warning(
                 "upstream %s, retrying", response.status_code, extra={"upstream": str(request.url)}

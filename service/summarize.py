@@ -6,6 +6,8 @@
   result is stored even if every client has gone.
 * Model calls take a slot; when all slots are busy and the queue is full, the request is
   refused at once with 503 and a Retry-After estimate.
+* Each extraction has one budget of transient retries for all its calls and logs one line
+  with the calls made and the tokens spent, whatever its outcome.
 """
 
 from __future__ import annotations
@@ -24,8 +26,9 @@ from typing import Any
 import orjson
 
 from schemas.incident import SCHEMA_VERSION
+from service import llm
 from service.config import Settings
-from service.errors import ArticleTooLarge, InvalidInput, QueueFull
+from service.errors import ArticleTooLarge, InvalidInput, QueueFull, SummarizerError
 from service.extract import Extractor
 from service.language import detect_language
 from service.postprocess import finalize
@@ -121,7 +124,7 @@ class Summarizer:
         self._extractor = extractor
         self._count_tokens = count_tokens
         self._max_tokens = max_article_tokens
-        self._inflight: dict[str, asyncio.Task[dict[str, Any]]] = {}
+        self._inflight: dict[str, asyncio.Task[tuple[dict[str, Any], bool]]] = {}
         self.slots = Slots(
             settings.concurrency,
             settings.queue_depth,
@@ -196,8 +199,8 @@ class Summarizer:
             self._inflight[key] = task
             task.add_done_callback(lambda t: self._forget(key, t))
         # shield: this caller going away must not cancel the shared extraction.
-        resource = await asyncio.shield(task)
-        return orjson.dumps({**resource, "cached": False}), False
+        resource, hit = await asyncio.shield(task)
+        return orjson.dumps({**resource, "cached": hit}), hit
 
     def _forget(self, key: str, task: asyncio.Task[Any]) -> None:
         self._inflight.pop(key, None)
@@ -206,15 +209,31 @@ class Summarizer:
 
     async def _extract_and_store(
         self, key: str, normalized: str, article: Article, refresh: bool
-    ) -> dict[str, Any]:
-        deadline = time.monotonic() + self._settings.request_deadline_s
-        async with self.slots.hold():
-            extraction = await self._extractor.extract(
-                text=article.text,
-                title=article.title,
-                published=article.published,
-                deadline=deadline,
-            )
+    ) -> tuple[dict[str, Any], bool]:
+        """The new resource and False; or the stored one and True (see the second read)."""
+        if not refresh:
+            # A request whose cache read ran just before an identical extraction stored its
+            # record, and that looked for it in flight just after, lands here: read again
+            # rather than pay for a second model call.
+            stored = await self._store.current_async(key)
+            if stored is not None:
+                return orjson.loads(stored), True
+        started = time.monotonic()
+        deadline = started + self._settings.request_deadline_s
+        spent = llm.Ledger(retries_left=self._settings.transient_retries)
+        llm.ledger.set(spent)  # this task's own context: shared by its calls only
+        try:
+            async with self.slots.hold():
+                extraction = await self._extractor.extract(
+                    text=article.text,
+                    title=article.title,
+                    published=article.published,
+                    deadline=deadline,
+                )
+        except SummarizerError as exc:
+            _log_spend(spent, started, outcome=exc.code, status=exc.status)
+            raise
+        _log_spend(spent, started, outcome="ok", status=200)
         incident, warnings = finalize(
             extraction.draft,
             text=article.text,
@@ -260,4 +279,22 @@ class Summarizer:
             body=orjson.dumps(resource),
         )
         await asyncio.to_thread(self._store.put, row)
-        return resource
+        return resource, False
+
+
+def _log_spend(spent: llm.Ledger, started: float, *, outcome: str, status: int) -> None:
+    # One line per model extraction, failed or not, so every token spent is accounted for.
+    log.log(
+        logging.INFO if status == 200 else logging.WARNING,
+        "extraction %s",
+        outcome,
+        extra={
+            "outcome": outcome,
+            "status": status,
+            "upstream_calls": spent.calls,
+            "transient_retries": spent.retries,
+            "prompt_tokens": spent.prompt_tokens,
+            "completion_tokens": spent.completion_tokens,
+            "extraction_ms": round((time.monotonic() - started) * 1000),
+        },
+    )

@@ -1,0 +1,218 @@
+"""Concurrency and upstream faults against the real server process and a real TCP model server.
+
+One service process and one scripted model server serve the whole module; each test switches
+the model's behaviour and measures deltas of its counters. Settings: 2 transient retries per
+request, 3 model answers, a 4 s deadline, 8 model calls at once, 128 waiting.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.chaos.harness import ServiceProcess, article, running_service
+from tests.scripted_openai import ScriptedServer, scripted_server
+
+pytestmark = pytest.mark.chaos
+
+RETRIES = 2
+ATTEMPTS = 3
+DEADLINE = 4.0
+
+
+class Stack:
+    def __init__(self, llm: ScriptedServer, service: ServiceProcess) -> None:
+        self.llm = llm
+        self.service = service
+
+    def client(self, **kwargs: Any) -> httpx.AsyncClient:
+        limits = httpx.Limits(max_connections=200, max_keepalive_connections=200)
+        return httpx.AsyncClient(
+            base_url=self.service.base_url, timeout=60, limits=limits, **kwargs
+        )
+
+    def lines(self, **match: Any) -> list[dict[str, Any]]:
+        return [
+            line
+            for line in self.service.log_lines()
+            if all(line.get(k) == v for k, v in match.items())
+        ]
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    workdir: Path = tmp_path_factory.mktemp("faults")
+    with (
+        scripted_server(mode="ok") as llm,
+        running_service(
+            workdir,
+            llm.base_url,
+            transient_retries=RETRIES,
+            max_attempts=ATTEMPTS,
+            request_deadline_s=DEADLINE,
+            llm_call_timeout_s=60,
+            max_concurrency=8,
+            queue_depth=128,
+        ) as service,
+    ):
+        yield Stack(llm, service)
+
+
+@pytest.fixture
+def llm(stack: Stack) -> Iterator[ScriptedServer]:
+    stack.llm.mode, stack.llm.delay = "ok", 0.0
+    yield stack.llm
+    stack.llm.mode, stack.llm.delay = "ok", 0.0
+
+
+# --- 2. concurrent writers -------------------------------------------------------------------
+
+
+async def test_fifty_concurrent_writers_never_see_a_locked_database(stack: Stack, llm) -> None:
+    """50 distinct articles at once, then all 50 refreshed at once while others list."""
+    articles = [article(n, tag="writers") for n in range(50)]
+    async with stack.client() as client:
+        first = await asyncio.gather(*(client.post("/v1/summaries", json=a) for a in articles))
+        second = await asyncio.gather(
+            *(client.post("/v1/summaries?refresh=true", json=a) for a in articles),
+            *(client.get("/v1/summaries?limit=100") for _ in range(10)),
+        )
+        listed = await client.get("/v1/summaries?q=Tanker&limit=100")
+    statuses = [r.status_code for r in first + second]
+    assert statuses == [200] * 110, [r.text for r in first + second if r.status_code != 200][:3]
+    assert {r.headers["X-Cache"] for r in second[:50]} == {"miss"}
+    # Every refresh replaced its record and kept the old one: 100 rows for 50 articles.
+    ids = {r.json()["id"] for r in first + second[:50]}
+    assert len(ids) == 100
+    log = stack.service.log_text().lower()
+    assert "database is locked" not in log
+    assert "deadlock" not in log
+    assert not stack.lines(level="error")
+    assert len(listed.json()["items"]) >= 50
+
+
+# --- 3. single flight -------------------------------------------------------------------------
+
+
+async def test_identical_requests_share_one_model_call_and_survive_a_closed_client(
+    stack: Stack, llm
+) -> None:
+    llm.delay = 1.5
+    body = article(1, tag="single flight")
+    calls = llm.calls
+    async with stack.client() as first_client, stack.client() as client:
+        first = asyncio.create_task(first_client.post("/v1/summaries", json=body))
+        while llm.calls == calls:  # the first request has reached the model
+            await asyncio.sleep(0.01)
+        others = [asyncio.create_task(client.post("/v1/summaries", json=body)) for _ in range(99)]
+        await asyncio.sleep(0.3)
+        first.cancel()
+        await first_client.aclose()  # the first client hangs up mid-request
+        responses = await asyncio.gather(*others)
+        again = await client.post("/v1/summaries", json=body)
+    assert [r.status_code for r in responses] == [200] * 99
+    assert len({r.json()["id"] for r in responses}) == 1
+    assert llm.calls - calls == 1
+    assert again.headers["X-Cache"] == "hit"
+    assert llm.calls - calls == 1
+
+
+async def test_requests_arriving_as_the_shared_call_ends_make_no_second_call(
+    stack: Stack, llm
+) -> None:
+    """A request whose cache read ran just before the record was stored must not call the
+    model again when it finds no extraction in flight."""
+    llm.delay = 0.02
+    for n in range(5):
+        body = article(n, tag="close race")
+        calls = llm.calls
+        async with stack.client() as client:
+            responses = await asyncio.gather(
+                *(client.post("/v1/summaries", json=body) for _ in range(100))
+            )
+        assert [r.status_code for r in responses] == [200] * 100
+        assert len({r.json()["id"] for r in responses}) == 1
+        assert llm.calls - calls == 1, f"article {n}: {llm.calls - calls} model calls"
+
+
+# --- 4. upstream rate limiting ---------------------------------------------------------------
+
+
+async def test_always_429_stays_within_the_retry_budget_and_answers_503(stack: Stack, llm) -> None:
+    llm.mode = "429"
+    calls = llm.calls
+    async with stack.client() as client:
+        started = time.monotonic()
+        responses = await asyncio.gather(
+            *(client.post("/v1/summaries", json=article(n, tag="429")) for n in range(5))
+        )
+        elapsed = time.monotonic() - started
+    for response in responses:
+        assert response.status_code == 503, response.text
+        assert response.json()["error"]["code"] == "model_unavailable"
+        assert int(response.headers["Retry-After"]) >= 1
+    # Each request: one call and RETRIES retries, each after the 1 s the server asked for.
+    assert llm.calls - calls == 5 * (1 + RETRIES)
+    assert RETRIES * 1.0 <= elapsed < DEADLINE + 1
+
+
+# --- 5. stalled upstream ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("mode", ["stall-headers", "stall-body"])
+async def test_a_stalled_model_server_is_cut_off_at_the_deadline(
+    stack: Stack, llm, mode: str
+) -> None:
+    llm.mode = mode
+    async with stack.client() as client:
+        started = time.monotonic()
+        responses = await asyncio.gather(
+            *(client.post("/v1/summaries", json=article(n, tag=mode)) for n in range(12))
+        )
+        elapsed = time.monotonic() - started
+        assert [r.status_code for r in responses] == [504] * 12, responses[0].text
+        assert {r.json()["error"]["code"] for r in responses} == {"deadline_exceeded"}
+        assert elapsed < DEADLINE + 1
+        # The stalled connections were closed and every model slot freed: the next
+        # requests (more than there are slots) are served at once.
+        llm.mode = "ok"
+        after = await asyncio.gather(
+            *(client.post("/v1/summaries", json=article(n, tag=f"{mode} after")) for n in range(12))
+        )
+    assert [r.status_code for r in after] == [200] * 12
+    for _ in range(100):
+        if llm.in_flight == 0:
+            break
+        await asyncio.sleep(0.05)
+    assert llm.in_flight == 0
+
+
+# --- 6. schema-invalid output -----------------------------------------------------------------
+
+
+async def test_always_invalid_output_spends_the_attempts_then_502_with_tokens_logged(
+    stack: Stack, llm
+) -> None:
+    llm.mode = "invalid"
+    calls, prompt, completion = llm.calls, llm.prompt_tokens, llm.completion_tokens
+    async with stack.client() as client:
+        response = await client.post("/v1/summaries", json=article(1, tag="invalid"))
+    assert response.status_code == 502
+    assert response.json()["error"]["code"] == "model_invalid_output"
+    assert llm.calls - calls == ATTEMPTS
+    request_id = response.headers["X-Request-ID"]
+    await asyncio.sleep(0.2)  # let the log line reach the file
+    lines = stack.lines(request_id=request_id)
+    spent = [line for line in lines if line.get("logger") == "service.summarize"]
+    assert len(spent) == 1, stack.service.log_tail()
+    assert spent[0]["outcome"] == "model_invalid_output"
+    assert spent[0]["upstream_calls"] == ATTEMPTS
+    assert spent[0]["prompt_tokens"] == llm.prompt_tokens - prompt > 0
+    assert spent[0]["completion_tokens"] == llm.completion_tokens - completion > 0
+    assert any(line.get("status") == 502 for line in lines)  # the access line, same id
