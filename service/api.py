@@ -13,13 +13,23 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from schemas.incident import SCHEMA_VERSION, Category, Incident, incident_json_schema
 from service.deps import StoreDep, SummarizerDep
-from service.errors import NotFound, NotReady, UnsupportedMediaType
+from service.errors import InvalidInput, NotFound, NotReady, UnsupportedMediaType
 from service.store import ListQuery
 from service.summarize import Article, with_cached
 
+
+async def single_query_values(request: Request) -> None:
+    """Every query parameter is one value: refuse ``?q=a&q=b`` rather than read one of them."""
+    seen: set[str] = set()
+    for name, _ in request.query_params.multi_items():
+        if name in seen:
+            raise InvalidInput(f"query parameter {name!r} is given more than once")
+        seen.add(name)
+
+
 # Needs an API key when keys are configured: service.access.KeyGuard checks it before the
 # body is read. ``health`` below is open.
-router = APIRouter()
+router = APIRouter(dependencies=[Depends(single_query_values)])
 
 
 async def require_json(request: Request) -> None:

@@ -51,6 +51,7 @@ current_request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "request_id", default=None
 )
 
+
 class JsonFormatter(logging.Formatter):
     _SKIP = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
 
@@ -62,9 +63,9 @@ class JsonFormatter(logging.Formatter):
             "msg": record.getMessage(),
         }
         line.update({k: v for k, v in record.__dict__.items() if k not in self._SKIP})
-        if record.exc_info:
         if "request_id" not in line and (request_id := current_request_id.get()) is not None:
             line["request_id"] = request_id
+        if record.exc_info:
             line["exc"] = self.formatException(record.exc_info)
         try:
             return orjson.dumps(line, default=str, option=orjson.OPT_NON_STR_KEYS).decode()

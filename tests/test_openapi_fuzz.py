@@ -1,0 +1,72 @@
+"""schemathesis against the service's own OpenAPI document: every check, 1,000 cases per
+operation, through real HTTP to the real server, with the model scripted on loopback."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.chaos.harness import ROOT, ServiceProcess
+from tests.scripted_openai import scripted_server
+
+pytestmark = pytest.mark.fuzz
+
+CASES_PER_OPERATION = int(os.environ.get("FUZZ_CASES", "1000"))
+SEED = os.environ.get("FUZZ_SEED", "20261125")  # fixed, so a failure can be replayed
+KEY = "fuzz-key-0123456789"
+
+
+def test_schemathesis_finds_no_failure(tmp_path: Path) -> None:
+    with scripted_server(mode="ok") as llm:
+        # No rate limit: the fuzzer sends thousands of requests with one key. The limits have
+        # their own tests (tests/test_access.py).
+        service = ServiceProcess(
+            tmp_path, llm.base_url, api_keys=KEY, rate_limit_per_minute=0, log_level="WARNING"
+        )
+        service.start()
+        try:
+            spec = httpx.get(f"{service.base_url}/openapi.json", headers={"X-API-Key": KEY})
+            operations = sum(len(ops) for ops in spec.json()["paths"].values())
+            result = subprocess.run(
+                [
+                    str(Path(sys.executable).parent / "schemathesis"),
+                    "--config-file",
+                    str(ROOT / "tests" / "schemathesis.toml"),
+                    "run",
+                    f"{service.base_url}/openapi.json",
+                    "--header",
+                    f"X-API-Key: {KEY}",
+                    "--checks",
+                    "all",
+                    "--max-examples",
+                    str(CASES_PER_OPERATION),
+                    "--seed",
+                    SEED,
+                    "--request-timeout",
+                    "30",
+                ],
+                capture_output=True,
+                text=True,
+                timeout=1500,
+                cwd=tmp_path,
+            )
+        finally:
+            service.stop()
+    report = result.stdout + result.stderr
+    (tmp_path / "schemathesis.txt").write_text(report)
+    assert result.returncode == 0, report[-6000:]
+    assert "No issues found" in report, report[-3000:]
+    assert f"Tested: {operations}" in report, report[-3000:]
+    counts = re.search(r"(\d+) generated, (\d+) passed", report)
+    assert counts is not None, report[-3000:]
+    generated, passed = map(int, counts.groups())
+    assert generated == passed
+    # The health probes take no input, so only the others reach the per-operation budget.
+    assert generated >= CASES_PER_OPERATION * (operations - 2), report[-3000:]
+    print(report[report.rfind("SUMMARY") :])
