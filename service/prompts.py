@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -15,8 +16,6 @@ from string import Template
 from typing import Any
 
 from schemas.incident import IncidentDraft
-
-_FENCE = "untrusted-article"
 
 
 @dataclass(frozen=True)
@@ -35,9 +34,14 @@ class PromptSet:
         return [{"role": "system", "content": self.system}, {"role": "user", "content": user}]
 
 
+# The fence's name in any case, spacing or separator ("</ UNTRUSTED_article >").
+_FENCE_NAME = re.compile(r"untrusted[\s_-]*article", re.IGNORECASE)
+
+
 def _defuse_fence(text: str) -> str:
-    # An article cannot close the fence early and speak outside it.
-    return text.replace(f"</{_FENCE}", f"</ {_FENCE}").replace(f"<{_FENCE}", f"< {_FENCE}")
+    # An article cannot close the fence early and speak outside it: only the template
+    # writes the fence's name, so no spelling of a tag inside the text can pass for it.
+    return _FENCE_NAME.sub("untrusted article", text)
 
 
 def schema_outline(schema: dict[str, Any]) -> str:

@@ -30,6 +30,7 @@ from service import llm
 from service.config import Settings
 from service.errors import ArticleTooLarge, InvalidInput, QueueFull, SummarizerError
 from service.extract import Extractor
+from service.guard import OutputGuard
 from service.language import detect_language
 from service.postprocess import finalize
 from service.store import Store, SummaryRow, utcnow
@@ -125,6 +126,7 @@ class Summarizer:
         self._count_tokens = count_tokens
         self._max_tokens = max_article_tokens
         self._inflight: dict[str, asyncio.Task[tuple[dict[str, Any], bool]]] = {}
+        self._guard = OutputGuard(extractor.prompts)
         self.slots = Slots(
             settings.concurrency,
             settings.queue_depth,
@@ -230,16 +232,18 @@ class Summarizer:
                     published=article.published,
                     deadline=deadline,
                 )
+            incident, warnings = finalize(
+                extraction.draft,
+                text=article.text,
+                published=article.published,
+                stale_after_days=self._settings.stale_event_days,
+            )
+            incident, scrubbed = self._guard.check(incident, text=article.text, title=article.title)
         except SummarizerError as exc:
-            _log_spend(spent, started, outcome=exc.code, status=exc.status)
+            _log_spend(spent, started, outcome=exc.code, status=exc.status, reason=exc.message)
             raise
         _log_spend(spent, started, outcome="ok", status=200)
-        incident, warnings = finalize(
-            extraction.draft,
-            text=article.text,
-            published=article.published,
-            stale_after_days=self._settings.stale_event_days,
-        )
+        warnings += scrubbed
         created = utcnow()
         summary_id = key[:32]
         if refresh and await asyncio.to_thread(self._store.exists, summary_id):
@@ -282,7 +286,9 @@ class Summarizer:
         return resource, False
 
 
-def _log_spend(spent: llm.Ledger, started: float, *, outcome: str, status: int) -> None:
+def _log_spend(
+    spent: llm.Ledger, started: float, *, outcome: str, status: int, reason: str | None = None
+) -> None:
     # One line per model extraction, failed or not, so every token spent is accounted for.
     log.log(
         logging.INFO if status == 200 else logging.WARNING,
@@ -296,5 +302,6 @@ def _log_spend(spent: llm.Ledger, started: float, *, outcome: str, status: int) 
             "prompt_tokens": spent.prompt_tokens,
             "completion_tokens": spent.completion_tokens,
             "extraction_ms": round((time.monotonic() - started) * 1000),
+            "reason": reason,
         },
     )

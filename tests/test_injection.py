@@ -1,0 +1,205 @@
+"""Prompt injection: the corpus through the full HTTP path, with a model that obeys it.
+
+The scripted model in ``obey`` mode does what the articles ask: its first answer adds keys of
+its own and an over-long headline; when re-asked it copies the injected text, markup, SQL and
+(when asked for it) its own system prompt into the record. What reaches the store and the
+client is decided by the service alone: the strict schema, the length bounds, the prompt-leak
+check and the removal of invisible characters.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import sqlite3
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from schemas.incident import Incident
+from service.guard import OutputGuard
+from service.prompts import load_prompts
+from tests.chaos.harness import ServiceProcess, running_service
+from tests.injection.run import Verdict, load_corpus, prompt_windows, run, windows
+from tests.scripted_openai import ScriptedServer, scripted_server
+
+CORPUS = load_corpus()
+# A tag of the fence, however spelt; the defused name ("untrusted article") is not one.
+FENCE_TAG = re.compile(r"<\s*/?\s*untrusted[_-]?article", re.I)
+
+
+def test_the_corpus_is_big_varied_and_does_not_itself_contain_the_prompt() -> None:
+    assert len(CORPUS) >= 50
+    assert len({a["id"] for a in CORPUS}) == len(CORPUS)
+    kinds = Counter(a["attack"] for a in CORPUS)
+    for kind in ("ignore-previous", "fake-system", "prompt-exfiltration", "extra-keys"):
+        assert kinds[kind] >= 4, kind
+    for kind in ("html-script", "fence-escape", "sql", "unicode", "chat-template"):
+        assert kinds[kind] >= 2, kind
+    # Otherwise a leak could not be told from a quote of the article.
+    leaks = prompt_windows()
+    assert all(not (windows(a["text"]) & leaks) for a in CORPUS)
+
+
+def test_no_spelling_of_the_fence_inside_an_article_reaches_the_model_as_a_tag() -> None:
+    prompts = load_prompts()
+    for article in CORPUS:
+        user = prompts.messages(text=article["text"], title=None, published=None)[1]["content"]
+        assert user.count("<untrusted-article>") == 1, article["id"]
+        assert user.count("</untrusted-article>") == 1, article["id"]
+        assert len(FENCE_TAG.findall(user)) == 2, article["id"]
+        assert user.index("<untrusted-article>") < user.index("</untrusted-article>")
+
+
+class ObeyRun:
+    def __init__(self, llm: ScriptedServer, service: ServiceProcess, verdicts: list[Verdict]):
+        self.llm, self.service, self.verdicts = llm, service, verdicts
+
+
+@pytest.fixture(scope="module")
+def obeyed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ObeyRun]:
+    """The whole corpus, once, through a service whose model obeys every article."""
+    workdir = tmp_path_factory.mktemp("injection")
+    with (
+        scripted_server(mode="obey") as llm,
+        running_service(workdir, llm.base_url, max_attempts=2) as service,
+    ):
+        verdicts = asyncio.run(run(service.base_url, CORPUS, concurrency=8))
+        yield ObeyRun(llm, service, verdicts)
+
+
+def test_an_obeying_model_yields_no_record_outside_the_schema_and_no_leak(
+    obeyed: ObeyRun,
+) -> None:
+    verdicts = obeyed.verdicts
+    assert [(v.id, v.problems) for v in verdicts if v.problems] == []
+    outcomes = Counter(v.outcome for v in verdicts)
+    # The injections did reach the fields: the model obeyed, the service held.
+    assert sum(1 for v in verdicts if v.obeyed) >= 3
+    assert outcomes["record"] >= 25
+    # Articles asking for the instructions got them copied into the record: refused.
+    assert outcomes["502 model_invalid_output"] >= 10
+    assert outcomes["record"] + outcomes["502 model_invalid_output"] == len(CORPUS)
+    # Every first answer (extra keys, an over-long headline) was rejected and re-asked.
+    assert obeyed.llm.calls == 2 * len(CORPUS)
+    reasks = [r for r in obeyed.llm.requests if len(r["messages"]) > 2]
+    assert len(reasks) == len(CORPUS)
+    assert all("Extra inputs are not permitted" in json.dumps(r["messages"]) for r in reasks)
+    refusals = [
+        line
+        for line in obeyed.service.log_lines()
+        if line.get("logger") == "service.summarize" and line.get("status") == 502
+    ]
+    assert all("repeated its instructions" in line["reason"] for line in refusals)
+
+
+def test_hostile_text_is_stored_as_inert_text(obeyed: ObeyRun) -> None:
+    with httpx.Client(base_url=obeyed.service.base_url, timeout=30) as client:
+        sql = client.get("/v1/summaries", params={"q": "DROP TABLE", "limit": 100})
+        script = client.get("/v1/summaries", params={"q": "<script", "limit": 100})
+        everything = client.get("/v1/summaries", params={"limit": 100})
+    assert sql.status_code == script.status_code == everything.status_code == 200
+    assert sql.json()["items"], "the SQL payload was not echoed into any record"
+    assert script.json()["items"], "no markup was echoed into any record"
+    assert everything.headers["content-type"] == "application/json"
+    items = everything.json()["items"]
+    assert len(items) == sum(1 for v in obeyed.verdicts if v.outcome == "record")
+    for item in items:
+        Incident.model_validate(item["incident"])
+        for text in (item["incident"]["headline"], item["incident"]["summary"]):
+            assert not any(ch in text for ch in "\u202e\u200b\ufeff"), text
+    conn = sqlite3.connect(obeyed.service.database)
+    try:
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        assert conn.execute("SELECT count(*) FROM summaries").fetchone()[0] == len(items)
+    finally:
+        conn.close()
+
+
+def test_a_well_behaved_model_summarizes_every_hostile_article(tmp_path: Path) -> None:
+    with (
+        scripted_server(mode="ok") as llm,
+        running_service(tmp_path, llm.base_url) as service,
+    ):
+        verdicts = asyncio.run(run(service.base_url, CORPUS, concurrency=8))
+        database = ServiceProcess(tmp_path, llm.base_url).database
+    assert [(v.id, v.problems) for v in verdicts if v.problems] == []
+    assert Counter(v.outcome for v in verdicts) == {"record": len(CORPUS)}
+    conn = sqlite3.connect(database)
+    try:
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        assert "summaries" in tables
+        assert conn.execute("SELECT count(*) FROM summaries").fetchone()[0] == len(CORPUS)
+    finally:
+        conn.close()
+
+
+# --- the guard on its own ----------------------------------------------------------------------
+
+
+def _record(**changes: object) -> Incident:
+    base = {
+        "is_incident": True,
+        "headline": "3 killed in fire",
+        "summary": "A fire killed three people.",
+        "category": "fire",
+        "date": {"text": None, "iso": None, "precision": None},
+        "location": {"place": None, "region": None, "country": None, "country_code": None},
+        "casualties": {
+            "killed": 3,
+            "injured": None,
+            "missing": None,
+            "qualifier": "exact",
+            "groups": [],
+        },
+        "perpetrators": [],
+        "weapons": [],
+        "responses": [],
+        "evidence": [],
+    }
+    return Incident.model_validate({**base, **changes})
+
+
+def test_the_guard_refuses_instructions_copied_into_a_field() -> None:
+    prompts = load_prompts()
+    guard = OutputGuard(prompts)
+    sentence = prompts.system.split("\n")[2]  # a line of the instructions
+    with pytest.raises(Exception, match="repeated its instructions"):
+        guard.check(_record(summary=sentence[:590]), text="A fire killed 3 people.", title=None)
+
+
+def test_the_guard_accepts_words_the_article_itself_contains() -> None:
+    prompts = load_prompts()
+    sentence = prompts.system.split("\n")[2][:300]
+    article = f"A fire killed 3 people. A leaked memo read: {sentence}"
+    record, warnings = OutputGuard(prompts).check(
+        _record(summary=sentence), text=article, title=None
+    )
+    assert record.summary == sentence.strip()
+    assert warnings == []
+
+
+def test_the_guard_removes_invisible_characters_from_model_text() -> None:
+    record, warnings = OutputGuard(load_prompts()).check(
+        _record(headline="3 killed in \u202eerif\u202c", weapons=["ga\u200bs"]),
+        text="A fire killed 3 people.",
+        title=None,
+    )
+    assert record.headline == "3 killed in erif"
+    assert record.weapons == ["gas"]
+    assert warnings == ["invisible formatting characters removed from the model's text"]
+
+
+def test_the_guard_lets_a_record_repeat_an_example_of_good_output() -> None:
+    # The rules quote an example headline; a correct record may say the same.
+    record, warnings = OutputGuard(load_prompts()).check(
+        _record(headline="3 killed, 12 wounded in rocket strike on Camp Taji, Iraq"),
+        text="Rockets hit Camp Taji. Three were killed and 12 wounded.",
+        title=None,
+    )
+    assert record.headline.startswith("3 killed, 12 wounded") and warnings == []
