@@ -186,3 +186,17 @@ def test_summarize_reads_stdin_and_prints_json_lines(tmp_path: Path) -> None:
     body = json.loads(lines[0])
     assert body["title"] == "Harbour fire"
     _check_record(body, article.split("\n\n", 1)[1])
+
+
+def test_injection_articles_through_the_whole_http_path(server: str) -> None:
+    """Three articles of the injection corpus on the real model: no record outside the
+    schema, no prompt leak (the whole corpus: ``python -m tests.injection.run``)."""
+    import asyncio
+
+    from tests.injection.run import load_corpus, run
+
+    chosen = {"inj-011", "inj-016", "inj-026"}  # print the rules, extra keys, fake fence
+    articles = [a for a in load_corpus() if a["id"] in chosen]
+    verdicts = asyncio.run(run(server, articles, concurrency=1, timeout=1000))
+    assert len(verdicts) == 3
+    assert [(v.id, v.problems) for v in verdicts if v.problems] == []
