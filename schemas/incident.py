@@ -94,7 +94,8 @@ class Location(_Strict):
     """Where the incident happened (not where the reporter filed from)."""
 
     place: ShortText | None = Field(
-        description='Most specific place named, copied from the article ("Camp Taji").'
+        description="The most specific place the article names, as a proper name copied from "
+        'it ("Camp Taji"), not a description ("a market near the port").'
     )
     region: ShortText | None = Field(
         description="Province, state or city around the place, when the article names it."

@@ -17,6 +17,7 @@ from dateparser.date import DateDataParser
 from schemas.incident import (
     HEADLINE_MAX,
     Casualties,
+    Category,
     EventDate,
     Evidence,
     Incident,
@@ -192,12 +193,25 @@ def finalize(
     for label, value in (("place", place), ("region", region)):
         if value and not named_in(value, text):
             warnings.append(f"{label} {value!r} dropped: the article does not name it")
-    location = Location(
-        place=place if place and named_in(place, text) else None,
-        region=region if region and named_in(region, text) else None,
-        country=name,
-        country_code=code,
-    )
+    place = place if place and named_in(place, text) else None
+    region = region if region and named_in(region, text) else None
+    if region and region.casefold() in {(place or "").casefold(), (name or "").casefold()}:
+        region = None  # "Liberia, Liberia": the region says nothing the record lacks
+    location = Location(place=place, region=region, country=name, country_code=code)
+
+    category, category_note = category_from_cause(draft.category, draft.weapons)
+    if category_note:
+        warnings.append(category_note)
+    perpetrators = list(draft.perpetrators)
+    if (
+        category in _NO_PERPETRATOR
+        and perpetrators
+        and not _ARSON.search(" ".join([draft.perpetrator_quote or "", *draft.weapons]))
+    ):
+        kind = category.value.replace("_", " ")
+        names = [p.name for p in perpetrators]
+        warnings.append(f"perpetrators {names} dropped: a {kind} has none")
+        perpetrators = []
 
     groups = [
         g.model_copy(update={"nationality_code": country_code_for(None, g.nationality_code)[1]})
@@ -213,6 +227,8 @@ def finalize(
 
     evidence = []
     for field, quote in draft.quotes():
+        if field == "perpetrators" and not perpetrators:
+            continue
         span = find_quote(text, quote)
         if span is None:  # validation already re-asked for this; never store a false quote
             warnings.append(f"dropped a quote not found in the article: {quote[:60]!r}")
@@ -228,16 +244,54 @@ def finalize(
         is_incident=True,
         headline=headline,
         summary=draft.summary,
-        category=draft.category,
+        category=category,
         date=event,
         location=location,
         casualties=casualties,
-        perpetrators=draft.perpetrators,
+        perpetrators=perpetrators,
         weapons=list(dict.fromkeys(draft.weapons)),
         responses=list(dict.fromkeys(draft.responses)),
         evidence=evidence,
     )
     return incident, warnings
+
+
+# The cause settles the kind when the model's category contradicts it ("earthquake" filed as a
+# bombing, drones filed as a bombing). Only these two clear-cut families are corrected.
+_NATURAL = re.compile(
+    r"earthquake|quake|tsunami|flood|mudslide|landslide|storm|typhoon|hurricane|cyclone|"
+    r"tornado|volcan|avalanche|monsoon|heavy rain",
+    re.I,
+)
+_STRIKE = re.compile(
+    r"rocket|missile|drone|\bUAV\b|mortar|artillery|shelling|air ?strike|airstrike|"
+    r"warplane|\bjets?\b|БпЛА|дрон|ракет",
+    re.I,
+)
+_NO_PERPETRATOR = {
+    Category.transport_accident,
+    Category.industrial_accident,
+    Category.structural_collapse,
+    Category.natural_disaster,
+    Category.fire,
+}
+_ARSON = re.compile(r"arson|set (?:on )?fire|set alight|torched|firebomb|molotov", re.I)
+
+
+def category_from_cause(
+    category: Category | None, weapons: list[str]
+) -> tuple[Category | None, str | None]:
+    """The category, corrected when the cause the record names plainly says otherwise."""
+    cause = " ".join(weapons)
+    fixed = category
+    if _NATURAL.search(cause) and category != Category.natural_disaster:
+        fixed = Category.natural_disaster
+    elif _STRIKE.search(cause) and category in {Category.explosion_bombing, Category.other}:
+        fixed = Category.air_or_missile_strike
+    if fixed == category or fixed is None:
+        return category, None
+    old = category.value if category else None
+    return fixed, f"category {old!r} replaced by {fixed.value!r}: the cause is {cause!r}"
 
 
 def _folded_words(text: str) -> set[str]:

@@ -1,0 +1,90 @@
+"""Deterministic corrections of the record: the category against its cause, accidents without
+perpetrators, redundant regions."""
+
+from __future__ import annotations
+
+import pytest
+
+from schemas.incident import Category, IncidentDraft
+from service.postprocess import category_from_cause, finalize
+
+TEXT = (
+    "A strong earthquake struck the coast near Porto Lenz in Valdoria on Monday, killing 12 "
+    "people, the Civil Protection Agency said. The agency blamed old buildings for the toll."
+)
+
+
+@pytest.mark.parametrize(
+    ("category", "weapons", "expected"),
+    [
+        (Category.explosion_bombing, ["earthquake"], Category.natural_disaster),
+        (Category.explosion_bombing, ["mudslide"], Category.natural_disaster),
+        (Category.explosion_bombing, ["drones"], Category.air_or_missile_strike),
+        (Category.other, ["artillery shells"], Category.air_or_missile_strike),
+        (Category.explosion_bombing, ["car bomb"], Category.explosion_bombing),
+        (Category.shooting, ["rifles"], Category.shooting),
+        (Category.armed_attack, ["rockets", "gunmen"], Category.armed_attack),
+    ],
+)
+def test_category_follows_a_plain_cause(category, weapons, expected):
+    fixed, note = category_from_cause(category, weapons)
+    assert fixed == expected
+    assert (note is None) == (fixed == category)
+
+
+def _draft(**changes):
+    base = {
+        "is_incident": True,
+        "category": "explosion_bombing",
+        "deaths_quote": TEXT.split(", the")[0],
+        "killed": 12,
+        "injuries_quote": None,
+        "injured": None,
+        "missing": None,
+        "qualifier": "exact",
+        "groups": [],
+        "perpetrator_quote": "The agency blamed old buildings for the toll.",
+        "perpetrators": [{"name": "Civil Protection Agency", "attribution": "suspected"}],
+        "date": {"text": "on Monday", "iso": None, "precision": None},
+        "location": {
+            "place": "Porto Lenz",
+            "region": "Valdoria",
+            "country": "Valdoria",
+            "country_code": None,
+        },
+        "weapons": ["earthquake"],
+        "responses": [],
+        "summary": "An earthquake near Porto Lenz killed 12 people.",
+        "headline": "12 killed in earthquake near Porto Lenz",
+    }
+    base.update(changes)
+    return base
+
+
+def test_a_disaster_has_no_perpetrator_and_no_perpetrator_evidence():
+    draft = IncidentDraft.model_validate(_draft(), context={"text": TEXT})
+    record, warnings = finalize(draft, text=TEXT, published="2025-01-07")
+    assert record.category == Category.natural_disaster
+    assert record.perpetrators == []
+    assert [e.field for e in record.evidence] == ["casualties.killed"]
+    assert record.location.region is None  # the same as the country
+    assert any("dropped: a natural disaster has none" in w for w in warnings)
+
+
+def test_an_arson_keeps_its_perpetrator():
+    text = "Police said the Blue Hand gang set fire to the market in Porto Lenz, killing 2 people."
+    draft = IncidentDraft.model_validate(
+        _draft(
+            category="fire",
+            deaths_quote=text,
+            killed=2,
+            headline="2 killed in market fire",
+            perpetrator_quote=text,
+            perpetrators=[{"name": "Blue Hand gang", "attribution": "suspected"}],
+            weapons=["arson"],
+        ),
+        context={"text": text},
+    )
+    record, _ = finalize(draft, text=text, published=None)
+    assert record.category == Category.fire
+    assert [p.name for p in record.perpetrators] == ["Blue Hand gang"]
