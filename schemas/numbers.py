@@ -38,7 +38,7 @@ _BEFORE = re.compile(rf"\b{_NUM}{_GAP}({_CASUALTY})\b", re.I)
 _NUMBER = re.compile(r"\b\d+(?:,\d{3})*\b")
 _TOKEN = re.compile(r"\d+(?:,\d{3})*|[^\W\d_]+|[,;:.!?()]")
 _ONE = re.compile(r"\b(a|an|one)\s", re.I)
-_REACH = 8  # words between a figure and its casualty word, at most
+_REACH = 12  # words between a figure and its casualty word, at most
 _JOINS = {"and", "or", "but", "while", "whereas", ","}
 
 

@@ -183,6 +183,14 @@ def finalize(
             f"publication ({published}), so the article is not news of it"
         )
         return _not_an_incident(draft), warnings
+    loc = draft.location
+    if not any(
+        (loc.place, loc.region, loc.country, event.iso, draft.killed, draft.injured, draft.missing)
+    ) and not (draft.killed == 0 or draft.injured == 0):
+        warnings.append(
+            "not reported as an incident: the article gives no place, no date and no toll for it"
+        )
+        return _not_an_incident(draft), warnings
 
     name, code = country_code_for(draft.location.country, draft.location.country_code)
     if draft.location.country_code and code != draft.location.country_code:

@@ -88,3 +88,23 @@ def test_an_arson_keeps_its_perpetrator():
     record, _ = finalize(draft, text=text, published=None)
     assert record.category == Category.fire
     assert [p.name for p in record.perpetrators] == ["Blue Hand gang"]
+
+
+def test_an_incident_without_place_date_or_toll_is_not_reported_as_one():
+    text = "Researchers found more evidence that a huge impact wiped out most species."
+    draft = IncidentDraft.model_validate(
+        _draft(
+            deaths_quote=None,
+            killed=None,
+            perpetrator_quote=None,
+            perpetrators=[],
+            date={"text": "unknown", "iso": None, "precision": None},
+            location={"place": None, "region": None, "country": None, "country_code": None},
+            weapons=["asteroid"],
+            headline="Evidence of an ancient impact",
+        ),
+        context={"text": text},
+    )
+    record, warnings = finalize(draft, text=text, published=None)
+    assert record.is_incident is False
+    assert any("no place, no date and no toll" in w for w in warnings)
