@@ -355,12 +355,16 @@ class IncidentDraft(_Strict):
             # "a bomb injured 28 people" written as killed = 28: the article gives the figure
             # as the other kind, and the model left that one empty.
             other, other_quote = _OTHER_KIND[kind]
-            moved = sentence_for_figure(text, figure, [], other)
-            if moved is not None and getattr(self, other) is None and not parts:
+            moved = sentence_for_figure(text, figure, parts, other)
+            if moved is not None and getattr(self, other) is None:
                 setattr(self, other, figure)
                 setattr(self, other_quote, moved)
                 setattr(self, kind, None)
                 setattr(self, quote_field, None)
+                for g in self.groups:  # the breakdown moves with its total
+                    if getattr(g, other) is None:
+                        setattr(g, other, getattr(g, kind))
+                    setattr(g, kind, None)
                 self._withheld.append(
                     f"{kind} figure {figure} moved to {other}: the article gives it as {other}"
                 )

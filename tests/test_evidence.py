@@ -194,6 +194,7 @@ def test_a_figure_given_as_the_other_kind_moves_there():
         _draft(
             deaths_quote="A bomb killed 28 people.",
             killed=28,
+            groups=[{"group": "tourists", "nationality_code": None, "killed": 10, "injured": None}],
             injured=None,
             headline="28 injured in bombing",
             location={"place": None, "region": None, "country": None, "country_code": None},
@@ -201,6 +202,7 @@ def test_a_figure_given_as_the_other_kind_moves_there():
         context={"text": text},
     )
     assert (draft.killed, draft.injured) == (None, 28)
+    assert [(g.killed, g.injured) for g in draft.groups] == [(None, 10)]
     assert draft.injuries_quote == text
     assert any("moved to injured" in note for note in draft.withheld)
 
