@@ -55,7 +55,7 @@ class ServiceProcess:
     def database(self) -> Path:
         return self.workdir / "data" / "summaries.sqlite3"
 
-    def start(self, timeout: float = 60.0) -> None:
+    def start(self, timeout: float = 180.0) -> None:
         log = self.log_path.open("ab")
         # cwd is the work directory, so no stray .env changes the settings under test.
         self.proc = subprocess.Popen(
@@ -76,6 +76,7 @@ class ServiceProcess:
             except httpx.HTTPError:
                 pass
             time.sleep(0.05)
+        self.kill9()  # never leave a half-started server behind
         raise RuntimeError(f"service not ready in {timeout:g} s:\n{self.log_tail()}")
 
     def kill9(self) -> None:

@@ -77,6 +77,7 @@ def llm(stack: Stack) -> Iterator[ScriptedServer]:
 async def test_fifty_concurrent_writers_never_see_a_locked_database(stack: Stack, llm) -> None:
     """50 distinct articles at once, then all 50 refreshed at once while others list."""
     articles = [article(n, tag="writers") for n in range(50)]
+    started = time.monotonic()
     async with stack.client() as client:
         first = await asyncio.gather(*(client.post("/v1/summaries", json=a) for a in articles))
         second = await asyncio.gather(
@@ -95,6 +96,7 @@ async def test_fifty_concurrent_writers_never_see_a_locked_database(stack: Stack
     assert "deadlock" not in log
     assert not stack.lines(level="error")
     assert len(listed.json()["items"]) >= 50
+    print(f"\nwriters: 50 new + 50 refreshed + 10 lists in {time.monotonic() - started:.1f} s")
 
 
 # --- 3. single flight -------------------------------------------------------------------------
@@ -160,6 +162,7 @@ async def test_always_429_stays_within_the_retry_budget_and_answers_503(stack: S
     # Each request: one call and RETRIES retries, each after the 1 s the server asked for.
     assert llm.calls - calls == 5 * (1 + RETRIES)
     assert RETRIES * 1.0 <= elapsed < DEADLINE + 1
+    print(f"\n429: 5 requests, {llm.calls - calls} calls, all 503 in {elapsed:.2f} s")
 
 
 # --- 5. stalled upstream ----------------------------------------------------------------------
@@ -179,6 +182,7 @@ async def test_a_stalled_model_server_is_cut_off_at_the_deadline(
         assert [r.status_code for r in responses] == [504] * 12, responses[0].text
         assert {r.json()["error"]["code"] for r in responses} == {"deadline_exceeded"}
         assert elapsed < DEADLINE + 1
+        print(f"\n{mode}: 12 requests, all 504 in {elapsed:.2f} s (deadline {DEADLINE:g} s)")
         # The stalled connections were closed and every model slot freed: the next
         # requests (more than there are slots) are served at once.
         llm.mode = "ok"
@@ -206,6 +210,10 @@ async def test_always_invalid_output_spends_the_attempts_then_502_with_tokens_lo
     assert response.status_code == 502
     assert response.json()["error"]["code"] == "model_invalid_output"
     assert llm.calls - calls == ATTEMPTS
+    print(
+        f"\ninvalid: {ATTEMPTS} calls, {llm.prompt_tokens - prompt} + "
+        f"{llm.completion_tokens - completion} tokens"
+    )
     request_id = response.headers["X-Request-ID"]
     await asyncio.sleep(0.2)  # let the log line reach the file
     lines = stack.lines(request_id=request_id)
