@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from sqlalchemy import Engine, bindparam, event, text
+from sqlalchemy import Engine, Table, bindparam, event, insert, text, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import Field, Index, Session, SQLModel, col, create_engine, or_, select
@@ -66,6 +66,9 @@ class ApiKeyRow(SQLModel, table=True):
     prefix: str = Field(max_length=16)  # the key's first characters, to recognise it in a list
     created_at: datetime
     revoked_at: datetime | None = None
+
+
+_SUMMARIES: Table = SummaryRow.__table__  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)
@@ -244,20 +247,33 @@ class Store:
         with self.engine.connect() as conn:
             return conn.execute(self._BY_ID, {"id": summary_id}).scalar()
 
+    # The miss path's writes: Core statements built once, run with parameters. The ORM's
+    # load-then-merge, or statements rebuilt per call, cost more CPU than the rest of a miss
+    # outside the model call.
+    _SUPERSEDE = (
+        update(_SUMMARIES)
+        .where(
+            _SUMMARIES.c.cache_key == bindparam("key"),
+            _SUMMARIES.c.superseded.is_(False),
+            _SUMMARIES.c.id != bindparam("keep"),
+        )
+        .values(superseded=True)
+    )
+    _REPLACE = (
+        update(_SUMMARIES)
+        .where(_SUMMARIES.c.id == bindparam("row_id"))
+        .values({c.name: bindparam(c.name) for c in _SUMMARIES.c if c.name != "id"})
+    )
+    _INSERT = insert(_SUMMARIES)
+
     def put(self, row: SummaryRow) -> None:
         """Store ``row`` as the live record of its key; an earlier one stays, superseded."""
-        with self._writing() as session:
-            old = session.exec(
-                select(SummaryRow).where(
-                    SummaryRow.cache_key == row.cache_key,
-                    SummaryRow.superseded == False,  # noqa: E712
-                    SummaryRow.id != row.id,
-                )
-            ).all()
-            for stale in old:
-                stale.superseded = True
-                session.add(stale)
-            session.merge(row)
+        values = row.model_dump()
+        with self._write_engine.begin() as conn:
+            conn.execute(self._SUPERSEDE, {"key": row.cache_key, "keep": row.id})
+            # The same id again (a second process raced this one to the same article).
+            if conn.execute(self._REPLACE, {**values, "row_id": row.id}).rowcount == 0:
+                conn.execute(self._INSERT, values)
 
     # --- API keys (see service.access) ---------------------------------------------------
 
