@@ -58,8 +58,8 @@ class Settings(BaseSettings):
     max_concurrency: int | None = Field(
         default=None,
         ge=1,
-        description="Model calls in flight at once (default: 1 for the bundled model, 64 "
-        "for a server).",
+        description="Model calls in flight at once (default: 1 for the bundled model, 256 "
+        "for a server, as many sequences as vLLM batches by default).",
     )
     queue_depth: int = Field(
         default=32, ge=0, description="Requests allowed to wait for a model slot; beyond: 503."
@@ -122,7 +122,7 @@ class Settings(BaseSettings):
     def concurrency(self) -> int:
         if self.max_concurrency is not None:
             return self.max_concurrency
-        return 1 if self.uses_bundled_model else 64
+        return 1 if self.uses_bundled_model else 256
 
     @property
     def resolved_database_url(self) -> str:
