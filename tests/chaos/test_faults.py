@@ -174,15 +174,20 @@ async def test_a_stalled_model_server_is_cut_off_at_the_deadline(
 ) -> None:
     llm.mode = mode
     async with stack.client() as client:
-        started = time.monotonic()
-        responses = await asyncio.gather(
-            *(client.post("/v1/summaries", json=article(n, tag=mode)) for n in range(12))
-        )
-        elapsed = time.monotonic() - started
+
+        async def timed(n: int) -> tuple[httpx.Response, float]:
+            started = time.monotonic()
+            response = await client.post("/v1/summaries", json=article(n, tag=mode))
+            return response, time.monotonic() - started
+
+        results = await asyncio.gather(*(timed(n) for n in range(12)))
+        responses = [r for r, _ in results]
+        slowest = max(elapsed for _, elapsed in results)
         assert [r.status_code for r in responses] == [504] * 12, responses[0].text
         assert {r.json()["error"]["code"] for r in responses} == {"deadline_exceeded"}
-        assert elapsed < DEADLINE + 1
-        print(f"\n{mode}: 12 requests, all 504 in {elapsed:.2f} s (deadline {DEADLINE:g} s)")
+        # Each request is answered within its deadline and a second, as its client sees it.
+        assert slowest < DEADLINE + 1
+        print(f"\n{mode}: 12 requests, all 504, slowest {slowest:.2f} s (deadline {DEADLINE:g} s)")
         # The stalled connections were closed and every model slot freed: the next
         # requests (more than there are slots) are served at once.
         llm.mode = "ok"
