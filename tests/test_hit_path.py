@@ -1,14 +1,19 @@
-"""The cache-hit path: stored bytes served as they are, read on the event loop, a locked
-database handled by waiting in a worker thread, start-up objects kept out of the collector."""
+"""Performance paths: a cache hit serves the stored bytes, read on the event loop (a locked
+database is waited for in a worker thread), start-up objects are kept out of the garbage
+collector, and hundreds of misses are in flight upstream at once."""
 
 from __future__ import annotations
 
 import asyncio
 import gc
+import json
 import sqlite3
 
+import httpx
+
+from service.app import create_app
 from tests.conftest import running_app
-from tests.fake_llm import ScriptedLLM, draft_from_record
+from tests.fake_llm import ScriptedLLM, completion, draft_from_record
 
 
 async def test_a_hit_is_the_stored_record_byte_for_byte(make_settings, seed):
@@ -69,3 +74,35 @@ async def test_start_up_objects_are_frozen_once_ready(make_settings, seed):
     gc.unfreeze()
     # Imports and the app's start-up leave far more than this many objects.
     assert frozen > 50_000
+
+
+async def test_a_hundred_articles_at_once_are_all_in_flight_upstream(make_settings):
+    from bench.loadgen import article
+    from tests.scripted_openai import article_of, generic_draft
+
+    in_flight, peak = 0, 0
+
+    async def model(request: httpx.Request) -> httpx.Response:
+        nonlocal in_flight, peak
+        in_flight += 1
+        peak = max(peak, in_flight)
+        try:
+            await asyncio.sleep(0.5)  # a fast model server
+            body = json.loads(request.content)
+            return httpx.Response(200, json=completion(json.dumps(generic_draft(article_of(body)))))
+        finally:
+            in_flight -= 1
+
+    settings = make_settings(request_deadline_s=60.0)  # default concurrency and queue depth
+    app = create_app(settings, llm_transport=httpx.MockTransport(model))
+    async with app.router.lifespan_context(app):
+        while not app.state.ready:
+            await asyncio.sleep(0.005)
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://service.test") as client:
+            answers = await asyncio.gather(
+                *(client.post("/v1/summaries", json=article("at-once", n)) for n in range(100))
+            )
+    assert [a.status_code for a in answers] == [200] * 100
+    assert {a.headers["X-Cache"] for a in answers} == {"miss"}
+    assert peak == 100
