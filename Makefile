@@ -2,7 +2,7 @@
 UV ?= uv
 export UV_FROZEN := 1
 
-.PHONY: install run test unit integration lint eval bench
+.PHONY: install run test unit integration lint eval bench bench-model
 
 install:  ## install uv if missing, then the locked dependencies (builds llama.cpp once, ~4 min)
 	@command -v $(UV) >/dev/null 2>&1 || python3 -m pip install --quiet uv
@@ -29,6 +29,9 @@ lint: install
 eval: install  ## make eval DATASET=path/to/labelled.jsonl
 	$(UV) run incident-summarizer eval $(DATASET)
 
-bench: install  ## cache hits vs a bare endpoint; bundled model vs a bare llama.cpp call
-	$(UV) run python -m bench.cache_hits
+bench: install  ## service benchmarks (scripted model); bundled model vs a bare llama.cpp call
+	$(UV) run python -m bench
 	$(UV) run python -m bench.bundled_model --dataset $(DATASET)
+
+bench-model: install  ## memory and start-up with the bundled model loaded
+	$(UV) run python -m bench --with-model

@@ -461,7 +461,7 @@ def render(
             "`POST /v1/summaries` answered from the SQLite cache (the `X-Cache: hit` path), "
             "against a bare FastAPI route returning the same bytes.",
             "",
-            f"- Command: `{command}`",
+            f"- Command: {report.command_line(command)}",
             f"- Date: {dt.datetime.now(dt.UTC).strftime('%Y-%m-%d %H:%M UTC')}",
             f"- Commit: {commit()}",
             f"- Machine: {machine()}",

@@ -292,7 +292,7 @@ def render(rows: list[tuple[Window, Window]], args: argparse.Namespace, command:
             f"service to a scripted OpenAI-compatible server that answers after {delay:g} s, "
             "against the ideal rate (clients / delay).",
             "",
-            f"- Command: `{command}`",
+            f"- Command: {report.command_line(command)}",
             f"- Date: {dt.datetime.now(dt.UTC).strftime('%Y-%m-%d %H:%M UTC')}",
             f"- Commit: {report.commit()}",
             f"- Machine: {report.machine()}",

@@ -27,6 +27,15 @@ def machine() -> str:
     return f"{sh('nproc') or '?'} CPUs (nproc), {model}, {platform.system()} {platform.release()}"
 
 
+# The command that ran a whole set of benchmarks (``python -m bench``), when one did.
+run_by: str | None = None
+
+
+def command_line(command: str) -> str:
+    """How a section says what produced it."""
+    return f"`{command}`, as part of `{run_by}`" if run_by else f"`{command}`"
+
+
 def commit() -> str:
     return sh("git", "rev-parse", "--short", "HEAD") or "?"
 
