@@ -23,6 +23,7 @@ import orjson
 from sqlalchemy import Engine, Table, bindparam, event, insert, text, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.pool import StaticPool
 from sqlmodel import Field, Index, Session, SQLModel, col, create_engine, or_, select
 
 from service.errors import DatabaseDamaged, InvalidInput
@@ -106,12 +107,14 @@ def make_engine(url: str, *, synchronous: str = "NORMAL") -> Engine:
     # One pooled connection per worker thread of asyncio's default executor (where the
     # blocking calls run), so none is opened, set up and closed again per request.
     threads = min(32, (os.cpu_count() or 1) + 4)
-    engine = create_engine(
-        url,
-        connect_args={"check_same_thread": False, "timeout": 30},
-        pool_size=threads,
-        max_overflow=threads,
-    )
+    connect_args = {"check_same_thread": False, "timeout": 30}
+    if parsed.database in (None, "", ":memory:"):
+        # An in-memory database lives in its one connection: every thread shares it.
+        engine = create_engine(url, connect_args=connect_args, poolclass=StaticPool)
+    else:
+        engine = create_engine(
+            url, connect_args=connect_args, pool_size=threads, max_overflow=threads
+        )
     event.listen(engine, "connect", _sqlite_pragmas(synchronous))
 
     @event.listens_for(engine, "begin")

@@ -41,3 +41,15 @@ async def test_the_record_carries_the_hint_or_the_detected_language(make_setting
     assert detected.status_code == 200, detected.text
     assert detected.json()["language"] == "es"
     assert hinted.json()["language"] == "ca"
+
+
+async def test_an_in_memory_database_serves_and_caches(make_settings):
+    sample = json.loads((SEEDS / "seed-camp-taji.json").read_text())
+    llm = ScriptedLLM(draft_from_record(sample["expected"]))
+    settings = make_settings(database_url="sqlite:///:memory:")
+    async with running_app(settings, llm) as client:
+        first = await client.post("/v1/summaries", json=sample["request"])
+        again = await client.post("/v1/summaries", json=sample["request"])
+    assert first.status_code == 200, first.text
+    assert again.headers["X-Cache"] == "hit"
+    assert llm.calls == 1
