@@ -106,3 +106,17 @@ async def test_a_hundred_articles_at_once_are_all_in_flight_upstream(make_settin
     assert [a.status_code for a in answers] == [200] * 100
     assert {a.headers["X-Cache"] for a in answers} == {"miss"}
     assert peak == 100
+
+
+async def test_a_repeated_query_parameter_is_refused_on_every_route(make_settings, seed):
+    llm = ScriptedLLM(draft_from_record(seed["expected"]))
+    async with running_app(make_settings(), llm) as client:
+        posted = await client.post("/v1/summaries?refresh=true&refresh=false", json=seed["request"])
+        listed = await client.get("/v1/summaries?limit=1&limit=2")
+        fine = await client.post("/v1/summaries?refresh=true", json=seed["request"])
+    assert posted.status_code == 422
+    assert posted.json()["error"]["code"] == "invalid_input"
+    assert "refresh" in posted.json()["error"]["message"]
+    assert listed.status_code == 422
+    assert fine.status_code == 200
+    assert llm.calls == 1
