@@ -187,6 +187,8 @@ class Summarizer:
         self, article: Article, *, refresh: bool = False
     ) -> tuple[bytes, bool]:
         """``summarize`` as the response body: a hit serves the stored bytes as they are."""
+        # The deadline runs from the request's arrival, not from when its model call starts.
+        deadline = time.monotonic() + self._settings.request_deadline_s
         normalized = self.validate(article)
         key = cache_key(normalized, article.published, self.model, self.prompt_version)
         if not refresh:
@@ -197,7 +199,9 @@ class Summarizer:
         if task is None:
             self._check_tokens(article.text)
             self.slots.admit()
-            task = asyncio.create_task(self._extract_and_store(key, normalized, article, refresh))
+            task = asyncio.create_task(
+                self._extract_and_store(key, normalized, article, refresh, deadline)
+            )
             self._inflight[key] = task
             task.add_done_callback(lambda t: self._forget(key, t))
         # shield: this caller going away must not cancel the shared extraction.
@@ -210,7 +214,7 @@ class Summarizer:
             task.exception()  # retrieved, so an error nobody awaited is not logged as lost
 
     async def _extract_and_store(
-        self, key: str, normalized: str, article: Article, refresh: bool
+        self, key: str, normalized: str, article: Article, refresh: bool, deadline: float
     ) -> tuple[dict[str, Any], bool]:
         """The new resource and False; or the stored one and True (see the second read)."""
         if not refresh:
@@ -221,7 +225,6 @@ class Summarizer:
             if stored is not None:
                 return orjson.loads(stored), True
         started = time.monotonic()
-        deadline = started + self._settings.request_deadline_s
         spent = llm.Ledger(retries_left=self._settings.transient_retries)
         llm.ledger.set(spent)  # this task's own context: shared by its calls only
         try:

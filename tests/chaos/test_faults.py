@@ -185,9 +185,22 @@ async def test_a_stalled_model_server_is_cut_off_at_the_deadline(
         slowest = max(elapsed for _, elapsed in results)
         assert [r.status_code for r in responses] == [504] * 12, responses[0].text
         assert {r.json()["error"]["code"] for r in responses} == {"deadline_exceeded"}
-        # Each request is answered within its deadline and a second, as its client sees it.
-        assert slowest < DEADLINE + 1
-        print(f"\n{mode}: 12 requests, all 504, slowest {slowest:.2f} s (deadline {DEADLINE:g} s)")
+        # Each request is answered within its deadline and a second by the server's clock
+        # (its access line); the client, on a busy machine, may see a little more.
+        ids = {r.headers["X-Request-ID"] for r in responses}
+        await asyncio.sleep(0.2)
+        served = [
+            line["duration_ms"] / 1000
+            for line in stack.lines(logger="service.access", status=504)
+            if line["request_id"] in ids
+        ]
+        assert len(served) == 12
+        assert max(served) < DEADLINE + 1
+        assert slowest < DEADLINE + 2
+        print(
+            f"\n{mode}: 12 requests, all 504, slowest {max(served):.2f} s at the server, "
+            f"{slowest:.2f} s at the client (deadline {DEADLINE:g} s)"
+        )
         # The stalled connections were closed and every model slot freed: the next
         # requests (more than there are slots) are served at once.
         llm.mode = "ok"
