@@ -33,8 +33,13 @@ class Settings(BaseSettings):
     )
     llm_temperature: float = Field(default=0.0, ge=0.0, le=2.0)
     max_tokens: int = Field(default=1024, ge=64, le=16384, description="Completion cap per call.")
-    max_attempts: int = Field(
-        default=2, ge=1, le=10, description="Model answers per request (1 + re-asks)."
+    max_attempts: int | None = Field(
+        default=None,
+        ge=1,
+        le=10,
+        description="Model answers per request (1 + re-asks). Default: 1 on the bundled model, "
+        "where an answer costs 20-40 s of CPU and the service repairs evidence itself; 3 on a "
+        "model server.",
     )
     stale_event_days: int | None = Field(
         default=60,
@@ -117,6 +122,12 @@ class Settings(BaseSettings):
     @property
     def model_name(self) -> str:
         return self.llm_model or BUNDLED_MODEL_NAME
+
+    @property
+    def attempts(self) -> int:
+        if self.max_attempts is not None:
+            return self.max_attempts
+        return 1 if self.uses_bundled_model else 3
 
     @property
     def concurrency(self) -> int:

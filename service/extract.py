@@ -106,12 +106,12 @@ class Extractor:
                     messages=cast(
                         Any, self.prompts.messages(text=text, title=title, published=published)
                     ),
-                    max_retries=settings.max_attempts - 1,
+                    max_retries=settings.attempts - 1,
                     # On the last attempt the validator withholds what the article does
                     # not support instead of failing the record.
                     context={
                         "text": text,
-                        "final": lambda: len(attempts) >= settings.max_attempts,
+                        "final": lambda: len(attempts) >= settings.attempts,
                     },
                     max_tokens=settings.max_tokens,
                     temperature=settings.llm_temperature,
