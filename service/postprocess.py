@@ -23,6 +23,7 @@ from schemas.incident import (
     Incident,
     IncidentDraft,
     Location,
+    Perpetrator,
     Precision,
 )
 from schemas.numbers import numbers_in
@@ -183,15 +184,6 @@ def finalize(
             f"publication ({published}), so the article is not news of it"
         )
         return _not_an_incident(draft), warnings
-    loc = draft.location
-    if not any(
-        (loc.place, loc.region, loc.country, event.iso, draft.killed, draft.injured, draft.missing)
-    ) and not (draft.killed == 0 or draft.injured == 0):
-        warnings.append(
-            "not reported as an incident: the article gives no place, no date and no toll for it"
-        )
-        return _not_an_incident(draft), warnings
-
     name, code = country_code_for(draft.location.country, draft.location.country_code)
     if draft.location.country_code and code != draft.location.country_code:
         warnings.append(
@@ -206,15 +198,32 @@ def finalize(
     if region and region.casefold() in {(place or "").casefold(), (name or "").casefold()}:
         region = None  # "Liberia, Liberia": the region says nothing the record lacks
     location = Location(place=place, region=region, country=name, country_code=code)
+    figures = (draft.killed, draft.injured, draft.missing)
+    if not any((place, region, code, event.iso, *figures)) and 0 not in figures:
+        warnings.append(
+            "not reported as an incident: the article gives no place, no date and no toll for it"
+        )
+        return _not_an_incident(draft), warnings
 
-    category, category_note = category_from_cause(draft.category, draft.weapons)
+    # A weapon named as the perpetrator ("drones") is the cause, not who used it.
+    perpetrators, weapons = [], list(draft.weapons)
+    for p in draft.perpetrators:
+        if _STRIKE.search(p.name) or _NATURAL.search(p.name):
+            weapons.append(p.name)
+            warnings.append(f"perpetrator {p.name!r} is a weapon or cause, not who used it")
+        else:
+            perpetrators.append(p)
+    if draft.perpetrators and not perpetrators:
+        perpetrators = [Perpetrator(name="unknown", attribution="unknown")]
+    weapons = list(dict.fromkeys(weapons))
+
+    category, category_note = category_from_cause(draft.category, weapons)
     if category_note:
         warnings.append(category_note)
-    perpetrators = list(draft.perpetrators)
     if (
         category in _NO_PERPETRATOR
         and perpetrators
-        and not _ARSON.search(" ".join([draft.perpetrator_quote or "", *draft.weapons]))
+        and not _ARSON.search(" ".join([draft.perpetrator_quote or "", *weapons]))
     ):
         kind = category.value.replace("_", " ")
         names = [p.name for p in perpetrators]
@@ -257,7 +266,7 @@ def finalize(
         location=location,
         casualties=casualties,
         perpetrators=perpetrators,
-        weapons=list(dict.fromkeys(draft.weapons)),
+        weapons=weapons,
         responses=list(dict.fromkeys(draft.responses)),
         evidence=evidence,
     )

@@ -108,3 +108,47 @@ def test_an_incident_without_place_date_or_toll_is_not_reported_as_one():
     record, warnings = finalize(draft, text=text, published=None)
     assert record.is_incident is False
     assert any("no place, no date and no toll" in w for w in warnings)
+
+
+def test_an_unknown_place_does_not_make_an_incident():
+    text = "Researchers found more evidence that a huge impact wiped out most species."
+    draft = IncidentDraft.model_validate(
+        _draft(
+            deaths_quote=None,
+            killed=None,
+            perpetrator_quote=None,
+            perpetrators=[],
+            date={"text": "unknown", "iso": None, "precision": None},
+            location={
+                "place": "unknown",
+                "region": "unknown",
+                "country": None,
+                "country_code": None,
+            },
+            weapons=["asteroid"],
+            headline="Evidence of an ancient impact",
+        ),
+        context={"text": text},
+    )
+    record, _ = finalize(draft, text=text, published=None)
+    assert record.is_incident is False
+
+
+def test_a_weapon_named_as_perpetrator_becomes_the_cause():
+    text = "Drones struck a warehouse in Porto Lenz overnight, killing 3 workers, officials said."
+    draft = IncidentDraft.model_validate(
+        _draft(
+            deaths_quote=text,
+            killed=3,
+            headline="3 killed in strike on Porto Lenz warehouse",
+            perpetrator_quote=None,
+            perpetrators=[{"name": "drones", "attribution": "unknown"}],
+            weapons=[],
+        ),
+        context={"text": text},
+    )
+    record, warnings = finalize(draft, text=text, published=None)
+    assert record.category == Category.air_or_missile_strike
+    assert [p.name for p in record.perpetrators] == ["unknown"]
+    assert record.weapons == ["drones"]
+    assert any("is a weapon or cause" in w for w in warnings)
