@@ -36,7 +36,7 @@ from service.errors import (
 )
 from service.extract import Extractor
 from service.llm import build_client
-from service.prompts import load_prompts
+from service.prompts import TemplateSafePromptSet, load_prompts
 from service.store import Store, make_engine
 from service.summarize import Summarizer
 
@@ -373,7 +373,9 @@ async def _load_backend(
             count_tokens = model.count_tokens
             room = model.n_ctx - prefix - settings.max_tokens - 64
             max_article_tokens = min(max_article_tokens or room, room)
-        extractor = Extractor(settings, build_client(settings, transport), prompts)
+        extractor = Extractor(
+            settings, build_client(settings, transport), TemplateSafePromptSet.of(prompts)
+        )
         app.state.summarizer = Summarizer(
             settings,
             app.state.store,
