@@ -310,7 +310,7 @@ class IncidentDraft(_Strict):
             if p.name.lower() == "unknown"
             or (
                 p.name.casefold() not in victims
-                and not _SOURCE.search(p.name)
+                and not _is_source(p.name, self.perpetrator_quote)
                 and self.perpetrator_quote
                 and _mentions(self.perpetrator_quote, p.name)
             )
@@ -374,7 +374,7 @@ class IncidentDraft(_Strict):
             for p in self.perpetrators
             if p.name.lower() != "unknown"
             and p.name.casefold() not in victims
-            and not _SOURCE.search(p.name)
+            and not _is_source(p.name, self.perpetrator_quote)
         ]
         quote = self.perpetrator_quote
         if len(named) == 1 and not (
@@ -475,7 +475,7 @@ class IncidentDraft(_Strict):
             problems.append("perpetrator_quote is null: copy the sentence naming the perpetrator")
         victims = {g.group.casefold() for g in self.groups}
         for name in named:
-            if _SOURCE.search(name):
+            if _is_source(name, self.perpetrator_quote):
                 problems.append(
                     f"{name!r} reported the attack, not carried it out: list the group or person "
                     "that carried it out or claimed it, or unknown"
@@ -504,6 +504,21 @@ _SOURCE = re.compile(
     r"officials|ministry|told|said)\b",
     re.I,
 )
+
+_SAID = re.compile(r"^\W*(?:\S+\s+){0,8}?(?:said|says|told|reported|announced|stated)\b", re.I)
+_CLAIM = re.compile(r"claim|responsib", re.I)
+
+
+def _is_source(name: str, quote: str | None) -> bool:
+    """Whether a name is who reported the attack rather than who carried it out: an official
+    by title, or the subject of "said" in its own quote, which claims nothing."""
+    if _SOURCE.search(name):
+        return True
+    if not quote or _CLAIM.search(quote):
+        return False
+    at = quote.casefold().find(name.casefold())
+    return at >= 0 and bool(_SAID.search(quote[at + len(name) :]))
+
 
 _OTHER_KIND = {"killed": ("injured", "injuries_quote"), "injured": ("killed", "deaths_quote")}
 

@@ -257,3 +257,32 @@ def test_an_official_who_reported_the_attack_is_not_its_perpetrator():
         IncidentDraft.model_validate(bad, context={"text": HOTEL})
     last = IncidentDraft.model_validate(bad, context={"text": HOTEL, "final": lambda: True})
     assert [p.name for p in last.perpetrators] == ["unknown"]
+
+
+def test_whoever_only_reported_the_attack_is_not_its_perpetrator():
+    text = (
+        "Two rockets hit the camp on Monday, killing 3 soldiers. A total of 18 rockets struck "
+        "the area, the regional command said in a statement."
+    )
+    bad = _draft(
+        category="air_or_missile_strike",
+        deaths_quote=None,
+        killed=None,
+        injured=None,
+        headline="Rocket strike on camp",
+        perpetrator_quote=text.split(". ")[1],
+        perpetrators=[{"name": "regional command", "attribution": "claimed"}],
+        location={"place": None, "region": None, "country": None, "country_code": None},
+    )
+    with pytest.raises(ValueError, match="reported the attack"):
+        IncidentDraft.model_validate(bad, context={"text": text})
+    claimed = "The Red Dawn Brigades claimed responsibility in a statement, police said."
+    ok = IncidentDraft.model_validate(
+        {
+            **bad,
+            "perpetrator_quote": claimed,
+            "perpetrators": [{"name": "Red Dawn Brigades", "attribution": "claimed"}],
+        },
+        context={"text": text + " " + claimed},
+    )
+    assert [p.name for p in ok.perpetrators] == ["Red Dawn Brigades"]
