@@ -29,6 +29,11 @@ def main() -> None:
         action="store_true",
         help="memory and start-up on the bundled model instead (loads the real model)",
     )
+    parser.add_argument(
+        "--wait-idle",
+        metavar="S",
+        help="cache hits and fast server: wait up to S seconds for other processes to go idle",
+    )
     parser.add_argument("--no-write", action="store_true", help="print only")
     args = parser.parse_args()
     report.run_by = shlex.join(["uv", "run", "python", "-m", "bench", *sys.argv[1:]])
@@ -46,7 +51,9 @@ def main() -> None:
         unknown = sorted(set(names) - set(mains))
         if unknown:
             parser.error(f"unknown benchmark(s): {', '.join(unknown)}; known: {', '.join(mains)}")
-        plan = [(mains[n], []) for n in names]
+        idle = ["--wait-idle", args.wait_idle] if args.wait_idle is not None else []
+        waits = {"cache_hits": idle, "fast_server": idle}
+        plan = [(mains[n], waits.get(n, [])) for n in names]
     for run, argv in plan:
         started = time.monotonic()
         print(f"== {run.__module__} {' '.join(argv)}", file=sys.stderr, flush=True)
