@@ -28,7 +28,13 @@ import orjson
 from schemas.incident import SCHEMA_VERSION
 from service import llm
 from service.config import Settings
-from service.errors import ArticleTooLarge, InvalidInput, QueueFull, SummarizerError
+from service.errors import (
+    ArticleTooLarge,
+    DeadlineExceeded,
+    InvalidInput,
+    QueueFull,
+    SummarizerError,
+)
 from service.extract import Extractor
 from service.guard import OutputGuard
 from service.language import detect_language
@@ -94,12 +100,22 @@ class Slots:
         return max(1.0, round((self.waiting + 1) * self._avg_s / self._concurrency))
 
     @asynccontextmanager
-    async def hold(self) -> AsyncIterator[None]:
+    async def hold(self, deadline: float) -> AsyncIterator[None]:
+        """A slot, or DeadlineExceeded once ``deadline`` (``time.monotonic()``) has passed:
+        a request that waited out its deadline in the queue gives up without building a
+        model call it could not wait for."""
         self.waiting += 1
+        loop = asyncio.get_running_loop()
         try:
-            await self._sem.acquire()
+            async with asyncio.timeout_at(loop.time() + deadline - time.monotonic()):
+                await self._sem.acquire()
+        except TimeoutError:
+            raise DeadlineExceeded("no model slot came free before the deadline") from None
         finally:
             self.waiting -= 1
+        if time.monotonic() >= deadline:
+            self._sem.release()
+            raise DeadlineExceeded("no model slot came free before the deadline")
         self.busy += 1
         started = time.monotonic()
         try:
@@ -228,7 +244,7 @@ class Summarizer:
         spent = llm.Ledger(retries_left=self._settings.transient_retries)
         llm.ledger.set(spent)  # this task's own context: shared by its calls only
         try:
-            async with self.slots.hold():
+            async with self.slots.hold(deadline):
                 extraction = await self._extractor.extract(
                     text=article.text,
                     title=article.title,

@@ -8,11 +8,15 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from typing import Any
 
 import httpx
+import pytest
 
 from service.app import JsonFormatter
+from service.errors import DeadlineExceeded
+from service.summarize import Slots
 from tests.conftest import running_app
 from tests.fake_llm import ScriptedLLM, draft_from_record
 
@@ -119,7 +123,8 @@ async def test_a_read_just_before_the_commit_does_not_start_a_second_call(
 
         monkeypatch.setattr(store, "current_async", read_from_a_stale_snapshot)
         first = asyncio.create_task(client.post("/v1/summaries", json=seed["request"]))
-        await asyncio.sleep(0.05)
+        while llm.calls == 0:  # A's model call has started
+            await asyncio.sleep(0.005)
         second = await client.post("/v1/summaries", json=seed["request"])
         first_response = await first
     assert first_response.status_code == second.status_code == 200
@@ -127,3 +132,29 @@ async def test_a_read_just_before_the_commit_does_not_start_a_second_call(
     assert second.json()["id"] == first_response.json()["id"]
     assert second.headers["X-Cache"] == "hit"
     assert stale_reads == 1
+
+
+async def test_a_queued_request_gives_up_at_its_deadline_and_leaks_no_slot():
+    slots = Slots(concurrency=1, depth=5, first_guess_s=1.0)
+    release = asyncio.Event()
+
+    async def holder() -> None:
+        async with slots.hold(time.monotonic() + 60):
+            await release.wait()
+
+    held = asyncio.create_task(holder())
+    await asyncio.sleep(0.01)
+    started = time.monotonic()
+    try:
+        # Without the bound it would wait for the holder (here: forever, cut at 2 s).
+        with pytest.raises(DeadlineExceeded):
+            async with asyncio.timeout(2), slots.hold(time.monotonic() + 0.2):
+                raise AssertionError("got a slot that was never free")
+        assert time.monotonic() - started < 1.0  # it did not wait for the holder
+        assert slots.waiting == 0 and slots.busy == 1
+    finally:
+        release.set()
+    await held
+    async with asyncio.timeout(1), slots.hold(time.monotonic() + 5):
+        assert slots.busy == 1  # the slot came back, exactly once
+    assert slots.busy == 0

@@ -1,8 +1,9 @@
 """Concurrency and upstream faults against the real server process and a real TCP model server.
 
-One service process and one scripted model server serve the whole module; each test switches
-the model's behaviour and measures deltas of its counters. Settings: 2 transient retries per
-request, 3 model answers, a 4 s deadline, 8 model calls at once, 128 waiting.
+One scripted model server and two service processes serve the whole module; each test
+switches the model's behaviour and measures deltas of its counters. The fault tests' server:
+2 transient retries per request, 3 model answers, a 4 s deadline, 8 model calls at once, 128
+waiting. The concurrency tests' server: a 120 s deadline, 64 calls at once, 256 waiting.
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -46,39 +46,56 @@ class Stack:
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    workdir: Path = tmp_path_factory.mktemp("faults")
-    with (
-        scripted_server(mode="ok") as llm,
-        running_service(
-            workdir,
-            llm.base_url,
-            transient_retries=RETRIES,
-            max_attempts=ATTEMPTS,
-            request_deadline_s=DEADLINE,
-            llm_call_timeout_s=60,
-            max_concurrency=8,
-            queue_depth=128,
-        ) as service,
-    ):
-        yield Stack(llm, service)
+def model() -> Iterator[ScriptedServer]:
+    with scripted_server(mode="ok") as llm:
+        yield llm
+
+
+@pytest.fixture(scope="module")
+def stack(model: ScriptedServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """The server with tight budgets, for the fault tests."""
+    with running_service(
+        tmp_path_factory.mktemp("faults"),
+        model.base_url,
+        transient_retries=RETRIES,
+        max_attempts=ATTEMPTS,
+        request_deadline_s=DEADLINE,
+        llm_call_timeout_s=60,
+        max_concurrency=8,
+        queue_depth=128,
+    ) as service:
+        yield Stack(model, service)
+
+
+@pytest.fixture(scope="module")
+def roomy(model: ScriptedServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """The server with room to spare, for the concurrency tests: on a busy machine a 4 s
+    deadline would turn a slow burst into 504s and hide what is being measured."""
+    with running_service(
+        tmp_path_factory.mktemp("concurrency"),
+        model.base_url,
+        request_deadline_s=120,
+        max_concurrency=64,
+        queue_depth=256,
+    ) as service:
+        yield Stack(model, service)
 
 
 @pytest.fixture
-def llm(stack: Stack) -> Iterator[ScriptedServer]:
-    stack.llm.mode, stack.llm.delay = "ok", 0.0
-    yield stack.llm
-    stack.llm.mode, stack.llm.delay = "ok", 0.0
+def llm(model: ScriptedServer) -> Iterator[ScriptedServer]:
+    model.mode, model.delay = "ok", 0.0
+    yield model
+    model.mode, model.delay = "ok", 0.0
 
 
 # --- 2. concurrent writers -------------------------------------------------------------------
 
 
-async def test_fifty_concurrent_writers_never_see_a_locked_database(stack: Stack, llm) -> None:
+async def test_fifty_concurrent_writers_never_see_a_locked_database(roomy: Stack, llm) -> None:
     """50 distinct articles at once, then all 50 refreshed at once while others list."""
     articles = [article(n, tag="writers") for n in range(50)]
     started = time.monotonic()
-    async with stack.client() as client:
+    async with roomy.client() as client:
         first = await asyncio.gather(*(client.post("/v1/summaries", json=a) for a in articles))
         second = await asyncio.gather(
             *(client.post("/v1/summaries?refresh=true", json=a) for a in articles),
@@ -91,10 +108,10 @@ async def test_fifty_concurrent_writers_never_see_a_locked_database(stack: Stack
     # Every refresh replaced its record and kept the old one: 100 rows for 50 articles.
     ids = {r.json()["id"] for r in first + second[:50]}
     assert len(ids) == 100
-    log = stack.service.log_text().lower()
+    log = roomy.service.log_text().lower()
     assert "database is locked" not in log
     assert "deadlock" not in log
-    assert not stack.lines(level="error")
+    assert not roomy.lines(level="error")
     assert len(listed.json()["items"]) >= 50
     print(f"\nwriters: 50 new + 50 refreshed + 10 lists in {time.monotonic() - started:.1f} s")
 
@@ -103,12 +120,12 @@ async def test_fifty_concurrent_writers_never_see_a_locked_database(stack: Stack
 
 
 async def test_identical_requests_share_one_model_call_and_survive_a_closed_client(
-    stack: Stack, llm
+    roomy: Stack, llm
 ) -> None:
     llm.delay = 1.5
     body = article(1, tag="single flight")
     calls = llm.calls
-    async with stack.client() as first_client, stack.client() as client:
+    async with roomy.client() as first_client, roomy.client() as client:
         first = asyncio.create_task(first_client.post("/v1/summaries", json=body))
         while llm.calls == calls:  # the first request has reached the model
             await asyncio.sleep(0.01)
@@ -126,7 +143,7 @@ async def test_identical_requests_share_one_model_call_and_survive_a_closed_clie
 
 
 async def test_requests_arriving_as_the_shared_call_ends_make_no_second_call(
-    stack: Stack, llm
+    roomy: Stack, llm
 ) -> None:
     """A request whose cache read ran just before the record was stored must not call the
     model again when it finds no extraction in flight."""
@@ -134,7 +151,7 @@ async def test_requests_arriving_as_the_shared_call_ends_make_no_second_call(
     for n in range(5):
         body = article(n, tag="close race")
         calls = llm.calls
-        async with stack.client() as client:
+        async with roomy.client() as client:
             responses = await asyncio.gather(
                 *(client.post("/v1/summaries", json=body) for _ in range(100))
             )
