@@ -190,6 +190,7 @@ async def test_a_stalled_model_server_is_cut_off_at_the_deadline(
     stack: Stack, llm, mode: str
 ) -> None:
     llm.mode = mode
+    calls = llm.calls
     async with stack.client() as client:
 
         async def timed(n: int) -> tuple[httpx.Response, float]:
@@ -216,7 +217,8 @@ async def test_a_stalled_model_server_is_cut_off_at_the_deadline(
         assert slowest < DEADLINE + 2
         print(
             f"\n{mode}: 12 requests, all 504, slowest {max(served):.2f} s at the server, "
-            f"{slowest:.2f} s at the client (deadline {DEADLINE:g} s)"
+            f"{slowest:.2f} s at the client (deadline {DEADLINE:g} s), "
+            f"{llm.calls - calls} model calls"
         )
         # The stalled connections were closed and every model slot freed: the next
         # requests (more than there are slots) are served at once.
