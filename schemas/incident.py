@@ -507,6 +507,11 @@ _SOURCE = re.compile(
 
 _SAID = re.compile(r"^\W*(?:\S+\s+){0,8}?(?:said|says|told|reported|announced|stated)\b", re.I)
 _CLAIM = re.compile(r"claim|responsib", re.I)
+_ACTED = re.compile(
+    r"\b(launch|fire|attack|strik|struck|hit|kill|carri|detonat|shot|shoot|storm|shell|target|"
+    r"bomb|ambush|abduct|kidnap|stab)\w*",
+    re.I,
+)
 
 
 def _is_source(name: str, quote: str | None) -> bool:
@@ -517,7 +522,9 @@ def _is_source(name: str, quote: str | None) -> bool:
     if not quote or _CLAIM.search(quote):
         return False
     at = quote.casefold().find(name.casefold())
-    return at >= 0 and bool(_SAID.search(quote[at + len(name) :]))
+    said = _SAID.search(quote[at + len(name) :]) if at >= 0 else None
+    # "X fired a missile at the town, the ministry said": X acted; someone else said so.
+    return said is not None and not _ACTED.search(said.group())
 
 
 _OTHER_KIND = {"killed": ("injured", "injuries_quote"), "injured": ("killed", "deaths_quote")}

@@ -286,3 +286,23 @@ def test_whoever_only_reported_the_attack_is_not_its_perpetrator():
         context={"text": text + " " + claimed},
     )
     assert [p.name for p in ok.perpetrators] == ["Red Dawn Brigades"]
+
+
+def test_an_attacker_reported_by_someone_else_stays_the_perpetrator():
+    text = (
+        "The Northern Army fired two missiles at the market in Lorvan on Sunday, killing 7 "
+        "people, the defence ministry said."
+    )
+    draft = IncidentDraft.model_validate(
+        _draft(
+            category="air_or_missile_strike",
+            deaths_quote=text,
+            killed=7,
+            injured=None,
+            headline="7 killed in missile strike on Lorvan market",
+            perpetrator_quote=text,
+            perpetrators=[{"name": "Northern Army", "attribution": "suspected"}],
+        ),
+        context={"text": text, "final": lambda: True},
+    )
+    assert [p.name for p in draft.perpetrators] == ["Northern Army"]
