@@ -177,7 +177,8 @@ def stack(work: Path, delay: float, **service_env: str) -> Iterator[tuple[Server
     model_cmd = [sys.executable, "-m", "tests.scripted_openai", "--host", "127.0.0.1"]
     model_cmd += ["--port", str(model_port), "--delay", str(delay), "--mode", "ok"]
     with serve("model", model_cmd, clean_env(), work) as model:
-        wait_until(model, "/v1/models")
+        # Generous: on a busy machine start-up alone can take minutes.
+        wait_until(model, "/v1/models", timeout=600)
         env = clean_env(
             SUMMARIZER_LLM_BASE_URL=f"{model.url}/v1",
             SUMMARIZER_LLM_MODEL="scripted-model",
@@ -188,7 +189,7 @@ def stack(work: Path, delay: float, **service_env: str) -> Iterator[tuple[Server
         )
         cmd = uvicorn_command("service.app:create_app", free_port(), factory=True)
         with serve("service", cmd, env, work) as service:
-            wait_until(service, "/readyz")
+            wait_until(service, "/readyz", timeout=600)
             yield model, service
 
 
