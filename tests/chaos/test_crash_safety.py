@@ -60,7 +60,11 @@ async def burst_then_kill(
     acknowledged: dict[str, dict[str, Any]] = {}
     killed = asyncio.Event()
     calls_before = llm.calls
-    limits = httpx.Limits(max_connections=WRITES, max_keepalive_connections=WRITES)
+    # Idle connections are dropped after 1 s, before the server's 5 s keep-alive runs out:
+    # reusing one the server is closing fails the request for reasons of the client's own.
+    limits = httpx.Limits(
+        max_connections=WRITES, max_keepalive_connections=WRITES, keepalive_expiry=1.0
+    )
 
     async def killer() -> None:
         while llm.calls - calls_before < kill_at_call:

@@ -186,7 +186,11 @@ async def run(
     leaks = prompt_windows()
     headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
     own_client = client is None
-    http = client or httpx.AsyncClient(base_url=base_url, timeout=timeout, headers=headers)
+    # keepalive_expiry under uvicorn's 5 s keep-alive: never reuse a connection being closed.
+    limits = httpx.Limits(keepalive_expiry=1.0)
+    http = client or httpx.AsyncClient(
+        base_url=base_url, timeout=timeout, headers=headers, limits=limits
+    )
     gate = asyncio.Semaphore(concurrency)
 
     async def one(article: dict[str, Any]) -> Verdict:
