@@ -12,8 +12,9 @@ it times, alternating which goes first:
 
 Both reuse the KV state of the fixed prompt prefix (evaluated once before timing starts), as the
 service does in production, and each timed call starts from that prefix alone (the KV state is
-reset to it before every call), so neither reuses the other's evaluation of the article. The floor of an article is its uncached prompt tokens over the
-measured prompt rate plus its completion tokens over the measured generation rate.
+reset to it before every call), so neither reuses the other's evaluation of the article. The
+floor of an article is its uncached prompt tokens over the measured prompt rate plus its
+completion tokens over the measured generation rate.
 """
 
 from __future__ import annotations

@@ -35,6 +35,7 @@ from service.errors import (
     SummarizerError,
 )
 from service.extract import Extractor
+from service.language import detect_language
 from service.llm import build_client
 from service.prompts import TemplateSafePromptSet, load_prompts
 from service.store import Store, make_engine
@@ -44,7 +45,6 @@ log = logging.getLogger("service.app")
 access_log = logging.getLogger("service.access")
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
-
 # The request being served; tasks started for it (a shared extraction) inherit it, so their
 # log lines carry the id of the request that started them.
 current_request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar(
@@ -106,8 +106,8 @@ class RequestContext:
         given = headers.get(b"x-request-id", b"").decode("latin-1")
         request_id = given if _REQUEST_ID.match(given) else uuid.uuid4().hex
         scope.setdefault("state", {})["request_id"] = request_id
-        started = time.perf_counter()
         current_request_id.set(request_id)
+        started = time.perf_counter()
         status = 500
 
         responded = False
@@ -373,6 +373,7 @@ async def _load_backend(
             count_tokens = model.count_tokens
             room = model.n_ctx - prefix - settings.max_tokens - 64
             max_article_tokens = min(max_article_tokens or room, room)
+        await asyncio.to_thread(detect_language, "warm up")  # loads the language model
         extractor = Extractor(
             settings, build_client(settings, transport), TemplateSafePromptSet.of(prompts)
         )

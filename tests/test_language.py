@@ -35,9 +35,7 @@ async def test_the_record_carries_the_hint_or_the_detected_language(make_setting
     llm = ScriptedLLM(draft_from_record(sample["expected"]))
     async with running_app(make_settings(), llm) as client:
         detected = await client.post("/v1/summaries", json=request)
-        hinted = await client.post(
-            "/v1/summaries?refresh=true", json={**request, "language": "ca"}
-        )
+        hinted = await client.post("/v1/summaries?refresh=true", json={**request, "language": "ca"})
     assert detected.status_code == 200, detected.text
     assert detected.json()["language"] == "es"
     assert hinted.json()["language"] == "ca"
