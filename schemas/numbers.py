@@ -110,12 +110,6 @@ def figures_of_kind(text: str, kind: str) -> set[int]:
     return figures_by_kind(text)[kind]
 
 
-def figures_near_casualty_words(text: str) -> set[int]:
-    """Figures given as dead or injured."""
-    by_kind = figures_by_kind(text)
-    return by_kind["killed"] | by_kind["injured"]
-
-
 _LANGUAGES = ("en", "es", "fr", "pt", "de", "it", "nl")
 _CASUALTY_WORD = re.compile(rf"\b{_CASUALTY}\b", re.I)
 _ENGLISH = re.compile(r"\b(the|and|of|was|were|have|has|been|with|after|said)\b", re.I)
