@@ -17,8 +17,9 @@ all accept the same schema and every field is always present.
 from __future__ import annotations
 
 import re
+from contextvars import ContextVar
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -169,6 +170,15 @@ Summary = Annotated[
 Strings = Annotated[list[ShortText], Field(max_length=LIST_MAX)]
 
 
+#: What the draft's validators check against, for callers that cannot pass pydantic a
+#: validation context: ``{"text": article, "final": () -> bool}``. ``final()`` is true on the
+#: last answer the model may give, when unsupported values are withheld instead of re-asked.
+#: A context passed to ``model_validate`` takes precedence.
+validation_context: ContextVar[dict[str, Any] | None] = ContextVar(
+    "draft_validation_context", default=None
+)
+
+
 class IncidentDraft(_Strict):
     """The incident a news article reports, as the model writes it.
 
@@ -246,7 +256,7 @@ class IncidentDraft(_Strict):
 
     @model_validator(mode="after")
     def _consistent(self, info: ValidationInfo) -> IncidentDraft:
-        context = info.context or {}
+        context = info.context or validation_context.get() or {}
         text = context.get("text")
         if text is not None:
             self._align_quotes(text)

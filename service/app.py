@@ -37,7 +37,7 @@ from service.errors import (
 from service.extract import Extractor
 from service.language import detect_language
 from service.llm import build_client
-from service.prompts import TemplateSafePromptSet, load_prompts
+from service.prompts import load_prompts
 from service.store import Store, make_engine
 from service.summarize import Summarizer
 
@@ -261,6 +261,7 @@ def create_app(
     app.include_router(web.router)
     # Every path needs a key (when any is configured) but these; KeyGuard explains why.
     open_paths = {route.path for route in api.health.routes} | web.OPEN_PATHS  # type: ignore[attr-defined]
+    app.add_middleware(api.CachedSummaries)  # inside the key guard: hits need a key too
     app.add_middleware(KeyGuard, open_paths=open_paths, open_prefixes=web.OPEN_PREFIXES)
     _declare_security(app, open_paths)
     app.add_middleware(RequestContext, max_body_bytes=settings.max_body_bytes)  # outermost
@@ -374,9 +375,7 @@ async def _load_backend(
             room = model.n_ctx - prefix - settings.max_tokens - 64
             max_article_tokens = min(max_article_tokens or room, room)
         await asyncio.to_thread(detect_language, "warm up")  # loads the language model
-        extractor = Extractor(
-            settings, build_client(settings, transport), TemplateSafePromptSet.of(prompts)
-        )
+        extractor = Extractor(settings, build_client(settings, transport), prompts)
         app.state.summarizer = Summarizer(
             settings,
             app.state.store,

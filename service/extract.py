@@ -3,6 +3,11 @@
 Two retry layers and no more: instructor re-asks when the answer fails validation (the error
 text goes back to the model), and ``service.llm.RetryingTransport`` retries transient HTTP
 failures. Every backend is reached the same way; only the client differs.
+
+What does not depend on the article is done once, not per call: the response model instructor
+would otherwise rebuild (a new class and its JSON schema on every call) is built here, and the
+article reaches the draft's validators through ``schemas.incident.validation_context`` rather
+than instructor's ``context``, which would also render every message as a Jinja template.
 """
 
 from __future__ import annotations
@@ -12,13 +17,16 @@ import contextvars
 import logging
 import time
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any, cast
 
 import instructor
 import openai
 from instructor.v2.core.errors import IncompleteOutputException, InstructorRetryException
+from instructor.v2.core.function_calls import ResponseSchema
+from pydantic import ConfigDict
 
-from schemas.incident import IncidentDraft
+from schemas.incident import IncidentDraft, validation_context
 from service import llm
 from service.config import Settings
 from service.errors import (
@@ -36,6 +44,25 @@ _MODES = {
     "json": instructor.Mode.JSON,
     "tools": instructor.Mode.TOOLS,
 }
+
+
+class DraftResponse(IncidentDraft, ResponseSchema):
+    """``IncidentDraft`` as instructor's response model, with its JSON schema generated once.
+
+    Given a plain model, instructor derives this class and regenerates its schema on every
+    call; given a ``ResponseSchema`` it uses the class as it is. The request carries the same
+    schema either way (same name, same title).
+    """
+
+    model_config = ConfigDict(title=IncidentDraft.__name__)
+
+    @classmethod
+    @cache
+    def model_json_schema(cls, *args: Any, **kwargs: Any) -> dict[str, Any]:  # type: ignore[override]
+        return super().model_json_schema(*args, **kwargs)
+
+
+DraftResponse.__name__ = DraftResponse.__qualname__ = IncidentDraft.__name__
 
 
 @dataclass
@@ -96,23 +123,22 @@ class Extractor:
         _attempts.set(attempts)
         llm.upstream_calls.set(calls)
         llm.deadline.set(deadline)
+        # On the last attempt the validator withholds what the article does not support
+        # instead of failing the record.
+        context = validation_context.set(
+            {"text": text, "final": lambda: len(attempts) >= settings.attempts}
+        )
         started = time.monotonic()
         usage = Usage()
         try:
             async with asyncio.timeout_at(_loop_time(deadline)):
                 draft, completion = await self._client.create_with_completion(
                     model=self.model,
-                    response_model=IncidentDraft,
+                    response_model=DraftResponse,
                     messages=cast(
                         Any, self.prompts.messages(text=text, title=title, published=published)
                     ),
                     max_retries=settings.attempts - 1,
-                    # On the last attempt the validator withholds what the article does
-                    # not support instead of failing the record.
-                    context={
-                        "text": text,
-                        "final": lambda: len(attempts) >= settings.attempts,
-                    },
                     max_tokens=settings.max_tokens,
                     temperature=settings.llm_temperature,
                 )
@@ -128,6 +154,8 @@ class Extractor:
             ) from exc
         except openai.APIError as exc:
             raise _transport_failure(exc) from exc
+        finally:
+            validation_context.reset(context)
         total = getattr(draft, "_total_usage", None) or completion.usage
         usage.prompt_tokens = getattr(total, "prompt_tokens", 0) or 0
         usage.completion_tokens = getattr(total, "completion_tokens", 0) or 0

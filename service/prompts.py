@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from string import Template
@@ -32,34 +32,6 @@ class PromptSet:
             text=_defuse_fence(text),
         )
         return [{"role": "system", "content": self.system}, {"role": "user", "content": user}]
-
-
-@dataclass(frozen=True)
-class TemplateSafePromptSet(PromptSet):
-    """The same messages, written so that instructor's templating leaves them as they are.
-
-    instructor renders every message as a Jinja template whenever a call passes a validation
-    context, as the extractor's does. An article is data: ``{{ 7 * 6 }}`` in it must reach the
-    model as written (not as 42, nor as a call to anything in the context), and a stray ``{#``
-    must not fail the request.
-    """
-
-    @classmethod
-    def of(cls, prompts: PromptSet) -> TemplateSafePromptSet:
-        return cls(**{f.name: getattr(prompts, f.name) for f in fields(prompts)})
-
-    def messages(self, *, text: str, title: str | None, published: str | None) -> list[dict]:
-        plain = super().messages(text=text, title=title, published=published)
-        return [{**message, "content": jinja_literal(message["content"])} for message in plain]
-
-
-def jinja_literal(text: str) -> str:
-    """A Jinja template that renders to exactly ``text``.
-
-    Nothing inside ``{% raw %}`` is interpreted, and the only way out of it is a ``{%`` tag, so
-    every ``{%`` of the text is written by an expression outside the raw block instead.
-    """
-    return "{% raw %}" + text.replace("{%", "{% endraw %}{{ '{%' }}{% raw %}") + "{% endraw %}"
 
 
 # The fence's name in any case, spacing or separator ("</ UNTRUSTED_article >").

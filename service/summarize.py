@@ -205,8 +205,7 @@ class Summarizer:
         """``summarize`` as the response body: a hit serves the stored bytes as they are."""
         # The deadline runs from the request's arrival, not from when its model call starts.
         deadline = time.monotonic() + self._settings.request_deadline_s
-        normalized = self.validate(article)
-        key = cache_key(normalized, article.published, self.model, self.prompt_version)
+        normalized, key = self._keyed(article)
         if not refresh:
             stored = await self._store.current_async(key)
             if stored is not None:
@@ -223,6 +222,18 @@ class Summarizer:
         # shield: this caller going away must not cancel the shared extraction.
         resource, hit = await asyncio.shield(task)
         return orjson.dumps({**resource, "cached": hit}), hit
+
+    async def cached_json(self, article: Article) -> bytes | None:
+        """The stored response body for this article, or None: no model call, no admission.
+
+        Raises what ``summarize_json`` would raise for an invalid article.
+        """
+        stored = await self._store.current_async(self._keyed(article)[1])
+        return None if stored is None else with_cached(stored, True)
+
+    def _keyed(self, article: Article) -> tuple[str, str]:
+        normalized = self.validate(article)
+        return normalized, cache_key(normalized, article.published, self.model, self.prompt_version)
 
     def _forget(self, key: str, task: asyncio.Task[Any]) -> None:
         self._inflight.pop(key, None)

@@ -4,10 +4,9 @@ and inputs the schema forbids are refused."""
 from __future__ import annotations
 
 import pytest
-from jinja2.sandbox import SandboxedEnvironment
 
 from service.api import SummaryOut, SummaryPage
-from service.prompts import jinja_literal, load_prompts
+from service.prompts import load_prompts
 from tests.chaos.harness import article
 from tests.conftest import running_app
 from tests.fake_llm import ScriptedLLM
@@ -84,7 +83,7 @@ async def test_a_wrong_method_names_every_method_the_path_serves(make_settings):
     ],
 )
 async def test_template_syntax_in_an_article_reaches_the_model_as_written(make_settings, text):
-    # instructor renders the messages as Jinja templates; the article is data, never code.
+    # The article is data, never a template: nothing in it is evaluated on the way.
     llm = ScriptedLLM(lambda body: generic_draft(article_of(body)))
     async with running_app(make_settings(), llm) as client:
         response = await client.post("/v1/summaries", json={"text": text})
@@ -93,14 +92,3 @@ async def test_template_syntax_in_an_article_reaches_the_model_as_written(make_s
     plain = [m["content"] for m in load_prompts().messages(text=text, title=None, published=None)]
     assert sent == plain
     assert article_of(llm.requests[0]) == text
-
-
-def test_jinja_literal_renders_to_its_text():
-    alphabet = "{}%#-+ rawend\n'x"
-    texts = ["", "{", "{%", "{{%", "%}", "{% endraw %}", "{%+ endraw +%}", "{#", "}}{{"]
-    texts += [
-        "".join(alphabet[(i * 7 + j * 3) % len(alphabet)] for j in range(i % 23))
-        for i in range(500)
-    ]
-    for text in texts:
-        assert SandboxedEnvironment().from_string(jinja_literal(text)).render() == text, text

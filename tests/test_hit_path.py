@@ -120,3 +120,162 @@ async def test_a_repeated_query_parameter_is_refused_on_every_route(make_setting
     assert listed.status_code == 422
     assert fine.status_code == 200
     assert llm.calls == 1
+
+
+async def test_a_hit_is_answered_before_routing_with_the_routes_bytes(make_settings, seed):
+    llm = ScriptedLLM(draft_from_record(seed["expected"]))
+    async with running_app(make_settings(), llm) as client:
+        summarizer = client.app.state.summarizer  # type: ignore[attr-defined]
+        routed = 0
+        through_route = summarizer.summarize_json
+
+        async def counting(*args, **kwargs):
+            nonlocal routed
+            routed += 1
+            return await through_route(*args, **kwargs)
+
+        summarizer.summarize_json = counting
+        miss = await client.post("/v1/summaries", json=seed["request"])
+        fast = await client.post("/v1/summaries", json=seed["request"])
+        assert routed == 1  # the miss; the hit never reached the route
+        # A query string takes the route: the same hit, answered by the route itself.
+        slow = await client.post("/v1/summaries?refresh=false", json=seed["request"])
+        assert routed == 2
+    assert miss.headers["X-Cache"] == "miss"
+    assert fast.status_code == slow.status_code == 200
+    assert fast.content == slow.content
+    assert fast.content.endswith(b',"cached":true}')
+
+    def comparable(response: httpx.Response) -> dict[str, str]:
+        return {k: v for k, v in response.headers.items() if k != "x-request-id"}
+
+    assert comparable(fast) == comparable(slow)
+    assert (
+        fast.headers["x-request-id"]
+        and fast.headers["x-request-id"] != slow.headers["x-request-id"]
+    )
+    assert llm.calls == 1
+
+
+async def test_hits_need_the_api_key_like_every_other_request(make_settings, seed):
+    llm = ScriptedLLM(draft_from_record(seed["expected"]))
+    async with running_app(make_settings(api_keys="k-one"), llm) as client:
+        keyed = {"X-API-Key": "k-one"}
+        first = await client.post("/v1/summaries", json=seed["request"], headers=keyed)
+        anonymous = await client.post("/v1/summaries", json=seed["request"])
+        wrong = await client.post(
+            "/v1/summaries", json=seed["request"], headers={"X-API-Key": "k-two"}
+        )
+        again = await client.post("/v1/summaries", json=seed["request"], headers=keyed)
+    assert first.status_code == 200 and first.headers["X-Cache"] == "miss"
+    assert anonymous.status_code == wrong.status_code == 401
+    assert anonymous.json()["error"]["code"] == "unauthorized"
+    assert again.status_code == 200 and again.headers["X-Cache"] == "hit"
+
+
+async def test_bad_requests_for_a_stored_article_get_the_routes_errors(make_settings, seed):
+    llm = ScriptedLLM(draft_from_record(seed["expected"]))
+    async with running_app(
+        make_settings(max_article_chars=len(seed["request"]["text"])), llm
+    ) as client:
+        assert (await client.post("/v1/summaries", json=seed["request"])).status_code == 200
+        body = json.dumps(seed["request"]).encode()
+        as_text = await client.post(
+            "/v1/summaries", content=body, headers={"Content-Type": "text/plain"}
+        )
+        extra = await client.post("/v1/summaries", json={**seed["request"], "colour": "red"})
+        blank = await client.post("/v1/summaries", json={**seed["request"], "text": " \n "})
+        not_object = await client.post(
+            "/v1/summaries", content=b"[1]", headers={"Content-Type": "application/json"}
+        )
+        too_long = await client.post(
+            "/v1/summaries", json={**seed["request"], "text": seed["request"]["text"] + " More."}
+        )
+    assert (as_text.status_code, as_text.json()["error"]["code"]) == (415, "unsupported_media_type")
+    assert (blank.status_code, blank.json()["error"]["code"]) == (422, "invalid_input")
+    assert (not_object.status_code, not_object.json()["error"]["code"]) == (
+        400,
+        "malformed_request",
+    )
+    assert (too_long.status_code, too_long.json()["error"]["code"]) == (413, "article_too_large")
+    routed = await _route_only_status(make_settings, seed, {**seed["request"], "colour": "red"})
+    assert extra.status_code == routed  # an unknown field: whatever the route does
+    assert llm.calls == 1
+
+
+async def _route_only_status(make_settings, seed, payload) -> int:
+    llm = ScriptedLLM(draft_from_record(seed["expected"]))
+    async with running_app(make_settings(), llm) as client:
+        return (await client.post("/v1/summaries?refresh=false", json=payload)).status_code
+
+
+async def _asgi_post(app, messages: list[dict]) -> tuple[int | None, bytes, dict[bytes, bytes]]:
+    """POST /v1/summaries with the body delivered as the given ASGI messages."""
+    pending = list(messages)
+    answer: dict = {"status": None, "body": b"", "headers": {}}
+
+    async def receive() -> dict:
+        if pending:
+            return pending.pop(0)
+        await asyncio.sleep(3600)  # a real server waits until the client does something
+        raise AssertionError("unreachable")
+
+    async def send(message: dict) -> None:
+        if message["type"] == "http.response.start":
+            answer["status"] = message["status"]
+            answer["headers"] = dict(message["headers"])
+        elif message["type"] == "http.response.body":
+            answer["body"] += message.get("body", b"")
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/v1/summaries",
+        "raw_path": b"/v1/summaries",
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"host", b"service.test"), (b"content-type", b"application/json")],
+        "client": ("127.0.0.1", 1),
+        "server": ("127.0.0.1", 80),
+        "state": {},
+        "app": app,
+    }
+    await asyncio.wait_for(app(scope, receive, send), 10)
+    return answer["status"], answer["body"], answer["headers"]
+
+
+async def test_a_body_in_pieces_reaches_the_route_whole_on_a_miss(make_settings, seed):
+    llm = ScriptedLLM(draft_from_record(seed["expected"]))
+    async with running_app(make_settings(), llm) as client:
+        app = client.app  # type: ignore[attr-defined]
+        body = json.dumps(seed["request"]).encode()
+        pieces = [body[:7], body[7:300], body[300:]]
+        messages = [
+            {"type": "http.request", "body": piece, "more_body": i < len(pieces) - 1}
+            for i, piece in enumerate(pieces)
+        ]
+        status, miss, headers = await _asgi_post(app, list(messages))
+        assert (status, headers[b"x-cache"]) == (200, b"miss")
+        status, hit, headers = await _asgi_post(app, list(messages))
+        assert (status, headers[b"x-cache"]) == (200, b"hit")
+    assert json.loads(miss)["content_sha256"] == json.loads(hit)["content_sha256"]
+    assert json.loads(hit)["cached"] is True
+    assert llm.calls == 1
+
+
+async def test_a_client_gone_mid_body_costs_no_model_call(make_settings, seed):
+    llm = ScriptedLLM(draft_from_record(seed["expected"]))
+    async with running_app(make_settings(), llm) as client:
+        app = client.app  # type: ignore[attr-defined]
+        body = json.dumps(seed["request"]).encode()
+        messages = [
+            {"type": "http.request", "body": body[:50], "more_body": True},
+            {"type": "http.disconnect"},
+        ]
+        await _asgi_post(app, messages)
+        stored = await client.get("/v1/summaries")
+    assert llm.calls == 0
+    assert stored.json()["items"] == []
