@@ -6,7 +6,8 @@ One process, one loaded model. For each article (the seed, then the first N of t
 it times, alternating which goes first:
 
 * bare: ``Llama.create_completion`` on the same chat-formatted prompt, the same grammar (compiled
-  from the same draft schema) and the same max_tokens, nothing else;
+  from the same draft schema) and the same max_tokens, with llama-cpp-python's own grammar
+  sampler (the service's ``GreedyGrammar`` switched off for this call), nothing else;
 * service: ``POST /v1/summaries?refresh=true`` to the real app served by uvicorn on loopback,
   with ``SUMMARIZER_MAX_ATTEMPTS=1`` so both do exactly one completion.
 
@@ -133,14 +134,18 @@ def main() -> None:
             # The same token sequence the service sends: the model's chat template applied
             # to the same messages, so both reuse the same cached prefix.
             prompt = model._formatter(messages=messages)
-            out = model.llama.create_completion(
-                prompt=prompt.prompt,
-                grammar=grammar,
-                max_tokens=settings.max_tokens,
-                temperature=0.0,
-                seed=0,
-                stop=prompt.stop,
-            )
+            model.llama.greedy_grammar = False
+            try:
+                out = model.llama.create_completion(
+                    prompt=prompt.prompt,
+                    grammar=grammar,
+                    max_tokens=settings.max_tokens,
+                    temperature=0.0,
+                    seed=0,
+                    stop=prompt.stop,
+                )
+            finally:
+                model.llama.greedy_grammar = True
             return {"s": time.perf_counter() - t, **out["usage"]}
 
         def service(body: dict = body) -> dict[str, Any]:
@@ -225,6 +230,8 @@ def _markdown(summary: dict[str, Any], rows: list[dict[str, Any]], args: Any) ->
             f"{r['service_completion_tokens']} |"
         )
     limit = f" --limit {args.limit}" if args.limit else ""
+    if args.dataset:
+        limit = f" --dataset {args.dataset}{limit}"
     return "\n".join(
         [
             SECTION,

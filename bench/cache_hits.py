@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import datetime as dt
 import json
 import os
 import platform
@@ -461,10 +460,7 @@ def render(
             "`POST /v1/summaries` answered from the SQLite cache (the `X-Cache: hit` path), "
             "against a bare FastAPI route returning the same bytes.",
             "",
-            f"- Command: {report.command_line(command)}",
-            f"- Date: {dt.datetime.now(dt.UTC).strftime('%Y-%m-%d %H:%M UTC')}",
-            f"- Commit: {commit()}",
-            f"- Machine: {machine()}",
+            *report.provenance(command),
             f"- Software: {versions()}",
             f"- Client: {client_line}. Closed loop: *clients* = keep-alive connections, each "
             "sending its next request when the previous answer arrives. "
@@ -500,10 +496,6 @@ def render(
             "",
         ]
     )
-
-
-def write_section(path: Path, section: str) -> None:
-    report.write_section(path, SECTION, section)
 
 
 # --- main ----------------------------------------------------------------------------------------
@@ -662,10 +654,7 @@ def main(argv: list[str] | None = None) -> None:
         hit_bytes=len(hit.content),
         header_names=names,
     )
-    print(section)
-    if not args.no_write:
-        write_section(args.output, section)
-        print(f"(written to {args.output})", file=sys.stderr)
+    report.publish(args.output, SECTION, section, write=not args.no_write)
 
 
 if __name__ == "__main__":

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import datetime as dt
 import json
 import shlex
 import subprocess
@@ -252,10 +251,7 @@ def main(argv: list[str] | None = None) -> str:
                 rows.append((runs["service"], runs["direct"]))
             service.check_alive()
     section = render(rows, args, command)
-    print(section)
-    if not args.no_write:
-        report.write_section(args.output, SECTION, section)
-        print(f"(written to {args.output})", file=sys.stderr)
+    report.publish(args.output, SECTION, section, write=not args.no_write)
     return section
 
 
@@ -293,10 +289,7 @@ def render(rows: list[tuple[Window, Window]], args: argparse.Namespace, command:
             f"service to a scripted OpenAI-compatible server that answers after {delay:g} s, "
             "against the ideal rate (clients / delay).",
             "",
-            f"- Command: {report.command_line(command)}",
-            f"- Date: {dt.datetime.now(dt.UTC).strftime('%Y-%m-%d %H:%M UTC')}",
-            f"- Commit: {report.commit()}",
-            f"- Machine: {report.machine()}",
+            *report.provenance(command),
             f"- Software: {versions()}",
             "- Model server: `python -m tests.scripted_openai --mode ok --delay "
             f"{delay:g}` in its own process (uvicorn, one coroutine per request): a valid "

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import datetime as dt
 import json
 import os
 import shlex
@@ -227,18 +226,12 @@ def main(argv: list[str] | None = None) -> str:
     lines = [
         heading,
         "",
-        f"- Command: {report.command_line(command)}",
-        f"- Date: {dt.datetime.now(dt.UTC).strftime('%Y-%m-%d %H:%M UTC')}",
-        f"- Commit: {report.commit()}",
-        f"- Machine: {report.machine()}",
+        *report.provenance(command),
         "",
         *(model_run(args) if args.with_model else scripted_run(args)),
     ]
     section = "\n".join(lines) + "\n"
-    print(section)
-    if not args.no_write:
-        report.write_section(args.output, heading, section)
-        print(f"(written to {args.output})", file=sys.stderr)
+    report.publish(args.output, heading, section, write=not args.no_write)
     return section
 
 

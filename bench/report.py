@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import platform
 import re
 import subprocess
+import sys
 from pathlib import Path
 
 
@@ -52,3 +54,21 @@ def write_section(path: Path, heading: str, section: str) -> None:
     else:
         text = text.rstrip("\n") + "\n\n" + section
     path.write_text(text, encoding="utf-8")
+
+
+def provenance(command: str) -> list[str]:
+    """The lines every section starts with: what ran, when, on which commit and machine."""
+    return [
+        f"- Command: {command_line(command)}",
+        f"- Date: {dt.datetime.now(dt.UTC).strftime('%Y-%m-%d %H:%M UTC')}",
+        f"- Commit: {commit()}",
+        f"- Machine: {machine()}",
+    ]
+
+
+def publish(path: Path, heading: str, section: str, *, write: bool = True) -> None:
+    """Print a finished section and, unless told not to, write it into ``path``."""
+    print(section)
+    if write:
+        write_section(path, heading, section)
+        print(f"(written to {path})", file=sys.stderr)

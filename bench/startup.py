@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import datetime as dt
 import json
 import shlex
 import signal
@@ -137,19 +136,13 @@ def main(argv: list[str] | None = None) -> str:
             f"Seconds from spawning `incident-summarizer serve` to the first 200 from "
             f"`/readyz`, with {what}; the same data directory for every start.",
             "",
-            f"- Command: {report.command_line(command)}",
-            f"- Date: {dt.datetime.now(dt.UTC).strftime('%Y-%m-%d %H:%M UTC')}",
-            f"- Commit: {report.commit()}",
-            f"- Machine: {report.machine()}",
+            *report.provenance(command),
             "",
             *rows,
             "",
         ]
     )
-    print(section)
-    if not args.no_write:
-        report.write_section(args.output, heading, section)
-        print(f"(written to {args.output})", file=sys.stderr)
+    report.publish(args.output, heading, section, write=not args.no_write)
     return section
 
 

@@ -117,11 +117,12 @@ class LocalModel:
     """One llama.cpp context. It runs one completion at a time; callers queue on the lock."""
 
     def __init__(self, settings: Settings, file: ModelFile) -> None:
-        from llama_cpp import Llama  # imported here: loading the native library takes time
+        # Imported here: loading the native library takes time.
+        from service.greedy_grammar import GreedyGrammarLlama
 
         started = time.perf_counter()
         self.file = file
-        self.llama = Llama(
+        self.llama = GreedyGrammarLlama(
             model_path=str(file.path),
             n_ctx=settings.local_n_ctx,
             n_threads=settings.local_n_threads or max(1, os.cpu_count() or 1),

@@ -270,3 +270,38 @@ async def test_always_invalid_output_spends_the_attempts_then_502_with_tokens_lo
     assert spent[0]["prompt_tokens"] == llm.prompt_tokens - prompt > 0
     assert spent[0]["completion_tokens"] == llm.completion_tokens - completion > 0
     assert any(line.get("status") == 502 for line in lines)  # the access line, same id
+
+
+# --- 7. model server down ---------------------------------------------------------------------
+
+
+async def test_a_model_server_nobody_listens_on_answers_503_after_its_retries(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    from tests.chaos.harness import free_port
+
+    closed = f"http://127.0.0.1:{free_port()}/v1"  # bound once, then released: refused
+    with running_service(
+        tmp_path_factory.mktemp("down"),
+        closed,
+        transient_retries=RETRIES,
+        request_deadline_s=DEADLINE,
+    ) as service:
+        async with httpx.AsyncClient(base_url=service.base_url, timeout=30) as client:
+            started = time.monotonic()
+            response = await client.post("/v1/summaries", json=article(1, tag="down"))
+            elapsed = time.monotonic() - started
+            assert (await client.get("/v1/summaries")).json()["items"] == []
+        await asyncio.sleep(0.2)  # let the log line reach the file
+        spent = [
+            line
+            for line in service.log_lines()
+            if line.get("logger") == "service.summarize"
+            and line.get("request_id") == response.headers["X-Request-ID"]
+        ]
+    assert response.status_code == 503, response.text
+    assert response.json()["error"]["code"] == "model_unavailable"
+    assert "unreachable" in response.json()["error"]["message"]
+    assert int(response.headers["Retry-After"]) >= 1
+    assert elapsed < DEADLINE + 1
+    assert len(spent) == 1 and spent[0]["upstream_calls"] == 1 + RETRIES

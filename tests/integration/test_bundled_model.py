@@ -15,10 +15,11 @@ from typing import Any
 import httpx
 import pytest
 
-from schemas.incident import Incident
+from schemas.incident import Incident, IncidentDraft
 from schemas.quotes import find_quote
 from service.config import Settings
 from service.local_model import LocalModel, ensure_model_file
+from service.prompts import load_prompts
 from tests.conftest import ROOT, load_seed
 
 pytestmark = pytest.mark.integration
@@ -137,6 +138,38 @@ def test_the_grammar_constrains_decoding() -> None:
     assert set(data) == {"zz_code", "n"}
     assert data["zz_code"] in {"QX7-ALPHA", "QX7-BETA"}
     assert isinstance(data["n"], int)
+    steps, full_masks = model.llama.last_grammar_steps
+    assert 0 < full_masks <= steps  # the model's own choice was refused, the mask took over
+
+
+def test_greedy_grammar_picks_the_tokens_llama_cpp_would() -> None:
+    """Checking the model's best token alone first changes the time, never the answer."""
+    from llama_cpp import LlamaGrammar
+
+    settings = Settings(_env_file=None)
+    model = LocalModel(settings, ensure_model_file(settings))
+    grammar = LlamaGrammar.from_json_schema(
+        json.dumps(IncidentDraft.model_json_schema()), verbose=False
+    )
+    article = (
+        "Two people were killed and nine injured on Sunday when a gas cylinder exploded in a "
+        "crowded restaurant in the market district of Orvieto Nuova, the fire brigade said."
+    )
+    prompt = model._formatter(
+        messages=load_prompts().messages(text=article, title=None, published="2024-02-11")
+    )
+    texts = {}
+    for greedy in (True, False):
+        model.llama.greedy_grammar = greedy
+        out = model.llama.create_completion(
+            prompt=prompt.prompt, grammar=grammar, max_tokens=96, temperature=0.0, stop=prompt.stop
+        )
+        texts[greedy] = out["choices"][0]["text"]
+        if greedy:
+            steps, full_masks = model.llama.last_grammar_steps
+    assert texts[True] == texts[False]
+    assert texts[True].startswith('{"is_incident": true')
+    assert steps == 96 and full_masks < steps // 2, (steps, full_masks)
 
 
 def _cli(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
