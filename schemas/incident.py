@@ -31,8 +31,21 @@ from pydantic import (
     model_validator,
 )
 
-from schemas.evidence import sentence_for_figure, sentence_naming
-from schemas.numbers import casualty_numbers, figures_of_kind, says_none, supports_figure
+from schemas.evidence import (
+    first_figure,
+    none_sentence,
+    sentence_around,
+    sentence_for_figure,
+    sentence_naming,
+)
+from schemas.numbers import (
+    casualty_numbers,
+    figures_of_kind,
+    says_none,
+    stated_figures,
+    subcount_figures,
+    supports_figure,
+)
 from schemas.quotes import align_quote, find_quote
 
 SCHEMA_VERSION = "1"
@@ -261,6 +274,8 @@ class IncidentDraft(_Strict):
         if text is not None:
             self._align_quotes(text)
             self._find_evidence(text)
+            self._prefer_stated_totals(text)
+            self._fill_from_article(text)
         self._complete_totals()
         problems = self._problems(text)
         final = context.get("final")
@@ -268,6 +283,8 @@ class IncidentDraft(_Strict):
             # Out of re-asks: keep what the article supports and withhold the rest, rather
             # than refusing the whole record or storing a figure nobody can check.
             self._withhold_unsupported(text)
+            if text is not None:
+                self._fill_from_article(text)
             problems = self._problems(text)
         if problems:
             # Each message says what to change: it goes back to the model as the re-ask.
@@ -393,6 +410,57 @@ class IncidentDraft(_Strict):
             found = sentence_naming(text, named[0])
             if found is not None:
                 self.perpetrator_quote = found
+
+    def _prefer_stated_totals(self, text: str) -> None:
+        """A sub-count taken for the total ("28 people were injured, and three were in
+        serious condition" read as 3 injured): the larger total its sentence states wins."""
+        if not self.is_incident:
+            return
+        for kind, quote_field in (("killed", "deaths_quote"), ("injured", "injuries_quote")):
+            figure, quote = getattr(self, kind), getattr(self, quote_field)
+            if not (figure and quote and figure in subcount_figures(quote)):
+                continue
+            sentence = sentence_around(text, quote)
+            if sentence is None:
+                continue
+            parts = subcount_figures(sentence)
+            if figure not in parts:
+                continue
+            totals = {f for f in stated_figures(sentence, kind) - parts if f > figure}
+            if totals:
+                setattr(self, kind, max(totals))
+                setattr(self, quote_field, sentence)
+                self._withheld.append(
+                    f"{kind} figure {figure} replaced by {max(totals)}: its sentence gives "
+                    f"{figure} as part of a total of {max(totals)}"
+                )
+
+    def _fill_from_article(self, text: str) -> None:
+        """A toll the model left empty that the article states is taken from the article: 0
+        when a sentence says nobody died (or was hurt) and no figure says otherwise, else the
+        first figure of that kind the article gives for the incident, with its sentence."""
+        if not self.is_incident:
+            return
+        for kind, quote_field in (("killed", "deaths_quote"), ("injured", "injuries_quote")):
+            if getattr(self, kind) is not None or any(
+                getattr(g, kind) is not None for g in self.groups
+            ):
+                continue
+            nobody = none_sentence(text, kind)
+            if nobody is not None:
+                setattr(self, kind, 0)
+                setattr(self, quote_field, nobody)
+                self._withheld.append(f"{kind} set to 0: the article says nobody was {kind}")
+                continue
+            found = first_figure(text, kind)
+            if found is not None:
+                figure, sentence = found
+                setattr(self, kind, figure)
+                setattr(self, quote_field, sentence)
+                self._withheld.append(
+                    f"{kind} figure {figure} taken from the article, which states it: the "
+                    "record had none"
+                )
 
     def _complete_totals(self) -> None:
         for kind, quote_field in (("killed", "deaths_quote"), ("injured", "injuries_quote")):

@@ -6,7 +6,7 @@ import pytest
 
 from schemas.evidence import sentence_for_figure, sentence_naming
 from schemas.incident import EventDate, IncidentDraft
-from schemas.numbers import figures_of_kind, states_figure
+from schemas.numbers import figures_of_kind, none_kinds, states_figure, supports_figure
 from schemas.quotes import sentences
 from service.postprocess import finalize
 
@@ -306,3 +306,186 @@ def test_an_attacker_reported_by_someone_else_stays_the_perpetrator():
         context={"text": text, "final": lambda: True},
     )
     assert [p.name for p in draft.perpetrators] == ["Northern Army"]
+
+
+# Figures are counts of people: not measures, not dates, not negated words (invented sentences).
+@pytest.mark.parametrize(
+    ("sentence", "killed", "injured"),
+    [
+        ("Nobody was injured, but 32 market stalls burned down.", set(), set()),
+        ("No one was hurt in the fire.", set(), set()),
+        ("None of the 12 injured were in serious condition.", set(), {12}),
+        ("No fewer than 5 people were killed.", {5}, set()),
+        ("A 31-year-old man was killed at 11 a.m. about 68 km from Lorvan.", set(), set()),
+        ("date 2025-06-21 Gunman flees after killing a guard in Lorvan.", set(), set()),
+        ("A tanker exploded on the A4 motorway near Lorvan, killing 2 drivers.", {2}, set()),
+        ("Three or four other people were injured, witnesses said.", set(), {3}),
+    ],
+)
+def test_figures_count_people_not_measures_dates_or_negations(sentence, killed, injured):
+    assert figures_of_kind(sentence, "killed") == killed
+    assert figures_of_kind(sentence, "injured") == injured
+
+
+def test_a_total_does_not_add_a_figure_of_the_other_kind():
+    quote = "One guard was killed and two visitors were wounded in the attack on Lorvan."
+    assert not supports_figure(quote, 3, [1, 2], "killed")
+    assert supports_figure("Two guards and a visitor were killed in Lorvan.", 3, [2, 1], "killed")
+
+
+@pytest.mark.parametrize(
+    ("sentence", "kinds"),
+    [
+        ("Nobody died and no one was injured in the blaze.", {"killed", "injured"}),
+        ("No deaths were reported, but 9 people were treated for burns.", {"killed"}),
+        ("There were no casualties, the fire service said.", {"killed", "injured"}),
+        ("Police said no one was killed or injured.", {"killed", "injured"}),
+        ("None of the passengers were hurt.", {"injured"}),
+        ("No one was seriously hurt.", set()),
+        ("There were no immediate reports of casualties.", set()),
+        ("There were no further injuries.", set()),
+        ("No one has claimed responsibility for the attack.", set()),
+        ("Non ci sono stati feriti.", {"injured"}),
+        ("No hubo muertos.", {"killed"}),
+    ],
+)
+def test_sentences_that_say_nobody_died_or_was_hurt(sentence, kinds):
+    assert none_kinds(sentence) == kinds
+
+
+FIRE = (
+    "A fire swept through the Calder market in Lorvan on Sunday. Nobody died and no one was "
+    "injured, but 40 stalls burned down. Traders blamed old wiring."
+)
+
+
+def test_nobody_died_makes_the_empty_toll_zero():
+    draft = IncidentDraft.model_validate(
+        _draft(
+            category="fire",
+            deaths_quote=None,
+            killed=None,
+            injured=None,
+            headline="Fire sweeps through Calder market in Lorvan",
+        ),
+        context={"text": FIRE},
+    )
+    nobody = "Nobody died and no one was injured, but 40 stalls burned down."
+    assert (draft.killed, draft.injured) == (0, 0)
+    assert draft.deaths_quote == draft.injuries_quote == nobody
+    assert any("killed set to 0" in note for note in draft.withheld)
+    record, _ = finalize(draft, text=FIRE, published=None)
+    assert (record.casualties.killed, record.casualties.injured) == (0, 0)
+    assert [e.quote for e in record.evidence] == [nobody, nobody]
+
+
+def test_nobody_hurt_in_one_sentence_does_not_undo_a_figure_in_another():
+    text = (
+        "A bomb exploded at the Lorvan bus station on Sunday, injuring 14 people. No one was "
+        "hurt in a second blast an hour later."
+    )
+    draft = IncidentDraft.model_validate(
+        _draft(
+            category="explosion_bombing",
+            deaths_quote=None,
+            killed=None,
+            injured=None,
+            headline="Bomb at Lorvan bus station",
+        ),
+        context={"text": text},
+    )
+    assert draft.injured == 14
+    assert draft.injuries_quote == text.split(". ")[0] + "."
+    assert draft.killed is None
+
+
+def test_an_injured_figure_the_model_left_out_is_taken_from_the_article():
+    draft = IncidentDraft.model_validate(
+        _draft(injured=None, headline="7 killed in bus crash near Lorvan"),
+        context={"text": ARTICLE},
+    )
+    assert draft.injured == 18
+    assert draft.injuries_quote is not None and draft.injuries_quote.startswith("Police said 7")
+    assert any("injured figure 18 taken from the article" in n for n in draft.withheld)
+
+
+def test_the_first_figure_of_the_incident_is_taken_not_a_background_one():
+    text = (
+        "Last year, 30 people were injured in a crash on the same road. A bus left the road "
+        "near Lorvan on Sunday, killing 7 passengers and injuring 12. Police said 20 were hurt."
+    )
+    draft = IncidentDraft.model_validate(
+        _draft(deaths_quote=None, injured=None, headline="7 killed in bus crash"),
+        context={"text": text},
+    )
+    assert (draft.killed, draft.injured) == (7, 12)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # a toll given by groups, one of them without a figure: the sum is not guessed
+        "Two soldiers and a civilian were killed when a shell hit the camp near Lorvan.",
+        # the toll comes first without a figure; a later figure may be another count
+        "A policeman was killed by a bomb in Lorvan on Sunday. 4 people were killed there.",
+        # attackers killed, not victims
+        "Police shot dead 2 gunmen after they attacked a checkpoint near Lorvan.",
+        # two figures of the kind, neither a part of the other
+        "A storm killed 3 people in Lorvan on Monday and killed 2 in Estria on Tuesday.",
+    ],
+)
+def test_no_figure_is_taken_when_the_article_does_not_give_one_plainly(text):
+    draft = IncidentDraft.model_validate(
+        _draft(deaths_quote=None, killed=None, injured=None, headline="Attack in Lorvan"),
+        context={"text": text},
+    )
+    assert draft.killed is None
+
+
+def test_a_part_of_the_toll_taken_for_it_gives_way_to_the_total():
+    text = (
+        "A bomb exploded outside a cafe in Lorvan on Saturday. Hospital officials said 31 people "
+        "were treated for injuries, and at least four were in critical condition."
+    )
+    draft = IncidentDraft.model_validate(
+        _draft(
+            category="explosion_bombing",
+            deaths_quote=None,
+            killed=None,
+            injuries_quote="at least four were in critical condition.",
+            injured=4,
+            headline="Bombing outside a Lorvan cafe",
+        ),
+        context={"text": text},
+    )
+    assert draft.injured == 31
+    assert draft.injuries_quote == text.split(". ")[1]
+    assert any("injured figure 4 replaced by 31" in note for note in draft.withheld)
+    alone = "A bomb exploded in Lorvan. Four people were critically injured."
+    kept = IncidentDraft.model_validate(
+        _draft(
+            category="explosion_bombing",
+            deaths_quote=None,
+            killed=None,
+            injuries_quote="Four people were critically injured.",
+            injured=4,
+            headline="Bombing in Lorvan",
+        ),
+        context={"text": alone},
+    )
+    assert kept.injured == 4
+
+
+def test_a_figure_is_taken_from_a_sentence_in_another_language():
+    text = "Un'esplosione ha distrutto una casa a Lorvan. Il bilancio è di 2 morti e 7 feriti."
+    draft = IncidentDraft.model_validate(
+        _draft(
+            category="explosion_bombing",
+            deaths_quote="Il bilancio è di 2 morti e 7 feriti.",
+            killed=2,
+            injured=None,
+            headline="2 killed in explosion in Lorvan",
+        ),
+        context={"text": text},
+    )
+    assert draft.injured == 7
