@@ -14,6 +14,7 @@ from typing import Any
 import pycountry
 from dateparser.date import DateDataParser
 
+from schemas.evidence import is_background
 from schemas.incident import (
     HEADLINE_MAX,
     Casualties,
@@ -27,7 +28,7 @@ from schemas.incident import (
     Precision,
 )
 from schemas.numbers import numbers_in
-from schemas.quotes import find_quote
+from schemas.quotes import find_quote, sentences
 
 # An event this many days before publication is background, not news (see ``finalize``).
 STALE_AFTER_DAYS = 60
@@ -159,6 +160,159 @@ def _parse(text: str, base: date | None) -> tuple[str, Precision] | None:
     return day.isoformat(), precision
 
 
+# The article's own words for the day of the event, in English: "yesterday", "last night",
+# "on Tuesday". A day right after a verb of saying is the day of a statement, not of the event
+# ("police said Saturday").
+_WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+_DAY_PHRASE = re.compile(
+    r"\b(yesterday|last\s+night|today|tonight|this\s+(?:morning|afternoon|evening)|"
+    r"(?:mon|tues|wednes|thurs|fri|satur|sun)day)\b",
+    re.I,
+)
+_SAID_BEFORE = re.compile(
+    r"\b(?:said|says|told|announced|reported|added|confirmed|stated|statement)\s+"
+    r"(?:on\s+)?(?:(?:late|early)\s+)?$",
+    re.I,
+)
+
+
+def day_from_article(
+    event: EventDate, text: str, published: str | None
+) -> tuple[EventDate, str | None]:
+    """The event's day from the article's own words, when the model's date says nothing of it.
+
+    A model often copies the page's date ("2022-06-24") or a time of day ("midday") as the
+    date, which resolves to the publication day. When its date is that day (or none) and its
+    words name no day, the first day the article names for an event ("a man wounded four
+    people ... yesterday", "killed ... on Tuesday") is the day.
+    """
+    if published is None or event.iso not in (None, published) or _names_a_day(event.text):
+        return event, None
+    base = date.fromisoformat(published)
+    for start, end in sentences(text):
+        sentence = text[start:end]
+        if is_background(sentence):
+            continue
+        for match in _DAY_PHRASE.finditer(sentence):
+            if _SAID_BEFORE.search(sentence[: match.start()]):
+                continue
+            day = _day_before(match.group(1).lower(), base)
+            if day >= base:
+                return event, None  # "today", or a weekday that is the publication day
+            fixed = EventDate(text=match.group(1), iso=day.isoformat(), precision="day")
+            return fixed, (
+                f"event date {day.isoformat()} from the article's {match.group(1)!r}: the "
+                f"model's date {event.text!r} names no day"
+            )
+    return event, None
+
+
+def _names_a_day(words: str | None) -> bool:
+    """Whether the model's words for the date name a day ("on Tuesday", "today", "June 24")
+    rather than copy the page's date ("2022-06-24") or give a time of day ("midday")."""
+    if not words or re.fullmatch(r"\s*\d{4}-\d{2}-\d{2}\s*", words):
+        return False
+    return bool(_DAY_PHRASE.search(words) or re.search(r"\d", words))
+
+
+def _day_before(word: str, base: date) -> date:
+    """The day a word names, counted back from the publication day ``base``."""
+    if word == "yesterday" or word.startswith("last"):
+        return base - timedelta(days=1)
+    if word in _WEEKDAYS:
+        return base - timedelta(days=(base.weekday() - _WEEKDAYS.index(word)) % 7)
+    return base  # today, tonight, this morning
+
+
+# "Sabtu (25/6/2022)": a weekday followed by the full date, as Indonesian and Malaysian papers
+# write it.
+_DATE_IN_BRACKETS = r"\s*\(\s*\d{1,2}/\d{1,2}/\d{4}\s*\)"
+
+
+def date_after_weekday(event: EventDate, text: str) -> tuple[EventDate, str | None]:
+    """The full date the article writes right after the weekday the model gave as the date,
+    when that weekday alone could not be resolved: "Sabtu" in "Sabtu (25/6/2022)" is
+    2022-06-25. The date must fall on that weekday (which also rules out a misread day-first
+    or month-first order)."""
+    if event.iso is not None or not event.text:
+        return event, None
+    match = re.search(re.escape(event.text.strip()) + _DATE_IN_BRACKETS, text, re.I)
+    parsed = _parse(match.group(), None) if match else None
+    named = DateDataParser().get_date_data(event.text).date_obj if parsed else None
+    if match is None or parsed is None or named is None:
+        return event, None
+    if date.fromisoformat(parsed[0]).weekday() != named.weekday():
+        return event, None
+    fixed = EventDate(text=match.group(), iso=parsed[0], precision="day")
+    return fixed, f"event date {parsed[0]} from the article's {match.group()!r}"
+
+
+# Commemorations and business news mention disasters and attacks without reporting one.
+_COMMEMORATION = [
+    re.compile(p)
+    for p in (
+        r"(?i)\banniversar",
+        r"(?i)\bcommemorat",
+        r"\bmemorials?\b",  # lower case: "Memorial Hospital" is a name
+        r"(?i)\bremembrance\b",
+        r"(?i)\byears\s+(?:ago|since|after|on)\b",
+        r"(?i)\bmark(?:s|ed|ing)?\s+(?:\w+\s+)?years\b",
+        r"(?i)\bceremon(?:y|ies)\b",
+        r"(?i)\bto\s+remember\b|\bremembered\b",
+        r"(?i)\bin\s+memory\s+of\b",
+        r"(?i)\btributes?\b",
+    )
+]
+_BUSINESS = [
+    re.compile(p, re.I)
+    for p in (
+        r"\bquarter(?:ly)?\b",
+        r"\bper\s+share\b",
+        r"\bearnings\b",
+        r"\bprofit(?:s|able)?\b",
+        r"\bnet\s+(?:loss|income)\b",
+        r"\boperating\s+(?:loss|income|profit)\b",
+        r"\brevenues?\b",
+        r"\banalysts?\b",
+        r"\bestimates?\b",
+        r"\bshares?\b",
+        r"\bstocks?\b",
+        r"\bdividends?\b",
+        r"\bbuy-?back\b",
+        r"\binvestors?\b",
+        r"\bfiscal\b",
+        r"\bguidance\b",
+        r"\b(?:Dow\s+Jones|Nasdaq|S&P\s+500|stock\s+exchange)\b",
+        r"\binsurers?\b",
+    )
+]
+COMMEMORATION_SIGNS = 2  # distinct signs of a commemoration that make a piece one
+BUSINESS_SIGNS = 5  # distinct terms of financial reporting that make a piece business news
+
+
+def _signs(patterns: list[re.Pattern[str]], text: str) -> int:
+    return sum(1 for pattern in patterns if pattern.search(text))
+
+
+def looks_like_commemoration(event: EventDate, text: str, published: str | None) -> bool:
+    """An anniversary or memorial piece with no publication date: the event is dated with its
+    year (news of a current event says "on Tuesday"), and the article speaks of remembering
+    it. With a publication date, the stale-event rule decides instead."""
+    return (
+        published is None
+        and bool(event.text and _HAS_YEAR.search(event.text))
+        and _signs(_COMMEMORATION, text) >= COMMEMORATION_SIGNS
+    )
+
+
+def looks_like_business(draft: IncidentDraft, text: str) -> bool:
+    """Business news (quarterly results, an insurer's losses) that mentions a disaster but
+    reports no dead or injured: the piece is about money, not about the event."""
+    return (
+        draft.killed is None and draft.injured is None and _signs(_BUSINESS, text) >= BUSINESS_SIGNS
+    )
+
+
 def finalize(
     draft: IncidentDraft,
     *,
@@ -177,6 +331,21 @@ def finalize(
 
     event, date_warnings = resolve_date(draft.date, published)
     warnings += date_warnings
+    event, day_note = day_from_article(event, text, published)
+    event, weekday_note = date_after_weekday(event, text)
+    warnings += [note for note in (day_note, weekday_note) if note]
+    if looks_like_commemoration(event, text, published):
+        warnings.append(
+            f"not reported as an incident: the article commemorates an event of {event.iso} "
+            "and gives no publication date"
+        )
+        return _not_an_incident(draft), warnings
+    if looks_like_business(draft, text):
+        warnings.append(
+            "not reported as an incident: the article is business news and reports no dead "
+            "or injured"
+        )
+        return _not_an_incident(draft), warnings
     age = _days_before(event, published)
     if stale_after_days is not None and age is not None and age > stale_after_days:
         warnings.append(

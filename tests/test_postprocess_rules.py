@@ -152,3 +152,132 @@ def test_a_weapon_named_as_perpetrator_becomes_the_cause():
     assert [p.name for p in record.perpetrators] == ["unknown"]
     assert record.weapons == ["drones"]
     assert any("is a weapon or cause" in w for w in warnings)
+
+
+# 2025-06-21 is a Saturday.
+@pytest.mark.parametrize(
+    ("model_text", "article", "expected"),
+    [
+        # the model copied the page's date: the article's "yesterday" is the day
+        (
+            "2025-06-21",
+            "date 2025-06-21 A man stabbed three people in Porto Lenz yesterday.",
+            "2025-06-20",
+        ),
+        # a time of day names no day; a day of a statement is not the event's
+        ("midday", "Police said Saturday that a gunman shot two guards on Thursday.", "2025-06-19"),
+        # the model named the day itself
+        ("today", "A man stabbed three people in Porto Lenz yesterday.", "2025-06-21"),
+        # the model's own date names its day
+        (
+            "June 21",
+            "Last Monday a storm hit. A man stabbed three people in Porto Lenz.",
+            "2025-06-21",
+        ),
+        # the article's first day is the publication day
+        ("2025-06-21", "A fire broke out this morning, a day after Friday's storm.", "2025-06-21"),
+    ],
+)
+def test_the_event_day_is_the_articles_own_when_the_model_names_none(model_text, article, expected):
+    draft = IncidentDraft.model_validate(
+        _draft(
+            category="stabbing_or_assault",
+            deaths_quote=None,
+            killed=None,
+            perpetrator_quote=None,
+            perpetrators=[],
+            date={"text": model_text, "iso": None, "precision": None},
+            weapons=[],
+            headline="Attack in Porto Lenz",
+        ),
+        context={"text": article},
+    )
+    record, warnings = finalize(draft, text=article, published="2025-06-21")
+    assert record.date.iso == expected
+    assert any("from the article's" in w for w in warnings) == (expected != "2025-06-21")
+
+
+@pytest.mark.parametrize(
+    ("weekday", "expected"),
+    [("Sabtu", "2024-07-06"), ("Jumat", None)],  # 6 July 2024 is a Saturday (Sabtu)
+)
+def test_a_weekday_followed_by_its_date_gives_the_date(weekday, expected):
+    text = f"Sebuah bus terguling di Porto Lenz, {weekday} (6/7/2024) dini hari. {TEXT}"
+    draft = IncidentDraft.model_validate(
+        _draft(date={"text": weekday, "iso": None, "precision": None}), context={"text": text}
+    )
+    record, _ = finalize(draft, text=text, published=None)
+    assert record.date.iso == expected
+
+
+MEMORIAL = (
+    "On March 14, 1998 a flood swept through the valley above Porto Lenz in Valdoria, killing "
+    "212 people. Hundreds gathered on Sunday at a memorial by the river for a ceremony to "
+    "remember the victims."
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "published", "incident"),
+    [
+        (MEMORIAL, None, False),
+        # the same event without any sign of a commemoration is reported
+        (MEMORIAL.split(" Hundreds")[0], None, True),
+        # a hospital named Memorial is not a commemoration
+        (MEMORIAL.split(" Hundreds")[0] + " The injured went to Memorial Hospital.", None, True),
+    ],
+)
+def test_a_commemoration_without_a_publication_date_is_not_an_incident(text, published, incident):
+    draft = IncidentDraft.model_validate(
+        _draft(
+            category="natural_disaster",
+            deaths_quote=text.split(". ")[0] + ".",
+            killed=212,
+            perpetrator_quote=None,
+            perpetrators=[],
+            date={"text": "March 14, 1998", "iso": None, "precision": None},
+            weapons=["flood"],
+            headline="212 killed in flood near Porto Lenz",
+        ),
+        context={"text": text},
+    )
+    record, warnings = finalize(draft, text=text, published=published)
+    assert record.is_incident is incident
+    assert any("commemorates" in w for w in warnings) is not incident
+
+
+EARNINGS = (
+    "Halvorsen Insurance reported a third-quarter net loss of $210 million, or 95 cents per "
+    "share, as claims from the storm that flooded Porto Lenz in August hit its results. "
+    "Analysts had expected a profit. The shares fell 4 percent."
+)
+
+
+def test_business_news_about_a_disaster_is_not_an_incident():
+    draft = IncidentDraft.model_validate(
+        _draft(
+            deaths_quote=None,
+            killed=None,
+            perpetrator_quote=None,
+            perpetrators=[],
+            weapons=["storm"],
+            date={"text": "in August", "iso": None, "precision": None},
+            headline="Storm claims push insurer to a loss",
+        ),
+        context={"text": EARNINGS},
+    )
+    record, warnings = finalize(draft, text=EARNINGS, published=None)
+    assert record.is_incident is False
+    assert any("business news" in w for w in warnings)
+    # the same words next to a toll: the toll is news
+    text = EARNINGS + " The storm killed 12 people in Porto Lenz, officials said."
+    draft = IncidentDraft.model_validate(
+        _draft(
+            deaths_quote="The storm killed 12 people in Porto Lenz, officials said.",
+            perpetrator_quote=None,
+            perpetrators=[],
+            weapons=["storm"],
+        ),
+        context={"text": text},
+    )
+    assert finalize(draft, text=text, published=None)[0].is_incident is True
