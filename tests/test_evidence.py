@@ -9,6 +9,7 @@ from schemas.incident import EventDate, IncidentDraft
 from schemas.numbers import figures_of_kind, none_kinds, states_figure, supports_figure
 from schemas.quotes import sentences
 from service.postprocess import finalize
+from tests.drafts import draft_payload
 
 ARTICLE = (
     "LORVAN, Estria (June 2) - A bus carrying 40 passengers left the road near Lorvan on "
@@ -80,28 +81,20 @@ def test_sentence_naming_prefers_a_claim_or_blame():
     assert sentence_naming(text, "Blue Hand") is None
 
 
+BUS_CRASH = {
+    "category": "transport_accident",
+    "deaths_quote": "Seven passengers perished when the coach overturned.",  # invented
+    "killed": 7,
+    "injured": 18,
+    "date": {"text": "on Sunday", "iso": None, "precision": None},
+    "location": {"place": "Lorvan", "region": None, "country": "Estria", "country_code": None},
+    "summary": "A bus left the road near Lorvan.",
+    "headline": "7 killed, 18 injured in bus crash near Lorvan",
+}
+
+
 def _draft(**changes):
-    base = {
-        "is_incident": True,
-        "category": "transport_accident",
-        "deaths_quote": "Seven passengers perished when the coach overturned.",  # invented
-        "killed": 7,
-        "injuries_quote": None,
-        "injured": 18,
-        "missing": None,
-        "qualifier": "exact",
-        "groups": [],
-        "perpetrator_quote": None,
-        "perpetrators": [],
-        "date": {"text": "on Sunday", "iso": None, "precision": None},
-        "location": {"place": "Lorvan", "region": None, "country": "Estria", "country_code": None},
-        "weapons": [],
-        "responses": [],
-        "summary": "A bus left the road near Lorvan.",
-        "headline": "7 killed, 18 injured in bus crash near Lorvan",
-    }
-    base.update(changes)
-    return base
+    return draft_payload(BUS_CRASH, **changes)
 
 
 def test_the_draft_takes_the_articles_sentence_for_its_figures():

@@ -7,6 +7,7 @@ import pytest
 
 from schemas.incident import Category, IncidentDraft
 from service.postprocess import category_from_cause, finalize
+from tests.drafts import draft_payload
 
 TEXT = (
     "A strong earthquake struck the coast near Porto Lenz in Valdoria on Monday, killing 12 "
@@ -32,33 +33,27 @@ def test_category_follows_a_plain_cause(category, weapons, expected):
     assert (note is None) == (fixed == category)
 
 
+QUAKE = {
+    "category": "explosion_bombing",
+    "deaths_quote": TEXT.split(", the")[0],
+    "killed": 12,
+    "perpetrator_quote": "The agency blamed old buildings for the toll.",
+    "perpetrators": [{"name": "Civil Protection Agency", "attribution": "suspected"}],
+    "date": {"text": "on Monday", "iso": None, "precision": None},
+    "location": {
+        "place": "Porto Lenz",
+        "region": "Valdoria",
+        "country": "Valdoria",
+        "country_code": None,
+    },
+    "weapons": ["earthquake"],
+    "summary": "An earthquake near Porto Lenz killed 12 people.",
+    "headline": "12 killed in earthquake near Porto Lenz",
+}
+
+
 def _draft(**changes):
-    base = {
-        "is_incident": True,
-        "category": "explosion_bombing",
-        "deaths_quote": TEXT.split(", the")[0],
-        "killed": 12,
-        "injuries_quote": None,
-        "injured": None,
-        "missing": None,
-        "qualifier": "exact",
-        "groups": [],
-        "perpetrator_quote": "The agency blamed old buildings for the toll.",
-        "perpetrators": [{"name": "Civil Protection Agency", "attribution": "suspected"}],
-        "date": {"text": "on Monday", "iso": None, "precision": None},
-        "location": {
-            "place": "Porto Lenz",
-            "region": "Valdoria",
-            "country": "Valdoria",
-            "country_code": None,
-        },
-        "weapons": ["earthquake"],
-        "responses": [],
-        "summary": "An earthquake near Porto Lenz killed 12 people.",
-        "headline": "12 killed in earthquake near Porto Lenz",
-    }
-    base.update(changes)
-    return base
+    return draft_payload(QUAKE, **changes)
 
 
 def test_a_disaster_has_no_perpetrator_and_no_perpetrator_evidence():
