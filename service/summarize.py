@@ -70,11 +70,16 @@ def with_cached(body: bytes, cached: bool) -> bytes:
     return body[:-1] + (b',"cached":true}' if cached else b',"cached":false}')
 
 
+# Bump when a change to the draft's validators (``schemas/``) or to ``service.postprocess``
+# changes the record made from the same model answer: records stored under older rules are
+# then extracted again on their next request instead of being served.
+RULES_VERSION = "2"
+
+
 def cache_key(normalized: str, published: str | None, model: str, prompt_version: str) -> str:
     # Field separators cannot occur in the parts, so distinct inputs never collide by joining.
-    material = "\x1f".join(
-        ["summary/v1", normalized, published or "", model, prompt_version, SCHEMA_VERSION]
-    )
+    parts = ["summary/v1", normalized, published or "", model, prompt_version, SCHEMA_VERSION]
+    material = "\x1f".join([*parts, RULES_VERSION])
     return hashlib.sha256(material.encode()).hexdigest()
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 
+from service import summarize
 from tests.conftest import SEEDS, running_app
 from tests.fake_llm import ScriptedLLM, draft_from_record
 
@@ -327,6 +328,21 @@ async def test_records_survive_a_restart(make_settings, seed):
     assert again.headers["X-Cache"] == "hit"
     assert again.json()["id"] == created["id"]
     assert llm.calls == 1
+
+
+async def test_records_made_under_older_rules_are_extracted_again(make_settings, seed, monkeypatch):
+    settings = make_settings()
+    llm = ScriptedLLM(draft_from_record(seed["expected"]))
+    async with running_app(settings, llm) as client:
+        old = (await client.post("/v1/summaries", json=seed_request(seed))).json()
+    monkeypatch.setattr(summarize, "RULES_VERSION", summarize.RULES_VERSION + "-next")
+    async with running_app(settings, llm) as client:
+        new = await client.post("/v1/summaries", json=seed_request(seed))
+        kept = await client.get(f"/v1/summaries/{old['id']}")
+    assert new.headers["X-Cache"] == "miss"
+    assert new.json()["id"] != old["id"]
+    assert kept.status_code == 200  # the old record stays retrievable by its id
+    assert llm.calls == 2
 
 
 async def test_last_attempt_withholds_what_the_article_does_not_support(make_settings, seed):
