@@ -59,6 +59,70 @@ def sentence_naming(text: str, name: str) -> str | None:
     return naming[0] if naming else None
 
 
+# A name as news text writes one: capitalized words, "al-Shabab", "Abu-Musab", "M23". An
+# apostrophe may be typed either way (U+0027 or U+2019).
+_APOSTROPHES = "'\u2019"
+_NAME_WORD = (
+    rf"(?:[A-Z][\w{_APOSTROPHES}]*(?:-[\w{_APOSTROPHES}]+)*|"
+    rf"(?:al|el|ad|as|ash|at|an|ar|ul|ud|bin|ibn|de|da|di)-[A-Z][\w{_APOSTROPHES}]*"
+    rf"(?:-[\w{_APOSTROPHES}]+)*)"
+)
+_NAME = rf"{_NAME_WORD}(?:\s+(?:of\s+|the\s+|al\s+|el\s+|de\s+)*{_NAME_WORD})*"
+_GENERIC = (
+    r"(?:\s+(?:group|militants?|movement|organi[sz]ation|network|faction|rebels?|insurgents?))?"
+)
+_SPEAKER = r"(?:spokes(?:man|woman|person)|leader|commander|chief|official|member)"
+_CLAIMED = r"(?:(?:has|have|had)\s+)?(?i:claimed|claims|claiming)\s+(?i:the\s+)?(?i:responsibility)"
+_CLAIMANT = re.compile(
+    rf"(?:(?P<group>{_NAME}){_GENERIC}\s+{_SPEAKER}\s+{_NAME}|(?P<name>{_NAME}){_GENERIC})"
+    rf"\s+{_CLAIMED}|(?i:responsibility)\s+(?:[^.]{{0,80}}?\s)?(?:was|has\s+been)\s+"
+    rf"claimed\s+by\s+(?:the\s+)?(?P<by>{_NAME})"
+)
+# Capitalized words that begin a sentence but name nobody: "No group has claimed ...".
+_NOT_A_NAME = frozenset(
+    [
+        "no",
+        "none",
+        "nobody",
+        "neither",
+        "it",
+        "they",
+        "he",
+        "she",
+        "we",
+        "there",
+        "this",
+        "that",
+        "the",
+        "a",
+        "an",
+        "police",
+        "officials",
+        "authorities",
+    ]
+)
+
+
+def claimant(text: str) -> tuple[str, str] | None:
+    """Who the article says claimed responsibility, with the sentence that says so.
+
+    "The militant group al-Shabab has claimed responsibility for ..." gives al-Shabab; a
+    spokesman's claim ("al-Shabab spokesman Abu Musab claimed responsibility") gives the
+    group; "responsibility was claimed by X" gives X. Background sentences (an earlier
+    attack) and sentences saying that nobody claimed it give nothing.
+    """
+    for sentence in _whole_sentences(text):
+        if is_background(sentence):
+            continue
+        for match in _CLAIMANT.finditer(sentence):
+            name = match.group("group") or match.group("name") or match.group("by")
+            name = re.sub(r"^(?:The|A|An)\s+", "", name)
+            if name.casefold() in _NOT_A_NAME or name.split()[0].casefold() in {"no", "not"}:
+                continue
+            return name, sentence.strip()
+    return None
+
+
 # A sentence about something else than the incident being reported: an earlier event, a
 # yearly statistic, another incident. Its figures are never taken for the incident's toll.
 _BACKGROUND = re.compile(

@@ -32,6 +32,7 @@ from pydantic import (
 )
 
 from schemas.evidence import (
+    claimant,
     first_figure,
     none_sentence,
     sentence_around,
@@ -276,6 +277,7 @@ class IncidentDraft(_Strict):
             self._find_evidence(text)
             self._prefer_stated_totals(text)
             self._fill_from_article(text)
+            self._claimed_in_article(text)
         self._complete_totals()
         problems = self._problems(text)
         final = context.get("final")
@@ -285,6 +287,7 @@ class IncidentDraft(_Strict):
             self._withhold_unsupported(text)
             if text is not None:
                 self._fill_from_article(text)
+                self._claimed_in_article(text)
             problems = self._problems(text)
         if problems:
             # Each message says what to change: it goes back to the model as the re-ask.
@@ -462,6 +465,24 @@ class IncidentDraft(_Strict):
                     "record had none"
                 )
 
+    def _claimed_in_article(self, text: str) -> None:
+        """An attack the record attributes to nobody, in an article that says who claimed it
+        ("X has claimed responsibility for ..."), is attributed to the claimant, with that
+        sentence as the quote. Accidents and disasters are never claimed."""
+        if not self.is_incident or self.category in _NOT_CLAIMED:
+            return
+        if any(p.name.strip().casefold() not in _NOBODY for p in self.perpetrators):
+            return
+        found = claimant(text)
+        if found is None:
+            return
+        name, sentence = found
+        if len(sentence) > QUOTE_MAX:
+            return
+        self.perpetrators = [Perpetrator(name=name, attribution="claimed")]
+        self.perpetrator_quote = sentence
+        self._withheld.append(f"perpetrator {name!r} taken from the article's claim")
+
     def _complete_totals(self) -> None:
         for kind, quote_field in (("killed", "deaths_quote"), ("injured", "injuries_quote")):
             # 0 means the article says nobody was; without a sentence saying so, it is unknown.
@@ -604,6 +625,16 @@ def _is_source(name: str, quote: str | None) -> bool:
     # "X fired a missile at the town, the ministry said": X acted; someone else said so.
     return said is not None and not _ACTED.search(said.group())
 
+
+# Perpetrator names that name nobody.
+_NOBODY = frozenset({"unknown", "unidentified", "none", "not stated", "unknown attackers"})
+_NOT_CLAIMED = {
+    Category.transport_accident,
+    Category.industrial_accident,
+    Category.structural_collapse,
+    Category.natural_disaster,
+    Category.fire,
+}
 
 _OTHER_KIND = {"killed": ("injured", "injuries_quote"), "injured": ("killed", "deaths_quote")}
 

@@ -366,6 +366,9 @@ def finalize(
     region = region if region and named_in(region, text) else None
     if region and region.casefold() in {(place or "").casefold(), (name or "").casefold()}:
         region = None  # "Liberia, Liberia": the region says nothing the record lacks
+    if region and place and _only_a_direction(region, name):
+        # "north-eastern Nigeria": a direction within the country is not a region.
+        region = None
     location = Location(place=place, region=region, country=name, country_code=code)
     figures = (draft.killed, draft.injured, draft.missing)
     if not any((place, region, code, event.iso, *figures)) and 0 not in figures:
@@ -389,6 +392,9 @@ def finalize(
     category, category_note = category_from_cause(draft.category, weapons)
     if category_note:
         warnings.append(category_note)
+    category, strike_note = strike_the_article_never_describes(category, text)
+    if strike_note:
+        warnings.append(strike_note)
     if (
         category in _NO_PERPETRATOR
         and perpetrators
@@ -464,6 +470,22 @@ _NO_PERPETRATOR = {
 _ARSON = re.compile(r"arson|set (?:on )?fire|set alight|torched|firebomb|molotov", re.I)
 
 
+_DIRECTION = re.compile(
+    r"(?:far|the|of|(?:north|south)?(?:-?(?:east|west))?(?:ern)?|north(?:ern)?|south(?:ern)?|"
+    r"central|upper|lower|coastal|interior)",
+    re.I,
+)
+
+
+def _only_a_direction(region: str, country: str | None) -> bool:
+    """Whether ``region`` is only a direction, alone or within the country ("northern
+    Iraq", "the north-east", "south-western Nigeria")."""
+    words = re.findall(r"[^\W\d_]+(?:-[^\W\d_]+)*", region)
+    country_words = {w.casefold() for w in re.findall(r"[^\W\d_]+", country or "")}
+    rest = [w for w in words if w.casefold() not in country_words]
+    return bool(rest) and all(_DIRECTION.fullmatch(w) for w in rest)
+
+
 def category_from_cause(
     category: Category | None, weapons: list[str]
 ) -> tuple[Category | None, str | None]:
@@ -478,6 +500,29 @@ def category_from_cause(
         return category, None
     old = category.value if category else None
     return fixed, f"category {old!r} replaced by {fixed.value!r}: the cause is {cause!r}"
+
+
+_TRANSPORT = re.compile(
+    r"\b(?:planes?|aircraft|airliner|flights?|runway|landing|take-?off|trains?|derail\w*|"
+    r"bus|coach|ferry|boat|ship|vessel|truck|lorry|cars?|motorcycle|collision|collided)\b",
+    re.I,
+)
+
+
+def strike_the_article_never_describes(
+    category: Category | None, text: str
+) -> tuple[Category | None, str | None]:
+    """An air or missile strike in an article that names no strike weapon (rocket, missile,
+    drone, shelling, air strike, warplane...) but speaks of planes, trains or road vehicles is
+    a transport accident: a plane skidding off a runway is not an air strike."""
+    if category != Category.air_or_missile_strike or _STRIKE.search(text):
+        return category, None
+    if not _TRANSPORT.search(text):
+        return category, None
+    return Category.transport_accident, (
+        "category 'air_or_missile_strike' replaced by 'transport_accident': the article names "
+        "no strike weapon and speaks of vehicles"
+    )
 
 
 def _folded_words(text: str) -> set[str]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from schemas.evidence import sentence_for_figure, sentence_naming
+from schemas.evidence import claimant, sentence_for_figure, sentence_naming
 from schemas.incident import EventDate, IncidentDraft
 from schemas.numbers import figures_of_kind, none_kinds, states_figure, supports_figure
 from schemas.quotes import sentences
@@ -482,3 +482,71 @@ def test_a_figure_is_taken_from_a_sentence_in_another_language():
         context={"text": text},
     )
     assert draft.injured == 7
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "A car bomb hit the port on Monday. The militant group Red Dawn Brigades has "
+            "claimed responsibility for the blast.",
+            "Red Dawn Brigades",
+        ),
+        (
+            "Kestrel Front spokesman Ivo Marek claimed responsibility for the attack.",
+            "Kestrel Front",
+        ),
+        ("Responsibility for the raid was claimed by the Northern Shield.", "Northern Shield"),
+        ("Valdor Liberation Army Claims Responsibility for Bridge Blast", "Valdor Liberation Army"),
+        ("The Islamic Ridge group claimed responsibility on its channel.", "Islamic Ridge"),
+        ("No group has claimed responsibility for the attack.", None),
+        ("Nobody has claimed responsibility so far.", None),
+        ("Last year the Kestrel Front claimed responsibility for a similar attack.", None),
+        ("Police said there was no claim of responsibility.", None),
+    ],
+)
+def test_the_claimant_is_read_from_the_articles_claim(text, expected):
+    found = claimant(text)
+    assert (found[0] if found else None) == expected
+    if found:
+        assert found[1] in text
+
+
+def test_an_attack_attributed_to_nobody_takes_the_articles_claimant():
+    text = (
+        "Gunmen attacked a hotel in Merida on Sunday, killing 7 people, police said. Interior "
+        "Minister Dana Ruiz condemned the attack. The Red Dawn Brigades claimed responsibility "
+        "in a statement."
+    )
+    scenario = {
+        "category": "armed_attack",
+        "deaths_quote": "Gunmen attacked a hotel in Merida on Sunday, killing 7 people",
+        "killed": 7,
+        "summary": "Gunmen attacked a hotel.",
+        "headline": "7 killed in attack on Merida hotel",
+    }
+    for perpetrators in ([], [{"name": "unknown", "attribution": "unknown"}]):
+        draft = IncidentDraft.model_validate(
+            draft_payload(scenario, perpetrators=perpetrators), context={"text": text}
+        )
+        assert [(p.name, p.attribution) for p in draft.perpetrators] == [
+            ("Red Dawn Brigades", "claimed")
+        ]
+        assert draft.perpetrator_quote == (
+            "The Red Dawn Brigades claimed responsibility in a statement."
+        )
+    # A source named as the claimant is withheld on the last answer; the claim replaces it.
+    draft = IncidentDraft.model_validate(
+        draft_payload(
+            scenario,
+            perpetrators=[{"name": "Interior Minister Dana Ruiz", "attribution": "claimed"}],
+            perpetrator_quote="Interior Minister Dana Ruiz condemned the attack.",
+        ),
+        context={"text": text, "final": lambda: True},
+    )
+    assert [p.name for p in draft.perpetrators] == ["Red Dawn Brigades"]
+    # An accident is never claimed.
+    draft = IncidentDraft.model_validate(
+        draft_payload(scenario, category="fire", perpetrators=[]), context={"text": text}
+    )
+    assert draft.perpetrators == []

@@ -276,3 +276,72 @@ def test_business_news_about_a_disaster_is_not_an_incident():
         context={"text": text},
     )
     assert finalize(draft, text=text, published=None)[0].is_incident is True
+
+
+@pytest.mark.parametrize(
+    ("region", "kept"),
+    [
+        ("north-eastern Valdoria", None),
+        ("the south-west", None),
+        ("Northern", None),
+        ("Lenz Highlands", "Lenz Highlands"),
+        ("North Lenz", "North Lenz"),
+    ],
+)
+def test_a_direction_within_the_country_is_not_a_region(region, kept):
+    text = TEXT + f" The town lies in {region}, close to North Lenz and the Lenz Highlands."
+    draft = IncidentDraft.model_validate(
+        _draft(
+            location={
+                "place": "Porto Lenz",
+                "region": region,
+                "country": "Valdoria",
+                "country_code": None,
+            }
+        ),
+        context={"text": text},
+    )
+    record, _ = finalize(draft, text=text, published="2025-01-07")
+    assert record.location.place == "Porto Lenz"
+    assert record.location.region == kept
+
+
+@pytest.mark.parametrize(
+    ("text", "category"),
+    [
+        (
+            "A cargo plane skidded off the runway at Lenz airport on Monday while landing in "
+            "snow. Nobody was killed; 4 crew members were injured, the airport said.",
+            Category.transport_accident,
+        ),
+        (
+            "Warplanes hit a depot at Lenz airport on Monday. Nobody was killed; 4 guards were "
+            "injured, the airport said.",
+            Category.air_or_missile_strike,
+        ),
+        (
+            "An attack hit a depot near Lenz on Monday. Nobody was killed; 4 guards were "
+            "injured, officials said.",
+            Category.air_or_missile_strike,
+        ),
+    ],
+)
+def test_a_strike_the_article_never_describes_is_not_one(text, category):
+    draft = IncidentDraft.model_validate(
+        _draft(
+            category="air_or_missile_strike",
+            deaths_quote=None,
+            killed=None,
+            injuries_quote=None,
+            injured=4,
+            perpetrator_quote=None,
+            perpetrators=[],
+            weapons=["unknown"],
+            location={"place": "Lenz", "region": None, "country": None, "country_code": None},
+            summary="Something happened at Lenz.",
+            headline="4 injured at Lenz",
+        ),
+        context={"text": text},
+    )
+    record, _ = finalize(draft, text=text, published="2025-01-07")
+    assert record.category == category
