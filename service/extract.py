@@ -46,14 +46,13 @@ _MODES = {
 }
 
 
+# ``IncidentDraft`` as instructor's response model, with its JSON schema generated once. Given
+# a plain model, instructor derives such a class and regenerates its schema on every call;
+# given a ``ResponseSchema`` it uses the class as it is. The request carries exactly the
+# draft's schema (same name, title and description: the docstring is the model's
+# instructions), which a test checks.
 class DraftResponse(IncidentDraft, ResponseSchema):
-    """``IncidentDraft`` as instructor's response model, with its JSON schema generated once.
-
-    Given a plain model, instructor derives this class and regenerates its schema on every
-    call; given a ``ResponseSchema`` it uses the class as it is. The request carries the same
-    schema either way (same name, same title).
-    """
-
+    __doc__ = IncidentDraft.__doc__
     model_config = ConfigDict(title=IncidentDraft.__name__)
 
     @classmethod

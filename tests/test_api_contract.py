@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from schemas.incident import IncidentDraft
 from service.api import SummaryOut, SummaryPage
 from service.prompts import load_prompts
 from tests.chaos.harness import article
@@ -92,3 +93,15 @@ async def test_template_syntax_in_an_article_reaches_the_model_as_written(make_s
     plain = [m["content"] for m in load_prompts().messages(text=text, title=None, published=None)]
     assert sent == plain
     assert article_of(llm.requests[0]) == text
+
+
+async def test_the_model_is_sent_exactly_the_drafts_schema(make_settings, seed):
+    llm = ScriptedLLM(lambda body: generic_draft(article_of(body)))
+    async with running_app(make_settings(), llm) as client:
+        for n in range(2):  # the schema is built once: the second request sends the same
+            text = f"{seed['request']['text']} ({n})"
+            assert (await client.post("/v1/summaries", json={"text": text})).status_code == 200
+    for request in llm.requests:
+        sent = request["response_format"]["json_schema"]
+        assert sent["name"] == "IncidentDraft"
+        assert sent["schema"] == IncidentDraft.model_json_schema()
