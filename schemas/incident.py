@@ -469,7 +469,7 @@ class IncidentDraft(_Strict):
         """An attack the record attributes to nobody, in an article that says who claimed it
         ("X has claimed responsibility for ..."), is attributed to the claimant, with that
         sentence as the quote. Accidents and disasters are never claimed."""
-        if not self.is_incident or self.category in _NOT_CLAIMED:
+        if not self.is_incident or self.category in NO_PERPETRATOR:
             return
         if any(p.name.strip().casefold() not in _NOBODY for p in self.perpetrators):
             return
@@ -628,13 +628,16 @@ def _is_source(name: str, quote: str | None) -> bool:
 
 # Perpetrator names that name nobody.
 _NOBODY = frozenset({"unknown", "unidentified", "none", "not stated", "unknown attackers"})
-_NOT_CLAIMED = {
-    Category.transport_accident,
-    Category.industrial_accident,
-    Category.structural_collapse,
-    Category.natural_disaster,
-    Category.fire,
-}
+# Accidents and disasters: nobody carries them out (an arson aside, see service.postprocess).
+NO_PERPETRATOR = frozenset(
+    {
+        Category.transport_accident,
+        Category.industrial_accident,
+        Category.structural_collapse,
+        Category.natural_disaster,
+        Category.fire,
+    }
+)
 
 _OTHER_KIND = {"killed": ("injured", "injuries_quote"), "injured": ("killed", "deaths_quote")}
 

@@ -17,6 +17,7 @@ from dateparser.date import DateDataParser
 from schemas.evidence import is_background
 from schemas.incident import (
     HEADLINE_MAX,
+    NO_PERPETRATOR,
     Casualties,
     Category,
     EventDate,
@@ -396,7 +397,7 @@ def finalize(
     if strike_note:
         warnings.append(strike_note)
     if (
-        category in _NO_PERPETRATOR
+        category in NO_PERPETRATOR
         and perpetrators
         and not _ARSON.search(" ".join([draft.perpetrator_quote or "", *weapons]))
     ):
@@ -460,13 +461,6 @@ _STRIKE = re.compile(
     r"warplane|\bjets?\b|БпЛА|дрон|ракет",
     re.I,
 )
-_NO_PERPETRATOR = {
-    Category.transport_accident,
-    Category.industrial_accident,
-    Category.structural_collapse,
-    Category.natural_disaster,
-    Category.fire,
-}
 _ARSON = re.compile(r"arson|set (?:on )?fire|set alight|torched|firebomb|molotov", re.I)
 
 
