@@ -117,7 +117,7 @@ def main() -> None:
     file = ensure_model_file(settings)
     verify_s = time.perf_counter() - started
     model = LocalModel(settings, file)
-    pp_rate, tg_rate = _rates(model)
+    pp_rate, tg_rate = model.run(lambda: _rates(model))
 
     prompts = load_prompts()
     schema = IncidentDraft.model_json_schema()
@@ -135,7 +135,7 @@ def main() -> None:
             text=seed["text"], title=seed.get("title"), published=seed.get("published")
         )
     ).prompt
-    tg_at_context = _generation_rate_at(model, seed_prompt)
+    tg_at_context = model.run(lambda: _generation_rate_at(model, seed_prompt))
     app = create_app(settings, llm_transport=LocalModelTransport(model))
     server, base = _serve(app)
 
@@ -153,13 +153,16 @@ def main() -> None:
             prompt = model._formatter(messages=messages)
             model.llama.greedy_grammar = False
             try:
-                out = model.llama.create_completion(
-                    prompt=prompt.prompt,
-                    grammar=grammar,
-                    max_tokens=settings.max_tokens,
-                    temperature=0.0,
-                    seed=0,
-                    stop=prompt.stop,
+                # On the model's thread, where the service's completions run too.
+                out = model.run(
+                    lambda: model.llama.create_completion(
+                        prompt=prompt.prompt,
+                        grammar=grammar,
+                        max_tokens=settings.max_tokens,
+                        temperature=0.0,
+                        seed=0,
+                        stop=prompt.stop,
+                    )
                 )
             finally:
                 model.llama.greedy_grammar = True

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -161,8 +163,14 @@ def test_greedy_grammar_picks_the_tokens_llama_cpp_would() -> None:
     texts = {}
     for greedy in (True, False):
         model.llama.greedy_grammar = greedy
-        out = model.llama.create_completion(
-            prompt=prompt.prompt, grammar=grammar, max_tokens=96, temperature=0.0, stop=prompt.stop
+        out = model.run(
+            lambda: model.llama.create_completion(
+                prompt=prompt.prompt,
+                grammar=grammar,
+                max_tokens=96,
+                temperature=0.0,
+                stop=prompt.stop,
+            )
         )
         texts[greedy] = out["choices"][0]["text"]
         if greedy:
@@ -170,6 +178,49 @@ def test_greedy_grammar_picks_the_tokens_llama_cpp_would() -> None:
     assert texts[True] == texts[False]
     assert texts[True].startswith('{"is_incident": true')
     assert steps == 96 and full_masks < steps // 2, (steps, full_masks)
+
+
+def test_tokens_are_evaluated_on_the_model_thread_alone() -> None:
+    """Whichever thread or event loop asks, llama.cpp computes on the model's own thread (its
+    OpenMP team belongs to the calling thread; changing threads slows every token)."""
+    from service.local_model import LocalModelTransport
+
+    settings = Settings(_env_file=None)
+    model = LocalModel(settings, ensure_model_file(settings))
+    seen: set[threading.Thread] = set()
+    decode = model.llama._ctx.decode
+
+    def recording(batch: Any) -> Any:
+        seen.add(threading.current_thread())
+        return decode(batch)
+
+    model.llama._ctx.decode = recording
+    messages = [{"role": "user", "content": "Say yes."}]
+
+    def ask() -> None:
+        model.complete(
+            messages, schema=None, max_tokens=2, temperature=0.0, should_stop=lambda: False
+        )
+
+    async def over_the_transport() -> int:
+        request = httpx.Request(
+            "POST",
+            "http://bundled/v1/chat/completions",
+            json={"model": "m", "messages": messages, "max_tokens": 2},
+        )
+        return (await LocalModelTransport(model).handle_async_request(request)).status_code
+
+    try:
+        ask()
+        other = threading.Thread(target=ask)
+        other.start()
+        other.join()
+        assert asyncio.run(over_the_transport()) == 200
+        model.warm_up("You answer briefly.")
+        assert seen == {model.thread}
+        assert model.thread is not threading.current_thread()
+    finally:
+        model.close()
 
 
 def _cli(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
