@@ -14,7 +14,7 @@ it times, alternating which goes first:
 Both reuse the KV state of the fixed prompt prefix (evaluated once before timing starts), as the
 service does in production, and each timed call starts from that prefix alone (the KV state is
 reset to it before every call), so neither reuses the other's evaluation of the article. The
-floor of an article is its uncached prompt tokens over the measured prompt rate plus its
+floor of an article is its article tokens over the measured prompt rate plus its
 completion tokens over the measured generation rate.
 """
 
@@ -87,14 +87,19 @@ def _rates(model: LocalModel) -> tuple[float, float]:
     return pp, tg
 
 
-def _generation_rate_at(model: LocalModel, prompt: str, tokens: int = 96) -> float:
-    """Unconstrained generation tokens/s with ``prompt`` already in the KV cache: decoding
-    slows as the context grows, so this is the rate at an article's real context length."""
+def _rates_at(model: LocalModel, system: str, prompt: str, tokens: int = 96) -> tuple[float, float]:
+    """Prompt and unconstrained generation tokens/s at an article's real context length: the
+    fixed prefix in the KV cache, the rest of ``prompt`` evaluated after it, then ``tokens``
+    generated with all of it in the cache. Both slow down as the context grows."""
     llama = model.llama
-    llama.create_completion(prompt, max_tokens=1, temperature=0.0)  # evaluates the prompt
+    model.warm_up(system)
+    cached = llama.n_tokens
+    started = time.perf_counter()
+    out = llama.create_completion(prompt, max_tokens=1, temperature=0.0)  # evaluates the rest
+    prompt_rate = (out["usage"]["prompt_tokens"] - cached) / (time.perf_counter() - started)
     started = time.perf_counter()
     out = llama.create_completion(prompt, max_tokens=tokens, temperature=0.0)
-    return out["usage"]["completion_tokens"] / (time.perf_counter() - started)
+    return prompt_rate, out["usage"]["completion_tokens"] / (time.perf_counter() - started)
 
 
 def _pct(values: list[float], q: float) -> float:
@@ -135,7 +140,7 @@ def main() -> None:
             text=seed["text"], title=seed.get("title"), published=seed.get("published")
         )
     ).prompt
-    tg_at_context = model.run(lambda: _generation_rate_at(model, seed_prompt))
+    pp_at_context, tg_at_context = model.run(lambda: _rates_at(model, prompts.system, seed_prompt))
     app = create_app(settings, llm_transport=LocalModelTransport(model))
     server, base = _serve(app)
 
@@ -185,7 +190,9 @@ def main() -> None:
         b_res, s_res = (a, b) if first is bare else (b, a)
         article_tokens = model.count_tokens(article["text"])
         floor = article_tokens / pp_rate + b_res["completion_tokens"] / tg_rate
-        floor_at_context = article_tokens / pp_rate + b_res["completion_tokens"] / tg_at_context
+        floor_at_context = (
+            article_tokens / pp_at_context + b_res["completion_tokens"] / tg_at_context
+        )
         rows.append(
             {
                 "id": article["id"],
@@ -220,6 +227,7 @@ def main() -> None:
             r["service_s"] / r["floor_at_context_s"] for r in ok
         ),
         "gen_rate_at_context_tok_s": tg_at_context,
+        "prompt_rate_at_context_tok_s": pp_at_context,
         "prompt_tokens_mean": statistics.mean(r["prompt_tokens"] for r in rows),
         "completion_tokens_mean": statistics.mean(r["completion_tokens"] for r in rows),
         "prompt_rate_tok_s": pp_rate,
@@ -244,14 +252,16 @@ def _markdown(summary: dict[str, Any], rows: list[dict[str, Any]], args: Any) ->
     s = summary
     table = [
         "| article | service s | bare s | service / bare | floor s | service / floor "
+        "| floor at context s | service / floor at context "
         "| prompt tok | article tok | completion tok (bare / service) |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         table.append(
             f"| {r['id']} | {r['service_s']:.1f} | {r['bare_s']:.1f} | "
             f"{r['service_s'] / r['bare_s']:.2f} | {r['floor_s']:.1f} | "
-            f"{r['service_s'] / r['floor_s']:.2f} | {r['prompt_tokens']} | "
+            f"{r['service_s'] / r['floor_s']:.2f} | {r['floor_at_context_s']:.1f} | "
+            f"{r['service_s'] / r['floor_at_context_s']:.2f} | {r['prompt_tokens']} | "
             f"{r['article_tokens']} | {r['completion_tokens']} / "
             f"{r['service_completion_tokens']} |"
         )
@@ -270,10 +280,12 @@ def _markdown(summary: dict[str, Any], rows: list[dict[str, Any]], args: Any) ->
             f"- Commit: {commit()}; machine: {machine()}",
             f"- Measured rates on a bare context: prompt {s['prompt_rate_tok_s']:.0f} tok/s, "
             f"generation {s['gen_rate_tok_s']:.1f} tok/s. Floor = article tokens / prompt rate "
-            "+ completion tokens / generation rate. Generation slows as the context grows: "
-            f"unconstrained, with the seed's {rows[0]['prompt_tokens']} prompt tokens in the KV "
-            "cache, it ran at "
-            f"{s['gen_rate_at_context_tok_s']:.1f} tok/s; the floor at context uses that rate.",
+            "+ completion tokens / generation rate. Both rates drop as the context grows: "
+            f"the seed's article evaluated after the {s['prefix_tokens']}-token prefix ran at "
+            f"{s['prompt_rate_at_context_tok_s']:.0f} tok/s, and unconstrained generation "
+            f"with its {rows[0]['prompt_tokens']} prompt tokens in the KV cache at "
+            f"{s['gen_rate_at_context_tok_s']:.1f} tok/s; the floor at context uses those "
+            "rates, the ones any completion of this prompt pays on this machine.",
             "",
             *table,
             "",
