@@ -54,37 +54,12 @@ def _timed(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
     return timed
 
 
-async def _call(app: Any, body: bytes) -> int:
-    status = 0
-    messages = [{"type": "http.request", "body": body, "more_body": False}]
-
-    async def receive() -> dict[str, Any]:
-        return messages.pop() if messages else {"type": "http.disconnect"}
-
-    async def send(message: dict[str, Any]) -> None:
-        nonlocal status
-        if message["type"] == "http.response.start":
-            status = message["status"]
+async def _call(app: Any, body: bytes) -> int | None:
+    from tests import asgi
 
     headers = [(b"host", b"bench"), (b"content-type", b"application/json")]
     headers.append((b"content-length", str(len(body)).encode()))
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "POST",
-        "scheme": "http",
-        "path": "/v1/summaries",
-        "raw_path": b"/v1/summaries",
-        "query_string": b"",
-        "root_path": "",
-        "headers": headers,
-        "client": ("127.0.0.1", 1),
-        "server": ("127.0.0.1", 80),
-        "state": {},
-    }
-    await app(scope, receive, send)
-    return status
+    return (await asgi.post(app, asgi.whole(body), headers=headers)).status
 
 
 async def run(requests: int, top: int) -> None:

@@ -3,6 +3,7 @@ present (the model must write them all), empty unless a test's scenario fills it
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 _EMPTY: dict[str, Any] = {
@@ -28,4 +29,4 @@ _EMPTY: dict[str, Any] = {
 
 def draft_payload(scenario: dict[str, Any], **changes: Any) -> dict[str, Any]:
     """The scenario's draft with ``changes`` applied, as the model would send it."""
-    return {**_EMPTY, **scenario, **changes}
+    return {**copy.deepcopy(_EMPTY), **scenario, **changes}

@@ -44,6 +44,7 @@ from typing import Any
 import uvicorn
 
 from schemas.numbers import casualty_numbers
+from tests.drafts import draft_payload
 
 MODES = ("ok", "429", "stall-headers", "stall-body", "invalid", "500", "obey")
 
@@ -102,49 +103,30 @@ def generic_draft(article: str) -> dict[str, Any]:
     lead = parts[0] if parts else "The article"
     summary = (lead if len(lead) <= 300 else lead[:297] + "...").strip()
     if deaths is None and injuries is None:
-        return {
-            "is_incident": False,
-            "category": None,
-            "deaths_quote": None,
-            "killed": None,
-            "injuries_quote": None,
-            "injured": None,
-            "missing": None,
-            "qualifier": None,
-            "groups": [],
-            "perpetrator_quote": None,
-            "perpetrators": [],
-            "date": {"text": None, "iso": None, "precision": None},
-            "location": {"place": None, "region": None, "country": None, "country_code": None},
-            "weapons": [],
-            "responses": [],
-            "summary": summary or "The article reports no incident.",
-            "headline": "Article without a reported incident",
-        }
+        return draft_payload(
+            {},
+            is_incident=False,
+            qualifier=None,
+            summary=summary or "The article reports no incident.",
+            headline="Article without a reported incident",
+        )
     toll = []
     if deaths:
         toll.append(f"{deaths[1]} killed")
     if injuries:
         toll.append(f"{injuries[1]} injured")
-    return {
-        "is_incident": True,
-        "category": "other",
-        "deaths_quote": deaths[0] if deaths else None,
-        "killed": deaths[1] if deaths else None,
-        "injuries_quote": injuries[0] if injuries else None,
-        "injured": injuries[1] if injuries else None,
-        "missing": None,
-        "qualifier": "exact" if deaths else None,
-        "groups": [],
-        "perpetrator_quote": None,
-        "perpetrators": [{"name": "unknown", "attribution": "unknown"}],
-        "date": {"text": None, "iso": None, "precision": None},
-        "location": {"place": None, "region": None, "country": None, "country_code": None},
-        "weapons": [],
-        "responses": [],
-        "summary": summary,
-        "headline": f"{', '.join(toll)} in incident",
-    }
+    return draft_payload(
+        {},
+        category="other",
+        deaths_quote=deaths[0] if deaths else None,
+        killed=deaths[1] if deaths else None,
+        injuries_quote=injuries[0] if injuries else None,
+        injured=injuries[1] if injuries else None,
+        qualifier="exact" if deaths else None,
+        perpetrators=[{"name": "unknown", "attribution": "unknown"}],
+        summary=summary,
+        headline=f"{', '.join(toll)} in incident",
+    )
 
 
 _HOSTILE = re.compile(

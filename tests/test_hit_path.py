@@ -12,6 +12,7 @@ import sqlite3
 import httpx
 
 from service.app import create_app
+from tests import asgi
 from tests.conftest import running_app
 from tests.fake_llm import ScriptedLLM, completion, draft_from_record
 
@@ -209,44 +210,6 @@ async def _route_only_status(make_settings, seed, payload) -> int:
         return (await client.post("/v1/summaries?refresh=false", json=payload)).status_code
 
 
-async def _asgi_post(app, messages: list[dict]) -> tuple[int | None, bytes, dict[bytes, bytes]]:
-    """POST /v1/summaries with the body delivered as the given ASGI messages."""
-    pending = list(messages)
-    answer: dict = {"status": None, "body": b"", "headers": {}}
-
-    async def receive() -> dict:
-        if pending:
-            return pending.pop(0)
-        await asyncio.sleep(3600)  # a real server waits until the client does something
-        raise AssertionError("unreachable")
-
-    async def send(message: dict) -> None:
-        if message["type"] == "http.response.start":
-            answer["status"] = message["status"]
-            answer["headers"] = dict(message["headers"])
-        elif message["type"] == "http.response.body":
-            answer["body"] += message.get("body", b"")
-
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "POST",
-        "scheme": "http",
-        "path": "/v1/summaries",
-        "raw_path": b"/v1/summaries",
-        "query_string": b"",
-        "root_path": "",
-        "headers": [(b"host", b"service.test"), (b"content-type", b"application/json")],
-        "client": ("127.0.0.1", 1),
-        "server": ("127.0.0.1", 80),
-        "state": {},
-        "app": app,
-    }
-    await asyncio.wait_for(app(scope, receive, send), 10)
-    return answer["status"], answer["body"], answer["headers"]
-
-
 async def test_a_body_in_pieces_reaches_the_route_whole_on_a_miss(make_settings, seed):
     llm = ScriptedLLM(draft_from_record(seed["expected"]))
     async with running_app(make_settings(), llm) as client:
@@ -257,12 +220,12 @@ async def test_a_body_in_pieces_reaches_the_route_whole_on_a_miss(make_settings,
             {"type": "http.request", "body": piece, "more_body": i < len(pieces) - 1}
             for i, piece in enumerate(pieces)
         ]
-        status, miss, headers = await _asgi_post(app, list(messages))
-        assert (status, headers[b"x-cache"]) == (200, b"miss")
-        status, hit, headers = await _asgi_post(app, list(messages))
-        assert (status, headers[b"x-cache"]) == (200, b"hit")
-    assert json.loads(miss)["content_sha256"] == json.loads(hit)["content_sha256"]
-    assert json.loads(hit)["cached"] is True
+        miss = await asyncio.wait_for(asgi.post(app, messages), 10)
+        assert (miss.status, miss.headers[b"x-cache"]) == (200, b"miss")
+        hit = await asyncio.wait_for(asgi.post(app, messages), 10)
+        assert (hit.status, hit.headers[b"x-cache"]) == (200, b"hit")
+    assert json.loads(miss.body)["content_sha256"] == json.loads(hit.body)["content_sha256"]
+    assert json.loads(hit.body)["cached"] is True
     assert llm.calls == 1
 
 
@@ -275,7 +238,7 @@ async def test_a_client_gone_mid_body_costs_no_model_call(make_settings, seed):
             {"type": "http.request", "body": body[:50], "more_body": True},
             {"type": "http.disconnect"},
         ]
-        await _asgi_post(app, messages)
+        await asyncio.wait_for(asgi.post(app, messages), 10)
         stored = await client.get("/v1/summaries")
     assert llm.calls == 0
     assert stored.json()["items"] == []
