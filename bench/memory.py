@@ -1,15 +1,16 @@
 """Memory of the service process: RSS after rounds of cache hits and of misses, and its peak
 with the bundled model loaded.
 
-    uv run python -m bench.memory [--hits 10000] [--misses 1000]
+    uv run python -m bench.memory [--hits 10000] [--misses 1000] [--rounds 4]
     uv run python -m bench.memory --with-model      # loads the real bundled model
 
 Default run, all on loopback, in front of the scripted model server (``tests.scripted_openai``,
 mode ``ok``, 50 ms delay) like ``bench.fast_server``: after a warm-up (500 hits, 200 misses)
-the RSS of the service process is read from ``/proc/PID/status``; then two rounds of
-``--hits`` cache hits (the seed article, 32 connections) and two rounds of ``--misses``
-distinct articles (64 connections), reading RSS after each. A leak shows as the second round
-growing as much as the first; a warm-up effect only in the first.
+the RSS of the service process is read from ``/proc/PID/status``; then ``--rounds`` rounds of
+``--hits`` cache hits (the seed article, 32 connections) and as many rounds of ``--misses``
+distinct articles (64 connections), reading RSS after each. A leak shows as every round
+growing as much as the first; a warm-up effect (SQLite's page cache filling as the database
+grows, allocator arenas) as growth that shrinks round after round.
 
 ``--with-model``: the service on the bundled model (the model file assembled into
 ``SUMMARIZER_DATA_DIR`` or the default data directory if not there yet; SQLite in a temporary
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import itertools
 import json
 import os
 import shlex
@@ -97,13 +99,13 @@ def scripted_run(args: argparse.Namespace) -> list[str]:
             load(url, concurrency=32, requests=500, body=body)
             load(url, concurrency=64, requests=200, tag=f"warm-{time.time_ns()}")
             steps.append(("after warm-up: 500 hits, 200 misses", status_kb(pid), 0.0))
-            for n in (1, 2):
+            for n in range(1, args.rounds + 1):
                 t = time.monotonic()
                 load(url, concurrency=32, requests=args.hits, body=body)
                 label = f"after {args.hits:,} more hits (round {n})"
                 steps.append((label, status_kb(pid), time.monotonic() - t))
                 print(f"  {label}: RSS {mb(steps[-1][1]['VmRSS'])} MB", file=sys.stderr)
-            for n in (1, 2):
+            for n in range(1, args.rounds + 1):
                 t = time.monotonic()
                 load(url, concurrency=64, requests=args.misses, tag=f"m{n}-{time.time_ns()}")
                 label = f"after {args.misses:,} more misses (round {n})"
@@ -123,14 +125,16 @@ def scripted_run(args: argparse.Namespace) -> list[str]:
             f"| {f'{took:.1f}' if took else ''} |"
         )
         previous = kb["VmRSS"]
-    hits1 = steps[2][1]["VmRSS"] - steps[1][1]["VmRSS"]
-    hits2 = steps[3][1]["VmRSS"] - steps[2][1]["VmRSS"]
-    miss1 = steps[4][1]["VmRSS"] - steps[3][1]["VmRSS"]
-    miss2 = steps[5][1]["VmRSS"] - steps[4][1]["VmRSS"]
+    rss = [kb["VmRSS"] for _, kb, _ in steps]
+    changes = [b - a for a, b in itertools.pairwise(rss[1:])]  # per round, after warm-up
+    hits, misses = changes[: args.rounds], changes[args.rounds :]
+
+    def mbs(changes: list[int]) -> str:
+        return ", ".join(f"{c / 1024:+.1f}" for c in changes)
+
     verdict = (
-        f"Second rounds against first: hits {hits2 / 1024:+.1f} MB after {hits1 / 1024:+.1f} "
-        f"MB, misses {miss2 / 1024:+.1f} MB after {miss1 / 1024:+.1f} MB "
-        f"({miss2 / args.misses:+.2f} kB per miss in the second round). Whole run: "
+        f"Change per round, MB: hits {mbs(hits)}; misses {mbs(misses)} "
+        f"({misses[-1] / args.misses:+.2f} kB per miss in the last round). Whole run: "
         f"{total:.0f} s."
     )
     return [
@@ -203,6 +207,7 @@ def main(argv: list[str] | None = None) -> str:
     )
     parser.add_argument("--hits", type=int, default=10_000, help="cache hits per round")
     parser.add_argument("--misses", type=int, default=1_000, help="misses per round")
+    parser.add_argument("--rounds", type=int, default=4, help="rounds of hits, then of misses")
     parser.add_argument(
         "--with-model",
         action="store_true",
