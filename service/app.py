@@ -354,8 +354,9 @@ async def _load_backend(
             started = time.perf_counter()
             file = await asyncio.to_thread(ensure_model_file, settings)
             model = await asyncio.to_thread(LocalModel, settings, file)
+            state_dir = settings.data_dir / "models" if settings.local_prefix_state else None
             warm = (
-                await asyncio.to_thread(model.warm_up, prompts.system)
+                await asyncio.to_thread(model.warm_up, prompts.system, state_dir=state_dir)
                 if settings.local_warmup
                 else 0.0
             )
@@ -366,6 +367,7 @@ async def _load_backend(
                     "path": str(file.path),
                     "load_s": round(model.load_seconds, 2),
                     "warmup_s": round(warm, 2),
+                    "prompt_prefix": model.prefix_source,
                     "startup_s": round(time.perf_counter() - started, 2),
                     "prompt_prefix_tokens": prefix,
                 },

@@ -79,6 +79,11 @@ class Settings(BaseSettings):
     local_warmup: bool = Field(
         default=True, description="Evaluate the fixed prompt prefix at start-up."
     )
+    local_prefix_state: bool = Field(
+        default=True,
+        description="Save the evaluated prompt prefix under the data directory and load it at "
+        "later starts instead of evaluating it again.",
+    )
 
     # --- storage ---
     data_dir: Path = Field(default_factory=lambda: Path(user_data_dir("incident-summarizer")))

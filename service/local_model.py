@@ -146,6 +146,7 @@ class LocalModel:
         self.load_seconds = time.perf_counter() - started
         self.n_ctx = settings.local_n_ctx
         self._grammars: dict[str, Any] = {}
+        self.prefix_source = "none"  # "evaluated" or "loaded" after warm_up
         self._formatter = _chat_formatter(self.llama)
 
     def submit(self, fn: Callable[[], T]) -> Future[T]:
@@ -231,17 +232,80 @@ class LocalModel:
             "timings": {"seconds": seconds},
         }
 
-    def warm_up(self, system_prompt: str) -> float:
-        """Evaluate the fixed system prompt once so later requests reuse its KV state."""
+    def warm_up(self, system_prompt: str, *, state_dir: Path | None = None) -> float:
+        """Evaluate the fixed system prompt once so later requests reuse its KV state.
+
+        With ``state_dir``, the evaluated state is saved there and loaded at later starts
+        instead of evaluated again (seconds instead of half a minute on two cores). The file's
+        name is a hash of everything the state depends on (model file, context size, llama.cpp
+        version, the prompt's text), so a changed prompt or model never loads a stale state.
+        ``self.prefix_source`` says which happened.
+        """
         started = time.perf_counter()
-        self.complete(
-            [{"role": "system", "content": system_prompt}, {"role": "user", "content": ""}],
-            schema=None,
-            max_tokens=1,
-            temperature=0.0,
-            should_stop=lambda: False,
-        )
+        messages = [{"role": "system", "content": system_prompt}, {"role": "user", "content": ""}]
+        path = self._state_path(messages, state_dir) if state_dir is not None else None
+        if path is not None and path.exists() and self.run(lambda: self._load_state(path)):
+            self.prefix_source = "loaded"
+        else:
+            self.complete(
+                messages, schema=None, max_tokens=1, temperature=0.0, should_stop=lambda: False
+            )
+            self.prefix_source = "evaluated"
+            if path is not None:
+                self.run(lambda: self._save_state(path))
         return time.perf_counter() - started
+
+    def _state_path(self, messages: list[dict[str, Any]], state_dir: Path) -> Path:
+        import llama_cpp
+
+        key = hashlib.sha256(
+            json.dumps(
+                [self.file.sha256, self.n_ctx, llama_cpp.__version__, messages],
+                sort_keys=True,
+            ).encode()
+        ).hexdigest()[:32]
+        return state_dir / f"prompt-prefix-{key}.llamastate"
+
+    def _save_state(self, path: Path) -> None:
+        import llama_cpp
+
+        n = self.llama.n_tokens
+        tokens = (llama_cpp.llama_token * n)(*self.llama.input_ids[:n].tolist())
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_suffix(f".{os.getpid()}.partial")
+        try:
+            ctx = self.llama._ctx.ctx
+            if llama_cpp.llama_state_save_file(ctx, str(partial).encode(), tokens, n):
+                os.replace(partial, path)  # whole or absent, never half-written
+            else:
+                log.warning("could not save the prompt prefix state", extra={"path": str(path)})
+        except OSError as exc:
+            log.warning("could not save the prompt prefix state: %s", exc)
+        finally:
+            partial.unlink(missing_ok=True)
+
+    def _load_state(self, path: Path) -> bool:
+        """Load a saved prefix state; False (and a clean context) when it does not load."""
+        import ctypes
+
+        import llama_cpp
+
+        llama = self.llama
+        tokens = (llama_cpp.llama_token * self.n_ctx)()
+        count = ctypes.c_size_t(0)
+        loaded = llama_cpp.llama_state_load_file(
+            llama._ctx.ctx, str(path).encode(), tokens, self.n_ctx, ctypes.byref(count)
+        )
+        if not loaded or count.value == 0:
+            log.warning("the saved prompt prefix state did not load", extra={"path": str(path)})
+            llama.reset()
+            llama._ctx.kv_cache_seq_rm(-1, 0, -1)
+            return False
+        n = count.value
+        llama.input_ids[:n] = tokens[:n]
+        llama.n_tokens = n
+        llama._requires_eval = True  # no live logits: a request re-evaluates its last token
+        return True
 
 
 def _chat_formatter(llama: Any) -> Any:

@@ -223,6 +223,50 @@ def test_tokens_are_evaluated_on_the_model_thread_alone() -> None:
         model.close()
 
 
+def test_a_saved_prompt_prefix_loads_and_answers_as_the_evaluated_one(tmp_path: Path) -> None:
+    settings = Settings(_env_file=None)
+    system = "You are a careful assistant for a newsroom. " * 25 + "Answer in one sentence."
+    question = [
+        {"role": "system", "content": system},
+        {"role": "user", "content": "What colour is the sky on a clear day?"},
+    ]
+
+    def ask(model: LocalModel) -> dict[str, Any]:
+        return model.complete(
+            question, schema=None, max_tokens=12, temperature=0.0, should_stop=lambda: False
+        )
+
+    first = LocalModel(settings, ensure_model_file(settings))
+    try:
+        first.warm_up(system, state_dir=tmp_path)
+        assert first.prefix_source == "evaluated"
+        expected = ask(first)
+    finally:
+        first.close()
+    (saved,) = tmp_path.glob("prompt-prefix-*.llamastate")
+
+    second = LocalModel(settings, ensure_model_file(settings))
+    try:
+        second.warm_up(system, state_dir=tmp_path)
+        assert second.prefix_source == "loaded"
+        assert second.llama.n_tokens > 200  # the prefix is in the context, not evaluated
+        answer = ask(second)
+        assert answer["choices"][0]["message"] == expected["choices"][0]["message"]
+        assert answer["usage"] == expected["usage"]
+
+        second.warm_up(system + " Be brief.", state_dir=tmp_path)  # another prompt, own file
+        assert second.prefix_source == "evaluated"
+        assert len(list(tmp_path.glob("prompt-prefix-*.llamastate"))) == 2
+
+        saved.write_bytes(b"not a llama.cpp state")  # damaged: evaluated again, then replaced
+        second.warm_up(system, state_dir=tmp_path)
+        assert second.prefix_source == "evaluated"
+        assert ask(second)["choices"][0]["message"] == expected["choices"][0]["message"]
+        assert saved.stat().st_size > 1_000_000
+    finally:
+        second.close()
+
+
 def _cli(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "service.cli", *args],
