@@ -354,9 +354,10 @@ async def _load_backend(
             started = time.perf_counter()
             file = await asyncio.to_thread(ensure_model_file, settings)
             model = await asyncio.to_thread(LocalModel, settings, file)
-            state_dir = settings.data_dir / "models" if settings.local_prefix_state else None
             warm = (
-                await asyncio.to_thread(model.warm_up, prompts.system, state_dir=state_dir)
+                await asyncio.to_thread(
+                    model.warm_up, prompts.system, state_dir=settings.prefix_state_dir
+                )
                 if settings.local_warmup
                 else 0.0
             )

@@ -125,6 +125,11 @@ class Settings(BaseSettings):
         return self.llm_base_url is None
 
     @property
+    def prefix_state_dir(self) -> Path | None:
+        """Where the evaluated prompt prefix is saved and loaded, or None when it is not."""
+        return self.data_dir / "models" if self.local_prefix_state else None
+
+    @property
     def model_name(self) -> str:
         return self.llm_model or BUNDLED_MODEL_NAME
 

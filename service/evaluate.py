@@ -230,7 +230,7 @@ def _bundled_transport(settings: Settings, prompts: PromptSet) -> httpx.AsyncBas
     model = LocalModel(settings, ensure_model_file(settings))
     if settings.local_warmup:
         # As the service does at start-up, so per-article times compare.
-        model.warm_up(prompts.system)
+        model.warm_up(prompts.system, state_dir=settings.prefix_state_dir)
     return LocalModelTransport(model)
 
 
