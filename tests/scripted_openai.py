@@ -213,6 +213,9 @@ class ScriptedOpenAI:
         self.in_flight = 0
         self.requests: list[dict[str, Any]] = []
         self.closing = False
+        # Called with the call's number (1, 2, ...) as each chat completion arrives, before it
+        # is answered; the chaos tests use it to act at an exact point of a burst.
+        self.on_call: Callable[[int], None] | None = None
         self._lock = threading.Lock()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -246,6 +249,9 @@ class ScriptedOpenAI:
             self.calls += 1
             self.in_flight += 1
             self.requests.append(body)
+            number, hook = self.calls, self.on_call
+        if hook is not None:
+            hook(number)
         try:
             await self._answer(body, receive, send)
         finally:
@@ -401,6 +407,14 @@ class ScriptedServer:
     @property
     def calls(self) -> int:
         return self.app.calls
+
+    @property
+    def on_call(self) -> Callable[[int], None] | None:
+        return self.app.on_call
+
+    @on_call.setter
+    def on_call(self, hook: Callable[[int], None] | None) -> None:
+        self.app.on_call = hook
 
     @property
     def in_flight(self) -> int:

@@ -2,9 +2,9 @@
 
 Each round starts the real server on the same SQLite file, fires 200 concurrent summaries of
 distinct articles at it and kills it with SIGKILL after a random number of them have been
-answered, while the rest are in flight. After each kill the file must pass
-``PRAGMA integrity_check``, and every record the server acknowledged (answered 200) in any
-round must be stored byte for byte as it was served.
+answered (or as the last model call of the burst arrives), while the rest are in flight.
+After each kill the file must pass ``PRAGMA integrity_check``, and every record the server
+acknowledged (answered 200) in any round must be stored byte for byte as it was served.
 
 ``SUMMARIZER_CHAOS_ROUNDS`` sets the number of rounds (default 20).
 """
@@ -14,7 +14,9 @@ from __future__ import annotations
 import asyncio
 import os
 import random
+import signal
 import sqlite3
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -50,51 +52,64 @@ def stored_bodies(database: Path) -> dict[str, dict[str, Any]]:
 
 
 async def burst_then_kill(
-    service: ServiceProcess, round_no: int, llm: ScriptedServer, kill_at_call: int
+    service: ServiceProcess, round_no: int, llm: ScriptedServer, kill_after: int
 ) -> tuple[dict[str, dict[str, Any]], int]:
-    """Post WRITES distinct articles at once; SIGKILL the server once the model has been
-    called ``kill_at_call`` times in this round, so the kill lands among the commits.
+    """Post WRITES distinct articles at once; SIGKILL the server as the ``kill_after``-th answer
+    arrives, so the kill lands among the commits.
+
+    The model calls run ahead of the commits, so the last model call of the burst also kills
+    the server before it is answered, if the kill has not come yet: the request behind it is
+    always cut off, however the machine schedules the test.
 
     Returns the acknowledged resources by id and how many requests the kill cut off.
     """
     acknowledged: dict[str, dict[str, Any]] = {}
-    killed = asyncio.Event()
-    calls_before = llm.calls
+    killed = threading.Event()
+    last_call = llm.calls + WRITES
+    assert service.proc is not None
+    pid = service.proc.pid
+
+    def kill() -> None:
+        if not killed.is_set():
+            os.kill(pid, signal.SIGKILL)  # the process is reaped below, so the pid stays its own
+            killed.set()
+
+    def kill_on_call(number: int) -> None:
+        if number >= last_call:
+            kill()
+
     # Idle connections are dropped after 1 s, before the server's 5 s keep-alive runs out:
     # reusing one the server is closing fails the request for reasons of the client's own.
     limits = httpx.Limits(
         max_connections=WRITES, max_keepalive_connections=WRITES, keepalive_expiry=1.0
     )
+    llm.on_call = kill_on_call
+    try:
+        async with httpx.AsyncClient(
+            base_url=service.base_url, limits=limits, timeout=60
+        ) as client:
 
-    async def killer() -> None:
-        while llm.calls - calls_before < kill_at_call:
-            await asyncio.sleep(0.002)
-        killed.set()
-        service.kill9()
+            async def post(n: int) -> str:
+                try:
+                    response = await client.post(
+                        "/v1/summaries", json=article(n, tag=f"round {round_no}")
+                    )
+                except httpx.HTTPError:
+                    assert killed.is_set(), "a request failed before the kill"
+                    return "cut"
+                if response.status_code != 200:
+                    return f"status {response.status_code}: {response.text[:200]}"
+                body = response.json()
+                acknowledged[body["id"]] = body
+                return "ok"
 
-    async with httpx.AsyncClient(base_url=service.base_url, limits=limits, timeout=60) as client:
-
-        async def post(n: int) -> str:
-            try:
-                response = await client.post(
-                    "/v1/summaries", json=article(n, tag=f"round {round_no}")
-                )
-            except httpx.HTTPError:
-                assert killed.is_set(), "a request failed before the kill"
-                return "cut"
-            if response.status_code != 200:
-                return f"status {response.status_code}: {response.text[:200]}"
-            body = response.json()
-            acknowledged[body["id"]] = body
-            return "ok"
-
-        kill = asyncio.create_task(killer())
-        outcomes = await asyncio.gather(*(post(WRITES * round_no + n) for n in range(WRITES)))
-        if not kill.done():
-            kill.cancel()
-            service.kill9()
+            outcomes = await asyncio.gather(*(post(WRITES * round_no + n) for n in range(WRITES)))
+    finally:
+        llm.on_call = None
+        service.kill9()  # reaps the killed process, or kills it if the target was never reached
     others = [o for o in outcomes if o not in ("ok", "cut")]
     assert not others, f"unexpected answers: {others[:5]}"
+    assert killed.is_set(), "the burst ended before the kill"
     return acknowledged, outcomes.count("cut")
 
 
@@ -113,8 +128,8 @@ def one_round(
                 got = client.get(f"/v1/summaries/{summary_id}")
                 assert got.status_code == 200, (round_no, summary_id, got.text)
                 assert {**got.json(), "cached": False} == acknowledged[summary_id]
-    kill_at = rng.randint(WRITES // 10, WRITES - 1)
-    acked, cut = asyncio.run(burst_then_kill(service, round_no, llm, kill_at))
+    kill_after = rng.randint(WRITES // 10, WRITES - 1)
+    acked, cut = asyncio.run(burst_then_kill(service, round_no, llm, kill_after))
     assert cut > 0, "the kill landed after every write"
     return acked, cut
 
