@@ -10,6 +10,7 @@ extractor reaches this model exactly as it reaches a remote server.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import logging
@@ -34,6 +35,10 @@ MODEL_SHA256 = "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046
 MODEL_SIZE = 1_117_320_768
 MODEL_PARTS = 22
 _CHUNK = 8 * 1024 * 1024
+# Saved prompt prefix states kept in the data directory, the one in use included.
+SAVED_PREFIXES_KEPT = 2
+# A partial state file older than this was left by a process that died while saving it.
+PARTIAL_MAX_AGE_S = 600.0
 
 T = TypeVar("T")
 
@@ -246,6 +251,7 @@ class LocalModel:
         path = self._state_path(messages, state_dir) if state_dir is not None else None
         if path is not None and path.exists() and self.run(lambda: self._load_state(path)):
             self.prefix_source = "loaded"
+            _touch(path)
         else:
             self.complete(
                 messages, schema=None, max_tokens=1, temperature=0.0, should_stop=lambda: False
@@ -253,6 +259,7 @@ class LocalModel:
             self.prefix_source = "evaluated"
             if path is not None:
                 self.run(lambda: self._save_state(path))
+                prune_saved_prefixes(path.parent, keep=path)
         return time.perf_counter() - started
 
     def _state_path(self, messages: list[dict[str, Any]], state_dir: Path) -> Path:
@@ -306,6 +313,43 @@ class LocalModel:
         llama.n_tokens = n
         llama._requires_eval = True  # no live logits: a request re-evaluates its last token
         return True
+
+
+def _touch(path: Path) -> None:
+    # The modification time is the time of last use: see prune_saved_prefixes.
+    with contextlib.suppress(OSError):
+        os.utime(path)
+
+
+def prune_saved_prefixes(state_dir: Path, *, keep: Path, kept: int = SAVED_PREFIXES_KEPT) -> None:
+    """Delete saved prefix states beyond the ``kept`` most recently used, ``keep`` included,
+    and partial writes left by a process that died while saving.
+
+    Each prompt or model version leaves a file of some 60 MB. Keeping more than one lets two
+    prompt versions share a data directory (a service and a trial of a new prompt) without
+    evaluating each other's prefix again at every start.
+    """
+    try:
+        saved = sorted(
+            (p for p in state_dir.glob("prompt-prefix-*.llamastate") if p != keep),
+            key=lambda p: p.stat().st_mtime,
+            reverse=True,
+        )
+        stale = saved[max(kept - 1, 0) :]
+        cutoff = time.time() - PARTIAL_MAX_AGE_S
+        stale += [
+            p for p in state_dir.glob("prompt-prefix-*.partial") if p.stat().st_mtime < cutoff
+        ]
+    except OSError as exc:
+        log.warning("could not list the saved prompt prefix states: %s", exc)
+        return
+    for path in stale:
+        try:
+            path.unlink(missing_ok=True)
+        except OSError as exc:
+            log.warning("could not delete a saved prompt prefix state: %s", exc)
+        else:
+            log.info("deleted a saved prompt prefix state", extra={"path": str(path)})
 
 
 def _chat_formatter(llama: Any) -> Any:

@@ -263,6 +263,16 @@ def test_a_saved_prompt_prefix_loads_and_answers_as_the_evaluated_one(tmp_path: 
         assert second.prefix_source == "evaluated"
         assert ask(second)["choices"][0]["message"] == expected["choices"][0]["message"]
         assert saved.stat().st_size > 1_000_000
+
+        # A third prompt: two states are kept, the one in use and the last used before it
+        # (``system``); the "Be brief." one is deleted.
+        states = set(tmp_path.glob("prompt-prefix-*.llamastate"))
+        second.warm_up("Answer in JSON.", state_dir=tmp_path)
+        assert second.prefix_source == "evaluated"
+        remaining = set(tmp_path.glob("prompt-prefix-*.llamastate"))
+        assert len(remaining) == 2
+        assert saved in remaining
+        assert not (states - {saved}) & remaining
     finally:
         second.close()
 
