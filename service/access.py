@@ -26,6 +26,7 @@ from dataclasses import dataclass
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from service.coordination import Coordination
 from service.errors import RateLimited, Unauthorized
 
 log = logging.getLogger("service.keys")
@@ -116,11 +117,13 @@ class RateLimiter:
     only for authenticated keys, so their number is bounded by the number of keys.
     """
 
-    def __init__(self, per_minute: int, burst: int) -> None:
+    def __init__(self, per_minute: int, burst: int, shared: Coordination | None = None) -> None:
         self.per_minute = per_minute
         self._rate = per_minute / 60.0  # tokens per second
         self._burst = float(max(1, burst))
         self._buckets: dict[str, tuple[float, float]] = {}  # name -> (tokens, at)
+        # Several worker processes: the buckets are rows every worker sees.
+        self._shared = shared
 
     @property
     def enabled(self) -> bool:
@@ -130,6 +133,8 @@ class RateLimiter:
         """Spend a token of ``name``'s bucket; None when allowed, else seconds to wait."""
         if not self.enabled:
             return None
+        if self._shared is not None:
+            return self._shared.take(name, self._rate, self._burst)
         now = time.monotonic()
         tokens, at = self._buckets.get(name, (self._burst, now))
         tokens = min(self._burst, tokens + (now - at) * self._rate)

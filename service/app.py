@@ -27,6 +27,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from service import api, web
 from service.access import Access, KeyGuard, KeyRing, RateLimiter
 from service.config import Settings
+from service.coordination import FILE_NAME as COORDINATION_FILE
+from service.coordination import Coordination
 from service.errors import (
     BodyTooLarge,
     DatabaseDamaged,
@@ -61,6 +63,7 @@ class JsonFormatter(logging.Formatter):
             "level": record.levelname.lower(),
             "logger": record.name,
             "msg": record.getMessage(),
+            "pid": record.process,  # which worker, when there are several
         }
         line.update({k: v for k, v in record.__dict__.items() if k not in self._SKIP})
         if "request_id" not in line and (request_id := current_request_id.get()) is not None:
@@ -235,8 +238,14 @@ def create_app(
         await asyncio.to_thread(store.create_schema)
         keys = KeyRing(settings.api_key_list, store.key_digests)
         await asyncio.to_thread(keys.load)
+        # Several workers share single flight and rate limits through a file (see there).
+        coordination = (
+            Coordination(settings.data_dir / COORDINATION_FILE) if settings.workers > 1 else None
+        )
+        state.coordination = coordination
         state.access = Access(
-            keys, RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst)
+            keys,
+            RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst, coordination),
         )
         state.store = store
         loader = asyncio.create_task(_load_backend(app, settings, llm_transport))
@@ -248,6 +257,8 @@ def create_app(
             if summarizer is not None:
                 await summarizer.aclose()
             store.close()
+            if coordination is not None:
+                coordination.close()
 
     app = FastAPI(
         title="Incident summarizer",
@@ -266,6 +277,14 @@ def create_app(
     _declare_security(app, open_paths)
     app.add_middleware(RequestContext, max_body_bytes=settings.max_body_bytes)  # outermost
     return app
+
+
+def worker_app() -> FastAPI:
+    """The app of one worker process of ``incident-summarizer serve --workers N``: settings
+    from the environment, the same JSON logging as a single process."""
+    settings = Settings()
+    configure_logging(settings.log_level)
+    return create_app(settings)
 
 
 def _methods_for(routes: list[BaseRoute], scope: Scope) -> list[str]:
@@ -385,6 +404,7 @@ async def _load_backend(
             extractor,
             count_tokens=count_tokens,
             max_article_tokens=max_article_tokens,
+            coordination=app.state.coordination,
         )
         app.state.ready = True
         app.state.not_ready_reason = None

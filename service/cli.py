@@ -27,22 +27,62 @@ app.add_typer(keys_app, name="keys")
 def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Worker processes (default: SUMMARIZER_WORKERS, 1). More than one needs a "
+            "model server; they share limits, rate limits and single flight.",
+        ),
+    ] = None,
 ) -> None:
     """Run the HTTP API (OpenAPI docs at /docs)."""
+    import os
+
     import uvicorn
+    from pydantic import ValidationError
 
     from service.app import configure_logging, create_app
 
-    settings = Settings()
+    if workers is not None:
+        os.environ["SUMMARIZER_WORKERS"] = str(workers)  # the worker processes read it too
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        typer.echo(f"error: {exc.errors()[0]['msg'].removeprefix('Value error, ')}", err=True)
+        raise typer.Exit(2) from None
     configure_logging(settings.log_level)
+    if settings.workers > 1:
+        _prepare_workers(settings)
     uvicorn.run(
-        create_app(settings),
+        create_app(settings) if settings.workers == 1 else "service.app:worker_app",
+        factory=settings.workers > 1,
+        workers=settings.workers,
         host=host,
         port=port,
         log_config=None,
         access_log=False,
         timeout_graceful_shutdown=int(settings.request_deadline_s),
     )
+
+
+def _prepare_workers(settings: Settings) -> None:
+    """What the workers must not race each other for: the database schema is created, and the
+    file they coordinate through starts empty."""
+    from service.coordination import Coordination
+    from service.errors import DatabaseDamaged
+    from service.store import Store, make_engine
+
+    store = Store(make_engine(settings.resolved_database_url))
+    try:
+        store.verify_integrity()
+        store.create_schema()
+    except DatabaseDamaged as exc:
+        typer.echo(f"error: not starting: {exc.message}", err=True)
+        raise typer.Exit(1) from None
+    finally:
+        store.close()
+    Coordination.reset(settings.data_dir)
 
 
 @app.command()

@@ -111,6 +111,16 @@ class Settings(BaseSettings):
         default=60, ge=1, description="Requests one API key may make at once, above its rate."
     )
 
+    # --- processes ---
+    workers: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        description="Worker processes of `serve` (model server only). Concurrency, queue depth "
+        "and rate limits stay limits of the whole service: each worker takes its share of the "
+        "first two, and they share the rate limits and single flight through the data directory.",
+    )
+
     # --- logging ---
     log_level: str = "INFO"
 
@@ -118,6 +128,11 @@ class Settings(BaseSettings):
     def _refuse_unsafe(self) -> Settings:
         if self.llm_base_url and not self.llm_base_url.startswith(("http://", "https://")):
             raise ValueError("SUMMARIZER_LLM_BASE_URL must start with http:// or https://")
+        if self.workers > 1 and self.uses_bundled_model:
+            raise ValueError(
+                "SUMMARIZER_WORKERS > 1 needs a model server (SUMMARIZER_LLM_BASE_URL): the "
+                "bundled model runs in one process, and more would share the same CPU cores"
+            )
         return self
 
     @property
@@ -141,9 +156,17 @@ class Settings(BaseSettings):
 
     @property
     def concurrency(self) -> int:
+        """Model calls in flight at once in this process: its share of the service's."""
         if self.max_concurrency is not None:
-            return self.max_concurrency
-        return 1 if self.uses_bundled_model else 256
+            total = self.max_concurrency
+        else:
+            total = 1 if self.uses_bundled_model else 256
+        return -(-total // self.workers)
+
+    @property
+    def worker_queue_depth(self) -> int:
+        """Requests this process lets wait for a model slot: its share of ``queue_depth``."""
+        return -(-self.queue_depth // self.workers)
 
     @property
     def resolved_database_url(self) -> str:

@@ -28,6 +28,7 @@ import orjson
 from schemas.incident import SCHEMA_VERSION
 from service import llm
 from service.config import Settings
+from service.coordination import Coordination
 from service.errors import (
     ArticleTooLarge,
     DeadlineExceeded,
@@ -74,6 +75,10 @@ def with_cached(body: bytes, cached: bool) -> bytes:
 # changes the record made from the same model answer: records stored under older rules are
 # then extracted again on their next request instead of being served.
 RULES_VERSION = "2"
+# With several worker processes: how often a worker waiting for another's record looks for it,
+# and how long a claim outlives its holder's deadline before another worker may take it over.
+CLAIM_POLL_S = 0.05
+CLAIM_GRACE_S = 5.0
 
 
 def cache_key(normalized: str, published: str | None, model: str, prompt_version: str) -> str:
@@ -140,17 +145,19 @@ class Summarizer:
         *,
         count_tokens: Callable[[str], int] | None = None,
         max_article_tokens: int | None = None,
+        coordination: Coordination | None = None,
     ) -> None:
         self._settings = settings
         self._store = store
         self._extractor = extractor
+        self._coordination = coordination
         self._count_tokens = count_tokens
         self._max_tokens = max_article_tokens
         self._inflight: dict[str, asyncio.Task[tuple[dict[str, Any], bool]]] = {}
         self._guard = OutputGuard(extractor.prompts)
         self.slots = Slots(
             settings.concurrency,
-            settings.queue_depth,
+            settings.worker_queue_depth,
             first_guess_s=15.0 if settings.uses_bundled_model else 2.0,
         )
 
@@ -254,8 +261,39 @@ class Summarizer:
             # record, and that looked for it in flight just after, lands here: read again
             # rather than pay for a second model call.
             stored = await self._store.current_async(key)
+            if stored is None and self._coordination is not None:
+                stored = await self._claim(key, deadline)
             if stored is not None:
                 return orjson.loads(stored), True
+        try:
+            return await self._extract_and_store_claimed(
+                key, normalized, article, refresh, deadline
+            )
+        finally:
+            if self._coordination is not None and not refresh:
+                self._coordination.release(key)
+
+    async def _claim(self, key: str, deadline: float) -> bytes | None:
+        """Claim ``key`` for this worker process; while another worker holds it, wait for the
+        record it stores instead (None: the claim is this process's, go ahead)."""
+        assert self._coordination is not None
+        ttl = max(1.0, deadline - time.monotonic()) + CLAIM_GRACE_S
+        while not self._coordination.claim(key, ttl):
+            if time.monotonic() >= deadline:
+                raise DeadlineExceeded("another worker's extraction of this article ran too long")
+            await asyncio.sleep(CLAIM_POLL_S)
+            stored = await self._store.current_async(key)
+            if stored is not None:
+                return stored
+        # Claimed; the holder before may have stored its record between the reads.
+        stored = await self._store.current_async(key)
+        if stored is not None:
+            self._coordination.release(key)
+        return stored
+
+    async def _extract_and_store_claimed(
+        self, key: str, normalized: str, article: Article, refresh: bool, deadline: float
+    ) -> tuple[dict[str, Any], bool]:
         started = time.monotonic()
         spent = llm.Ledger(retries_left=self._settings.transient_retries)
         llm.ledger.set(spent)  # this task's own context: shared by its calls only

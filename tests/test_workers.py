@@ -1,0 +1,187 @@
+"""``serve --workers N``: several processes behave as one service.
+
+Real processes throughout: ``incident-summarizer serve`` with two uvicorn workers on one port,
+the scripted model server over TCP, one SQLite file. Connections are spread over the workers
+by the kernel, so each test first checks from the access log that both workers answered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from service.config import Settings
+from service.coordination import Coordination
+from tests.chaos.harness import ROOT, ServiceProcess, article
+from tests.scripted_openai import scripted_server
+
+WORKERS = 2
+KEY = "workers-test-key-0123456789"
+
+
+def start(tmp_path: Path, llm_url: str, **settings: Any) -> ServiceProcess:
+    service = ServiceProcess(tmp_path, llm_url, workers=WORKERS, **settings)
+    service.start()
+    # /readyz answered once: every worker must be ready before the burst.
+    ready_in_a_row, deadline = 0, time.monotonic() + 60
+    while ready_in_a_row < 20:
+        assert time.monotonic() < deadline, service.log_tail()
+        ok = httpx.get(f"{service.base_url}/readyz", timeout=5).status_code == 200
+        ready_in_a_row = ready_in_a_row + 1 if ok else 0
+    return service
+
+
+def answering_pids(service: ServiceProcess, skip: int = 0) -> list[int]:
+    """The worker of each POST /v1/summaries in the access log, after the first ``skip``."""
+    pids = [
+        line["pid"]
+        for line in service.log_lines()
+        if line.get("path") == "/v1/summaries" and line.get("method") == "POST"
+    ]
+    return pids[skip:]
+
+
+async def burst(service: ServiceProcess, bodies: list[dict[str, Any]], **headers: str):
+    # One connection per request, so the kernel spreads them over the workers.
+    async def one(body: dict[str, Any]) -> httpx.Response:
+        async with httpx.AsyncClient(base_url=service.base_url, timeout=60) as client:
+            return await client.post("/v1/summaries", json=body, headers=headers)
+
+    return await asyncio.gather(*(one(b) for b in bodies))
+
+
+def test_the_same_article_on_every_worker_costs_one_model_call(tmp_path: Path) -> None:
+    with scripted_server(mode="ok", delay=0.5) as llm:
+        service = start(tmp_path, llm.base_url)
+        try:
+            # The kernel may hand a whole burst to one worker: new bursts (of a new article
+            # each) until one has been spread over both.
+            for attempt in range(6):
+                before, logged = llm.calls, len(answering_pids(service))
+                answers = asyncio.run(burst(service, [article(attempt, tag="workers")] * 24))
+                assert [a.status_code for a in answers] == [200] * 24, answers[0].text
+                assert len({a.json()["id"] for a in answers}) == 1
+                assert llm.calls - before == 1, f"burst {attempt}: {llm.calls - before} calls"
+                if len(set(answering_pids(service, skip=logged))) == WORKERS:
+                    break
+            else:
+                pytest.fail("the kernel never spread a burst over both workers")
+            # The worker that did not extract served the other's stored record.
+            cached = [a.json()["cached"] for a in answers]
+            assert True in cached and False in cached
+        finally:
+            service.stop()
+
+
+def test_rate_limits_count_across_workers(tmp_path: Path) -> None:
+    burst_size, attempts = 6, 6
+    keys = [f"{KEY}-{n}" for n in range(attempts)]
+    with scripted_server(mode="ok") as llm:
+        service = start(
+            tmp_path,
+            llm.base_url,
+            api_keys=",".join(keys),
+            rate_limit_per_minute=1,  # refills one request a minute: nothing during the test
+            rate_limit_burst=burst_size,
+        )
+        try:
+            # A new key for each burst, until one burst has been spread over both workers.
+            for attempt, key in enumerate(keys):
+                logged = len(answering_pids(service))
+                bodies = [article(100 * attempt + n, tag="limits") for n in range(20)]
+                answers = asyncio.run(burst(service, bodies, **{"X-API-Key": key}))
+                statuses = sorted(a.status_code for a in answers)
+                # Per-worker buckets would let up to WORKERS * burst_size through.
+                assert statuses == [200] * burst_size + [429] * (20 - burst_size), statuses
+                limited = [a for a in answers if a.status_code == 429]
+                assert all(int(a.headers["Retry-After"]) > 0 for a in limited)
+                if len(set(answering_pids(service, skip=logged))) == WORKERS:
+                    break
+            else:
+                pytest.fail("the kernel never spread a burst over both workers")
+        finally:
+            service.stop()
+
+
+def test_each_worker_takes_its_share_of_the_limits() -> None:
+    settings = Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        llm_base_url="http://127.0.0.1:1/v1",
+        workers=3,
+        max_concurrency=64,
+        queue_depth=10,
+    )
+    assert settings.concurrency == 22  # 64 / 3, rounded up
+    assert settings.worker_queue_depth == 4
+    default = Settings(_env_file=None, llm_base_url="http://127.0.0.1:1/v1", workers=2)  # type: ignore[call-arg]
+    assert default.concurrency == 128
+
+
+def test_workers_need_a_model_server(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="needs a model server"):
+        Settings(_env_file=None, workers=2)  # type: ignore[call-arg]
+    env = {"PYTHONPATH": str(ROOT), "SUMMARIZER_DATA_DIR": str(tmp_path), "PATH": "/usr/bin:/bin"}
+    done = subprocess.run(
+        [sys.executable, "-m", "service.cli", "serve", "--workers", "2", "--port", "1"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert "needs a model server" in done.stderr
+    assert not list(tmp_path.glob("*.sqlite3"))  # refused before anything was created
+
+
+def test_a_claim_held_by_a_dead_process_is_taken_over(tmp_path: Path) -> None:
+    path = tmp_path / "coordination.sqlite3"
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], check=True,
+                          capture_output=True, text=True)  # fmt: skip
+    gone = Coordination(path, pid=int(dead.stdout))
+    here = Coordination(path)
+    other = Coordination(path, pid=1)  # alive: init
+    try:
+        assert other.claim("article", ttl_s=60)
+        assert not here.claim("article", ttl_s=60)  # held by a live process
+        assert here.holder("article") == 1
+
+        assert gone.claim("orphan", ttl_s=60)
+        assert here.claim("orphan", ttl_s=60)  # its holder has exited
+        assert here.holder("orphan") == here.pid
+
+        assert other.claim("expired", ttl_s=0.01)
+        time.sleep(0.05)
+        assert here.claim("expired", ttl_s=60)  # its time is up
+
+        here.release("orphan")
+        assert here.holder("orphan") is None
+        other.release("article")
+        assert here.claim("article", ttl_s=60)
+    finally:
+        for c in (gone, here, other):
+            c.close()
+
+
+def test_shared_buckets_spend_one_allowance(tmp_path: Path) -> None:
+    path = tmp_path / "coordination.sqlite3"
+    first, second = Coordination(path), Coordination(path, pid=1)
+    try:
+        allowed = [
+            (first if n % 2 else second).take("newsroom", rate_per_s=1 / 60, burst=4) is None
+            for n in range(10)
+        ]
+        assert allowed == [True] * 4 + [False] * 6
+        wait = first.take("newsroom", rate_per_s=1 / 60, burst=4)
+        assert wait is not None and 50 < wait <= 60
+        assert second.take("another key", rate_per_s=1 / 60, burst=4) is None
+    finally:
+        first.close()
+        second.close()
