@@ -145,6 +145,28 @@ def clean_env(**extra: str) -> dict[str, str]:
     return env
 
 
+def _process_cpu(pid: int) -> float:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:  # exited in between
+        return 0.0
+    fields = stat[stat.rindex(")") + 2 :].split()
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def _tree(pid: int) -> list[int]:
+    """``pid`` and its descendants (``serve --workers N`` runs a parent and N workers)."""
+    found = [pid]
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            children = (task / "children").read_text().split()
+        except OSError:
+            continue
+        for child in children:
+            found += _tree(int(child))
+    return found
+
+
 @dataclass
 class Server:
     name: str
@@ -153,10 +175,8 @@ class Server:
     log: Path
 
     def cpu_seconds(self) -> float:
-        """utime + stime of the server process, all threads."""
-        stat = Path(f"/proc/{self.proc.pid}/stat").read_text()
-        fields = stat[stat.rindex(")") + 2 :].split()
-        return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+        """utime + stime of the server process and its live worker processes, all threads."""
+        return sum(_process_cpu(pid) for pid in _tree(self.proc.pid))
 
     def check_alive(self) -> None:
         if self.proc.poll() is not None:

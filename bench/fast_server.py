@@ -1,14 +1,14 @@
 """The service in front of a fast model server: distinct articles at 1, 32 and 256 at once.
 
-    uv run python -m bench.fast_server [--delay 0.5] [--concurrency 1,32,256] [--seconds 10]
+    uv run python -m bench.fast_server [--delay 0.5] [--concurrency 1,32,256] [--workers 1,2]
 
 All on loopback, each part in its own process:
 
 1. the scripted OpenAI-compatible server (``tests.scripted_openai``, mode ``ok``): it answers
    every chat completion with a valid draft for the article it was sent, after ``--delay``
    seconds, and holds any number of requests at once;
-2. the real service under uvicorn (one worker, the same flags as ``bench.cache_hits``), with
-   its SQLite file in a temporary directory, pointed at that server;
+2. the real service, ``incident-summarizer serve --workers N`` for each N of ``--workers``,
+   with its SQLite file in a temporary directory, pointed at that server;
 3. the load generator (``bench.loadgen --distinct``): N keep-alive connections in a closed
    loop, each POSTing a new invented article as soon as its previous answer arrives, so every
    request is a cache miss and one model call.
@@ -17,8 +17,9 @@ The ideal rate is N / delay: what the clients would get if the service added no 
 Beside each level, in the same run, the load generator sends the same number of connections
 straight to the scripted server (the chat request the service sends for one of these articles):
 that is what the client, the model server and this machine manage without the service in
-between. Server CPU comes from ``/proc/PID/stat`` (user + system, all threads) over the
-measured window; CPU per request is the server's CPU rate divided by the achieved rate.
+between. Server CPU comes from ``/proc/PID/stat`` (user + system, all threads, the worker
+processes included) over the measured window; CPU per request is the server's CPU rate
+divided by the achieved rate.
 """
 
 from __future__ import annotations
@@ -47,7 +48,6 @@ from bench.cache_hits import (
     free_port,
     machine_busy,
     serve,
-    uvicorn_command,
     versions,
     wait_for_quiet,
     wait_until,
@@ -170,8 +170,10 @@ def probe(service: Server, sample: dict[str, Any]) -> None:
 
 
 @contextlib.contextmanager
-def stack(work: Path, delay: float, **service_env: str) -> Iterator[tuple[Server, Server]]:
-    """The scripted model server and the service in front of it, both ready."""
+def stack(
+    work: Path, delay: float, workers: int = 1, **service_env: str
+) -> Iterator[tuple[Server, Server]]:
+    """The scripted model server and the service (``serve --workers``) in front of it, ready."""
     model_port = free_port()
     model_cmd = [sys.executable, "-m", "tests.scripted_openai", "--host", "127.0.0.1"]
     model_cmd += ["--port", str(model_port), "--delay", str(delay), "--mode", "ok"]
@@ -186,9 +188,12 @@ def stack(work: Path, delay: float, **service_env: str) -> Iterator[tuple[Server
             SUMMARIZER_LOG_LEVEL="WARNING",
             **service_env,
         )
-        cmd = uvicorn_command("service.app:create_app", free_port(), factory=True)
+        cmd = [sys.executable, "-m", "service.cli", "serve", "--port", str(free_port())]
+        cmd += ["--workers", str(workers)]
         with serve("service", cmd, env, work) as service:
-            wait_until(service, "/readyz", timeout=600)
+            # Every worker ready: /readyz answers 200 many times in a row, on new connections.
+            for _ in range(10 * workers):
+                wait_until(service, "/readyz", timeout=600)
             yield model, service
 
 
@@ -198,6 +203,7 @@ def main(argv: list[str] | None = None) -> str:
     )
     parser.add_argument("--delay", type=float, default=0.5, help="the model server's delay (s)")
     parser.add_argument("--concurrency", default="1,32,256", help="e.g. 1,32,256")
+    parser.add_argument("--workers", default="1,2", help="service worker processes, e.g. 1,2")
     parser.add_argument("--seconds", type=float, default=10.0, help="measured seconds per run")
     parser.add_argument("--warmup", type=float, default=3.0, help="warm-up seconds per run")
     parser.add_argument("--wait-idle", type=float, default=30.0, metavar="S")
@@ -208,10 +214,21 @@ def main(argv: list[str] | None = None) -> str:
     command = shlex.join(["uv", "run", "python", "-m", "bench.fast_server", *argv])
     levels = [int(v) for v in args.concurrency.split(",") if v.strip()]
 
-    rows: list[tuple[Window, Window]] = []
+    rows: list[tuple[int, Window, Window]] = []
+    for workers in [int(v) for v in args.workers.split(",") if v.strip()]:
+        rows += run_stack(args, levels, workers)
+    section = render(rows, args, command)
+    report.publish(args.output, SECTION, section, write=not args.no_write)
+    return section
+
+
+def run_stack(
+    args: argparse.Namespace, levels: list[int], workers: int
+) -> list[tuple[int, Window, Window]]:
+    rows: list[tuple[int, Window, Window]] = []
     with tempfile.TemporaryDirectory(prefix="bench-fast-server-") as tmp:
         work = Path(tmp)
-        with stack(work, args.delay) as (model, service):
+        with stack(work, args.delay, workers) as (model, service):
             probe(service, article("probe", 0))
             body_file = chat_body(article("probe", 1), work)
             for n, level in enumerate(levels):
@@ -221,7 +238,12 @@ def main(argv: list[str] | None = None) -> str:
                 runs: dict[str, Window] = {}
                 order = ["service", "direct"] if n % 2 == 0 else ["direct", "service"]
                 for target in order:
-                    print(f"  c={level:<4} {target:8}", end=" ", flush=True, file=sys.stderr)
+                    print(
+                        f"  workers={workers} c={level:<4} {target:8}",
+                        end=" ",
+                        flush=True,
+                        file=sys.stderr,
+                    )
                     if target == "service":
                         w = run_loadgen(
                             service.url + PATH,
@@ -248,31 +270,29 @@ def main(argv: list[str] | None = None) -> str:
                         f"statuses {w.statuses}  other {w.other_cores:.2f} cores",
                         file=sys.stderr,
                     )
-                rows.append((runs["service"], runs["direct"]))
+                rows.append((workers, runs["service"], runs["direct"]))
             service.check_alive()
-    section = render(rows, args, command)
-    report.publish(args.output, SECTION, section, write=not args.no_write)
-    return section
+    return rows
 
 
-def render(rows: list[tuple[Window, Window]], args: argparse.Namespace, command: str) -> str:
+def render(rows: list[tuple[int, Window, Window]], args: argparse.Namespace, command: str) -> str:
     delay = args.delay
     table = [
-        "| clients | ideal req/s | service req/s | service / ideal | direct req/s "
+        "| workers | clients | ideal req/s | service req/s | service / ideal | direct req/s "
         "| direct / ideal | service p50 / p99 ms | service CPU ms/req | service CPU (cores) "
         "| model server CPU (cores), service / direct run | statuses (service run) |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
-    for s, d in rows:
+    for workers, s, d in rows:
         ideal = s.concurrency / delay
         statuses = ", ".join(f"{k}: {v:,}" for k, v in sorted(s.statuses.items()))
         table.append(
-            f"| {s.concurrency} | {ideal:,.0f} | {s.rps:,.1f} | {s.rps / ideal:.2f} "
+            f"| {workers} | {s.concurrency} | {ideal:,.0f} | {s.rps:,.1f} | {s.rps / ideal:.2f} "
             f"| {d.rps:,.1f} | {d.rps / ideal:.2f} | {s.p50_ms:,.0f} / {s.p99_ms:,.0f} "
             f"| {s.ms_per_request('service'):.2f} | {s.cores('service'):.2f} "
             f"| {s.cores('model'):.2f} / {d.cores('model'):.2f} | {statuses} |"
         )
-    others = [w.other_cores for pair in rows for w in pair]
+    others = [w.other_cores for _, s, d in rows for w in (s, d)]
     noisy = max(others) if others else 0.0
     quiet = (
         f"**Other processes used up to {noisy:.2f} cores during a measured window (see the "
@@ -294,10 +314,10 @@ def render(rows: list[tuple[Window, Window]], args: argparse.Namespace, command:
             "- Model server: `python -m tests.scripted_openai --mode ok --delay "
             f"{delay:g}` in its own process (uvicorn, one coroutine per request): a valid "
             "draft built from the article it is sent.",
-            "- Service: `uvicorn service.app:create_app --factory --workers 1 "
-            "--no-access-log --log-level warning`, default settings (so "
-            "`SUMMARIZER_MAX_CONCURRENCY` is the default for a model server), SQLite in a "
-            "temporary directory.",
+            "- Service: `incident-summarizer serve --workers N` (one process, or a parent and "
+            "N worker processes sharing the port; service CPU counts them all), default "
+            "settings (so `SUMMARIZER_MAX_CONCURRENCY` is the default for a model server, "
+            "shared among the workers), log level WARNING, SQLite in a temporary directory.",
             "- Client: `bench.loadgen --distinct` in its own process: *clients* keep-alive "
             "connections in a closed loop, each sending a new invented article as soon as its "
             f"previous answer arrives. {args.warmup:g} s warm-up, then {args.seconds:g} s "
