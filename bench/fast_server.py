@@ -79,6 +79,11 @@ class Window:
     def cores(self, name: str) -> float:
         return self.cpu_s.get(name, 0.0) / self.cpu_window_s
 
+    @property
+    def ok_rps(self) -> float:
+        """Requests per second answered 200 (a refusal is not a summary)."""
+        return self.rps * self.statuses.get("200", 0) / self.requests if self.requests else 0.0
+
     def ms_per_request(self, name: str) -> float:
         return self.cores(name) / self.rps * 1000 if self.rps else float("nan")
 
@@ -278,7 +283,7 @@ def run_stack(
 def render(rows: list[tuple[int, Window, Window]], args: argparse.Namespace, command: str) -> str:
     delay = args.delay
     table = [
-        "| workers | clients | ideal req/s | service req/s | service / ideal | direct req/s "
+        "| workers | clients | ideal req/s | service req/s (200) | service / ideal | direct req/s "
         "| direct / ideal | service p50 / p99 ms | service CPU ms/req | service CPU (cores) "
         "| model server CPU (cores), service / direct run | statuses (service run) |",
         "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
@@ -287,7 +292,8 @@ def render(rows: list[tuple[int, Window, Window]], args: argparse.Namespace, com
         ideal = s.concurrency / delay
         statuses = ", ".join(f"{k}: {v:,}" for k, v in sorted(s.statuses.items()))
         table.append(
-            f"| {workers} | {s.concurrency} | {ideal:,.0f} | {s.rps:,.1f} | {s.rps / ideal:.2f} "
+            f"| {workers} | {s.concurrency} | {ideal:,.0f} | {s.ok_rps:,.1f} "
+            f"| {s.ok_rps / ideal:.2f} "
             f"| {d.rps:,.1f} | {d.rps / ideal:.2f} | {s.p50_ms:,.0f} / {s.p99_ms:,.0f} "
             f"| {s.ms_per_request('service'):.2f} | {s.cores('service'):.2f} "
             f"| {s.cores('model'):.2f} / {d.cores('model'):.2f} | {statuses} |"
@@ -317,7 +323,7 @@ def render(rows: list[tuple[int, Window, Window]], args: argparse.Namespace, com
             "- Service: `incident-summarizer serve --workers N` (one process, or a parent and "
             "N worker processes sharing the port; service CPU counts them all), default "
             "settings (so `SUMMARIZER_MAX_CONCURRENCY` is the default for a model server, "
-            "shared among the workers), log level WARNING, SQLite in a temporary directory.",
+            "per worker), log level WARNING, SQLite in a temporary directory.",
             "- Client: `bench.loadgen --distinct` in its own process: *clients* keep-alive "
             "connections in a closed loop, each sending a new invented article as soon as its "
             f"previous answer arrives. {args.warmup:g} s warm-up, then {args.seconds:g} s "

@@ -116,9 +116,9 @@ class Settings(BaseSettings):
         default=1,
         ge=1,
         le=64,
-        description="Worker processes of `serve` (model server only). Concurrency, queue depth "
-        "and rate limits stay limits of the whole service: each worker takes its share of the "
-        "first two, and they share the rate limits and single flight through the data directory.",
+        description="Worker processes of `serve` (model server only). They share single flight "
+        "and the rate limits through the data directory; concurrency and queue depth are "
+        "each worker's own.",
     )
 
     # --- logging ---
@@ -156,17 +156,10 @@ class Settings(BaseSettings):
 
     @property
     def concurrency(self) -> int:
-        """Model calls in flight at once in this process: its share of the service's."""
+        """Model calls in flight at once in this process (each worker has its own)."""
         if self.max_concurrency is not None:
-            total = self.max_concurrency
-        else:
-            total = 1 if self.uses_bundled_model else 256
-        return -(-total // self.workers)
-
-    @property
-    def worker_queue_depth(self) -> int:
-        """Requests this process lets wait for a model slot: its share of ``queue_depth``."""
-        return -(-self.queue_depth // self.workers)
+            return self.max_concurrency
+        return 1 if self.uses_bundled_model else 256
 
     @property
     def resolved_database_url(self) -> str:

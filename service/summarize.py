@@ -157,7 +157,7 @@ class Summarizer:
         self._guard = OutputGuard(extractor.prompts)
         self.slots = Slots(
             settings.concurrency,
-            settings.worker_queue_depth,
+            settings.queue_depth,
             first_guess_s=15.0 if settings.uses_bundled_model else 2.0,
         )
 

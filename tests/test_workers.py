@@ -110,20 +110,6 @@ def test_rate_limits_count_across_workers(tmp_path: Path) -> None:
             service.stop()
 
 
-def test_each_worker_takes_its_share_of_the_limits() -> None:
-    settings = Settings(
-        _env_file=None,  # type: ignore[call-arg]
-        llm_base_url="http://127.0.0.1:1/v1",
-        workers=3,
-        max_concurrency=64,
-        queue_depth=10,
-    )
-    assert settings.concurrency == 22  # 64 / 3, rounded up
-    assert settings.worker_queue_depth == 4
-    default = Settings(_env_file=None, llm_base_url="http://127.0.0.1:1/v1", workers=2)  # type: ignore[call-arg]
-    assert default.concurrency == 128
-
-
 def test_workers_need_a_model_server(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="needs a model server"):
         Settings(_env_file=None, workers=2)  # type: ignore[call-arg]
