@@ -94,6 +94,8 @@ class Coordination:
         by a dead process, or expired) or is this process's already."""
         now = time.monotonic()
         with self._immediate() as conn:
+            # Claims left by a killed worker would otherwise stay until the next start.
+            conn.execute("DELETE FROM claims WHERE expires_at < ?", (now,))
             row = conn.execute(
                 "SELECT pid, expires_at FROM claims WHERE key = ?", (key,)
             ).fetchone()

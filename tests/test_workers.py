@@ -8,6 +8,9 @@ by the kernel, so each test first checks from the access log that both workers a
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -29,12 +32,7 @@ KEY = "workers-test-key-0123456789"
 def start(tmp_path: Path, llm_url: str, **settings: Any) -> ServiceProcess:
     service = ServiceProcess(tmp_path, llm_url, workers=WORKERS, **settings)
     service.start()
-    # /readyz answered once: every worker must be ready before the burst.
-    ready_in_a_row, deadline = 0, time.monotonic() + 60
-    while ready_in_a_row < 20:
-        assert time.monotonic() < deadline, service.log_tail()
-        ok = httpx.get(f"{service.base_url}/readyz", timeout=5).status_code == 200
-        ready_in_a_row = ready_in_a_row + 1 if ok else 0
+    wait_for_workers(service)  # /readyz answered once: every worker must be ready
     return service
 
 
@@ -78,6 +76,62 @@ def test_the_same_article_on_every_worker_costs_one_model_call(tmp_path: Path) -
             assert True in cached and False in cached
         finally:
             service.stop()
+
+
+def test_a_worker_killed_mid_extraction_leaves_its_article_to_the_others(tmp_path: Path) -> None:
+    coordination = tmp_path / "data" / "coordination.sqlite3"
+    with scripted_server(mode="ok", delay=1.5) as llm:
+        service = start(tmp_path, llm.base_url)
+        try:
+            for attempt in range(6):
+                before = llm.calls
+                answers = asyncio.run(
+                    burst_and_kill_the_claimant(service, article(50 + attempt), coordination, llm)
+                )
+                ok = [a for a in answers if isinstance(a, httpx.Response)]
+                assert all(a.status_code == 200 for a in ok), [a.text for a in ok]
+                if ok:  # some requests had landed on the surviving worker
+                    assert len({a.json()["id"] for a in ok}) == 1
+                    assert llm.calls - before == 2  # the killed worker's call, then the take-over
+                    break
+                wait_for_workers(service)  # every request was on the killed worker: again
+            else:
+                pytest.fail("the kernel never spread a burst over both workers")
+        finally:
+            service.stop()
+
+
+async def burst_and_kill_the_claimant(
+    service: ServiceProcess, body: dict[str, Any], coordination: Path, llm: Any
+) -> list[httpx.Response | BaseException]:
+    calls = llm.calls
+
+    async def one() -> httpx.Response:
+        async with httpx.AsyncClient(base_url=service.base_url, timeout=60) as client:
+            return await client.post("/v1/summaries", json=body)
+
+    requests = [asyncio.create_task(one()) for _ in range(24)]
+    while llm.calls == calls:  # the claimant's model call has arrived
+        await asyncio.sleep(0.01)
+    conn = sqlite3.connect(coordination)
+    try:
+        # The newest claim: an earlier attempt's killed worker may have left its own.
+        (pid,) = conn.execute("SELECT pid FROM claims ORDER BY expires_at DESC").fetchone()
+    finally:
+        conn.close()
+    os.kill(pid, signal.SIGKILL)
+    return await asyncio.gather(*requests, return_exceptions=True)
+
+
+def wait_for_workers(service: ServiceProcess) -> None:
+    ready_in_a_row, deadline = 0, time.monotonic() + 60
+    while ready_in_a_row < 20:
+        assert time.monotonic() < deadline, service.log_tail()
+        try:
+            ok = httpx.get(f"{service.base_url}/readyz", timeout=5).status_code == 200
+        except httpx.HTTPError:
+            ok = False
+        ready_in_a_row = ready_in_a_row + 1 if ok else 0
 
 
 def test_rate_limits_count_across_workers(tmp_path: Path) -> None:
