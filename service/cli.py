@@ -32,7 +32,7 @@ def serve(
         typer.Option(
             min=1,
             help="Worker processes (default: SUMMARIZER_WORKERS, 1). More than one needs a "
-            "model server; they share limits, rate limits and single flight.",
+            "model server; they share the rate limits and single flight.",
         ),
     ] = None,
 ) -> None:
