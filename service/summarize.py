@@ -235,14 +235,6 @@ class Summarizer:
         resource, hit = await asyncio.shield(task)
         return orjson.dumps({**resource, "cached": hit}), hit
 
-    async def cached_json(self, article: Article) -> bytes | None:
-        """The stored response body for this article, or None: no model call, no admission.
-
-        Raises what ``summarize_json`` would raise for an invalid article.
-        """
-        stored = await self._store.current_async(self._keyed(article)[1])
-        return None if stored is None else with_cached(stored, True)
-
     def _keyed(self, article: Article) -> tuple[str, str]:
         normalized = self.validate(article)
         return normalized, cache_key(normalized, article.published, self.model, self.prompt_version)

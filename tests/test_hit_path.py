@@ -11,6 +11,7 @@ import sqlite3
 
 import httpx
 
+from service import api
 from service.app import create_app
 from tests import asgi
 from tests.conftest import running_app
@@ -123,26 +124,28 @@ async def test_a_repeated_query_parameter_is_refused_on_every_route(make_setting
     assert llm.calls == 1
 
 
-async def test_a_hit_is_answered_before_routing_with_the_routes_bytes(make_settings, seed):
+async def test_requests_are_answered_before_routing_with_the_routes_bytes(
+    make_settings, seed, monkeypatch
+):
     llm = ScriptedLLM(draft_from_record(seed["expected"]))
+    routed = 0
+    read_article = api.read_article
+
+    async def counting(request):  # only the route reads the body this way
+        nonlocal routed
+        routed += 1
+        return await read_article(request)
+
+    monkeypatch.setattr(api, "read_article", counting)
     async with running_app(make_settings(), llm) as client:
-        summarizer = client.app.state.summarizer  # type: ignore[attr-defined]
-        routed = 0
-        through_route = summarizer.summarize_json
-
-        async def counting(*args, **kwargs):
-            nonlocal routed
-            routed += 1
-            return await through_route(*args, **kwargs)
-
-        summarizer.summarize_json = counting
         miss = await client.post("/v1/summaries", json=seed["request"])
         fast = await client.post("/v1/summaries", json=seed["request"])
-        assert routed == 1  # the miss; the hit never reached the route
+        assert routed == 0  # the miss and the hit were answered before routing
         # A query string takes the route: the same hit, answered by the route itself.
         slow = await client.post("/v1/summaries?refresh=false", json=seed["request"])
-        assert routed == 2
-    assert miss.headers["X-Cache"] == "miss"
+        assert routed == 1
+    assert (miss.status_code, miss.headers["X-Cache"]) == (200, "miss")
+    assert miss.content.endswith(b',"cached":false}')
     assert fast.status_code == slow.status_code == 200
     assert fast.content == slow.content
     assert fast.content.endswith(b',"cached":true}')
@@ -151,11 +154,33 @@ async def test_a_hit_is_answered_before_routing_with_the_routes_bytes(make_setti
         return {k: v for k, v in response.headers.items() if k != "x-request-id"}
 
     assert comparable(fast) == comparable(slow)
+    # The same headers on a miss, but for the length ("false" for "true") and X-Cache.
+    assert int(miss.headers["content-length"]) == len(miss.content)
+    assert {**comparable(miss), "x-cache": "hit", "content-length": "-"} == {
+        **comparable(fast),
+        "content-length": "-",
+    }
     assert (
         fast.headers["x-request-id"]
         and fast.headers["x-request-id"] != slow.headers["x-request-id"]
     )
     assert llm.calls == 1
+
+
+async def test_a_failed_miss_gets_the_routes_error(make_settings, seed):
+    # The model server keeps failing: the same 503 body before routing and through the route.
+    llm = ScriptedLLM(500)
+    async with running_app(make_settings(transient_retries=0), llm) as client:
+        fast = await client.post("/v1/summaries", json=seed["request"])
+        slow = await client.post("/v1/summaries?refresh=false", json=seed["request"])
+    assert fast.status_code == slow.status_code == 503
+    body, routed = fast.json(), slow.json()
+    assert body["error"]["code"] == "model_unavailable"
+    assert body["error"]["request_id"] == fast.headers["x-request-id"]
+    assert routed["error"]["request_id"] == slow.headers["x-request-id"]
+    assert {**body["error"], "request_id": None} == {**routed["error"], "request_id": None}
+    same = ("content-type", "retry-after")
+    assert [fast.headers.get(h) for h in same] == [slow.headers.get(h) for h in same]
 
 
 async def test_hits_need_the_api_key_like_every_other_request(make_settings, seed):
