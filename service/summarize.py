@@ -212,12 +212,15 @@ class Summarizer:
         return orjson.loads(body), hit
 
     async def summarize_json(
-        self, article: Article, *, refresh: bool = False
+        self, article: Article, *, refresh: bool = False, keyed: tuple[str, str] | None = None
     ) -> tuple[bytes, bool]:
-        """``summarize`` as the response body: a hit serves the stored bytes as they are."""
+        """``summarize`` as the response body: a hit serves the stored bytes as they are.
+
+        ``keyed`` is ``self.keyed(article)`` when the caller has it already.
+        """
         # The deadline runs from the request's arrival, not from when its model call starts.
         deadline = time.monotonic() + self._settings.request_deadline_s
-        normalized, key = self._keyed(article)
+        normalized, key = keyed or self.keyed(article)
         if not refresh:
             stored = await self._store.current_async(key)
             if stored is not None:
@@ -235,7 +238,8 @@ class Summarizer:
         resource, hit = await asyncio.shield(task)
         return orjson.dumps({**resource, "cached": hit}), hit
 
-    def _keyed(self, article: Article) -> tuple[str, str]:
+    def keyed(self, article: Article) -> tuple[str, str]:
+        """The article's normalized text and cache key; raises what ``validate`` raises."""
         normalized = self.validate(article)
         return normalized, cache_key(normalized, article.published, self.model, self.prompt_version)
 

@@ -267,3 +267,40 @@ async def test_a_client_gone_mid_body_costs_no_model_call(make_settings, seed):
         stored = await client.get("/v1/summaries")
     assert llm.calls == 0
     assert stored.json()["items"] == []
+
+
+async def test_repeated_bodies_are_read_as_what_they_say(make_settings, seed):
+    # Bodies are remembered by their bytes: the same bytes again, the same article in other
+    # bytes, and other articles in similar bytes must each get their own answer.
+    llm = ScriptedLLM(draft_from_record(seed["expected"]))
+    request = seed["request"]
+    async with running_app(make_settings(), llm) as client:
+        first = await client.post("/v1/summaries", json=request)
+        again = await client.post("/v1/summaries", json=request)
+        reordered = json.dumps(dict(reversed(list(request.items()))), indent=2)
+        other_bytes = await client.post(
+            "/v1/summaries", content=reordered, headers={"content-type": "application/json"}
+        )
+        assert llm.calls == 1
+        other_day = await client.post("/v1/summaries", json={**request, "published": "2024-01-02"})
+        assert llm.calls == 2  # another publication date is another record
+        broken = [
+            await client.post(
+                "/v1/summaries", content=b'{"text": ', headers={"content-type": "application/json"}
+            )
+            for _ in range(2)
+        ]
+        empty = [await client.post("/v1/summaries", json={"text": "  "}) for _ in range(2)]
+        padding = "Filler sentence for a long article. " * 1200  # over 32 KiB
+        long = [
+            await client.post("/v1/summaries", json={**request, "text": request["text"] + padding})
+            for _ in range(2)
+        ]
+    assert [r.headers["X-Cache"] for r in (first, again, other_bytes)] == ["miss", "hit", "hit"]
+    assert first.json()["id"] == again.json()["id"] == other_bytes.json()["id"]
+    assert other_day.headers["X-Cache"] == "miss"
+    assert other_day.json()["id"] != first.json()["id"]
+    assert [r.status_code for r in broken] == [400, 400]
+    assert [r.json()["error"]["code"] for r in empty] == ["invalid_input"] * 2
+    assert [r.headers["X-Cache"] for r in long] == ["miss", "hit"]
+    assert llm.calls == 3
