@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import re
 from datetime import date
-from functools import lru_cache
 from typing import Annotated, Any
 
 import orjson
@@ -24,7 +23,7 @@ from service.errors import (
     UnsupportedMediaType,
 )
 from service.store import ListQuery
-from service.summarize import Article, Summarizer, with_cached
+from service.summarize import Article, with_cached
 
 
 async def single_query_values(request: Request) -> None:
@@ -234,7 +233,6 @@ class CachedSummaries:
     def __init__(self, app: ASGIApp, path: str = "/v1/summaries") -> None:
         self.app = app
         self.path = path
-        self._parsed = lru_cache(maxsize=PARSED_BODIES)(_parse)  # this app's own
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if (
@@ -258,18 +256,13 @@ class CachedSummaries:
             chunks.append(message.get("body", b""))
             if not message.get("more_body", False):
                 break
-        raw = b"".join(chunks)
         try:
-            if len(raw) <= PARSED_BODY_MAX_BYTES:
-                article, keyed = self._parsed(summarizer, raw)
-            else:
-                article = _article(ArticleIn.model_validate_json(raw))
-                keyed = summarizer.keyed(article)
+            article = ArticleIn.model_validate_json(b"".join(chunks))
         except ValidationError:
             # The route refuses it, with the route's error body.
             await self.app(scope, _replay(chunks, receive), send)
             return
-        body, hit = await summarizer.summarize_json(article, keyed=keyed)
+        body, hit = await summarizer.summarize_json(_article(article))
         cache = b"hit" if hit else b"miss"
         scope.setdefault("state", {})["cache"] = cache.decode()
         await send(
@@ -284,19 +277,6 @@ class CachedSummaries:
             }
         )
         await send({"type": "http.response.body", "body": body})
-
-
-# An archive replay sends the same bodies again and again: what a body parses to, and its
-# cache key, are kept for the most recent ones (a pure function of the bytes, for one running
-# summarizer). Only bodies that parse and pass the article checks are kept, up to this size:
-# at most PARSED_BODIES * PARSED_BODY_MAX_BYTES (8 MiB) of bodies, plus what they parse to.
-PARSED_BODIES = 256
-PARSED_BODY_MAX_BYTES = 32 * 1024
-
-
-def _parse(summarizer: Summarizer, raw: bytes) -> tuple[Article, tuple[str, str]]:
-    article = _article(ArticleIn.model_validate_json(raw))
-    return article, summarizer.keyed(article)
 
 
 def _json_body(scope: Scope) -> bool:

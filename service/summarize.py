@@ -212,15 +212,12 @@ class Summarizer:
         return orjson.loads(body), hit
 
     async def summarize_json(
-        self, article: Article, *, refresh: bool = False, keyed: tuple[str, str] | None = None
+        self, article: Article, *, refresh: bool = False
     ) -> tuple[bytes, bool]:
-        """``summarize`` as the response body: a hit serves the stored bytes as they are.
-
-        ``keyed`` is ``self.keyed(article)`` when the caller has it already.
-        """
+        """``summarize`` as the response body: a hit serves the stored bytes as they are."""
         # The deadline runs from the request's arrival, not from when its model call starts.
         deadline = time.monotonic() + self._settings.request_deadline_s
-        normalized, key = keyed or self.keyed(article)
+        normalized, key = self._keyed(article)
         if not refresh:
             stored = await self._store.current_async(key)
             if stored is not None:
@@ -238,8 +235,7 @@ class Summarizer:
         resource, hit = await asyncio.shield(task)
         return orjson.dumps({**resource, "cached": hit}), hit
 
-    def keyed(self, article: Article) -> tuple[str, str]:
-        """The article's normalized text and cache key; raises what ``validate`` raises."""
+    def _keyed(self, article: Article) -> tuple[str, str]:
         normalized = self.validate(article)
         return normalized, cache_key(normalized, article.published, self.model, self.prompt_version)
 

@@ -270,8 +270,8 @@ async def test_a_client_gone_mid_body_costs_no_model_call(make_settings, seed):
 
 
 async def test_repeated_bodies_are_read_as_what_they_say(make_settings, seed):
-    # Bodies are remembered by their bytes: the same bytes again, the same article in other
-    # bytes, and other articles in similar bytes must each get their own answer.
+    # The same bytes again, the same article in other bytes, and another article in bytes of
+    # the same length: each gets its own answer; a refused body is refused every time.
     llm = ScriptedLLM(draft_from_record(seed["expected"]))
     request = seed["request"]
     async with running_app(make_settings(), llm) as client:
