@@ -113,7 +113,7 @@ class Coordination:
         self._conn.execute("DELETE FROM claims WHERE key = ? AND pid = ?", (key, self.pid))
 
     def holder(self, key: str) -> int | None:
-        """The process holding a live claim on ``key``, if any (for tests and logs)."""
+        """The process holding a live claim on ``key``, if any (for tests)."""
         row = self._conn.execute(
             "SELECT pid FROM claims WHERE key = ? AND expires_at > ?", (key, time.monotonic())
         ).fetchone()

@@ -46,13 +46,18 @@ def answering_pids(service: ServiceProcess, skip: int = 0) -> list[int]:
     return pids[skip:]
 
 
-async def burst(service: ServiceProcess, bodies: list[dict[str, Any]], **headers: str):
+async def burst(
+    service: ServiceProcess,
+    bodies: list[dict[str, Any]],
+    return_exceptions: bool = False,
+    **headers: str,
+) -> list[Any]:
     # One connection per request, so the kernel spreads them over the workers.
     async def one(body: dict[str, Any]) -> httpx.Response:
         async with httpx.AsyncClient(base_url=service.base_url, timeout=60) as client:
             return await client.post("/v1/summaries", json=body, headers=headers)
 
-    return await asyncio.gather(*(one(b) for b in bodies))
+    return await asyncio.gather(*(one(b) for b in bodies), return_exceptions=return_exceptions)
 
 
 def test_the_same_article_on_every_worker_costs_one_model_call(tmp_path: Path) -> None:
@@ -105,12 +110,7 @@ async def burst_and_kill_the_claimant(
     service: ServiceProcess, body: dict[str, Any], coordination: Path, llm: Any
 ) -> list[httpx.Response | BaseException]:
     calls = llm.calls
-
-    async def one() -> httpx.Response:
-        async with httpx.AsyncClient(base_url=service.base_url, timeout=60) as client:
-            return await client.post("/v1/summaries", json=body)
-
-    requests = [asyncio.create_task(one()) for _ in range(24)]
+    requests = asyncio.create_task(burst(service, [body] * 24, return_exceptions=True))
     while llm.calls == calls:  # the claimant's model call has arrived
         await asyncio.sleep(0.01)
     conn = sqlite3.connect(coordination)
@@ -120,7 +120,7 @@ async def burst_and_kill_the_claimant(
     finally:
         conn.close()
     os.kill(pid, signal.SIGKILL)
-    return await asyncio.gather(*requests, return_exceptions=True)
+    return await requests
 
 
 def wait_for_workers(service: ServiceProcess) -> None:
