@@ -4,7 +4,7 @@
 
 The real app (``create_app``) is called as an ASGI app, without a server or sockets, with a
 model transport that answers each chat completion at once with a valid draft for the article it
-was sent (``tests.scripted_openai.generic_draft``). Every request is a new article
+was sent (``tests.scripted_openai.generic_answer``). Every request is a new article
 (``bench.loadgen.article``). It prints the process CPU time per miss, split by the service's
 steps (thread CPU time of each step, worker threads included), then the heaviest functions
 inside the extraction step under cProfile (their share is of the profiled run, which cProfile
@@ -68,10 +68,10 @@ async def run(requests: int, top: int) -> None:
     from service.config import Settings
     from service.store import Store
     from tests.fake_llm import completion
-    from tests.scripted_openai import article_of, generic_draft
+    from tests.scripted_openai import generic_answer
 
     async def model(request: httpx.Request) -> httpx.Response:
-        draft = generic_draft(article_of(json.loads(request.content)))
+        draft = generic_answer(json.loads(request.content))
         return httpx.Response(200, json=completion(json.dumps(draft)))
 
     for name in ("finalize", "detect_language"):

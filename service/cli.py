@@ -234,8 +234,9 @@ def keys_revoke(name: Annotated[str, typer.Argument(help="The key's name.")]) ->
 
 @app.command("eval")
 def evaluate_dataset(
-    dataset: Annotated[
-        Path, typer.Argument(help="Labelled JSON Lines set.", exists=True, dir_okay=False)
+    datasets: Annotated[
+        list[Path],
+        typer.Argument(help="Labelled JSON Lines sets.", exists=True, dir_okay=False),
     ],
     out: Annotated[Path, typer.Option(help="Predictions file (JSON Lines).")] = Path(
         "predictions.jsonl"
@@ -244,9 +245,12 @@ def evaluate_dataset(
     base_url: Annotated[
         str | None, typer.Option(help="A running server; default: start one in-process.")
     ] = None,
-    baseline: Annotated[
+    ablation: Annotated[
         bool,
-        typer.Option(help="One plain schema-constrained model call per article, no service."),
+        typer.Option(
+            help="Ask the model once per article, then score the service, the baseline (the "
+            "model's answers with no pipeline step) and the service with each step off."
+        ),
     ] = False,
     json_report: Annotated[
         Path | None, typer.Option(help="Also write the scores and timings as JSON.")
@@ -258,7 +262,14 @@ def evaluate_dataset(
 ) -> None:
     """Send every article through the service (refresh=true), write and score the predictions."""
     from service.app import configure_logging
-    from service.evaluate import EvaluationError, evaluate
+    from service.evaluate import (
+        EvaluationError,
+        ablation_text,
+        evaluate,
+        load_dataset,
+        run_ablation,
+        write_prediction,
+    )
 
     settings = Settings()
     configure_logging("WARNING")
@@ -268,12 +279,29 @@ def evaluate_dataset(
         typer.echo(f"{p['id']}: {outcome} in {p['seconds']:.1f} s", err=True)
 
     try:
-        result = evaluate(
-            dataset,
+        if ablation:
+            if base_url:
+                raise EvaluationError("--ablation runs the service in-process; no --base-url")
+            files = {path.name: load_dataset(path, limit) for path in datasets}
+            items = [item for part in files.values() for item in part]
+            result = run_ablation(items, settings, on_prediction=progress)
+            for name, predictions in result.variants.items():
+                path = out.with_name(f"{out.stem}.{name.replace(':', '-')}{out.suffix}")
+                with path.open("w", encoding="utf-8") as fh:
+                    for prediction in predictions:
+                        write_prediction(fh, prediction)
+            text = ablation_text(files, result)
+            typer.echo(text)
+            if json_report is not None:
+                json_report.write_text(text, encoding="utf-8")
+            return
+        if len(datasets) != 1:
+            raise EvaluationError("give one dataset, or several with --ablation")
+        evaluation = evaluate(
+            datasets[0],
             out=out,
             limit=limit,
             base_url=base_url,
-            baseline=baseline,
             settings=settings,
             api_key=api_key,
             on_prediction=progress,
@@ -281,9 +309,9 @@ def evaluate_dataset(
     except EvaluationError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from exc
-    typer.echo(result.to_text())
+    typer.echo(evaluation.to_text())
     if json_report is not None:
-        json_report.write_bytes(orjson.dumps(result.to_dict(), option=orjson.OPT_INDENT_2))
+        json_report.write_bytes(orjson.dumps(evaluation.to_dict(), option=orjson.OPT_INDENT_2))
 
 
 def main() -> None:

@@ -41,6 +41,13 @@ class Settings(BaseSettings):
         "where an answer costs 20-40 s of CPU and the service repairs evidence itself; 3 on a "
         "model server.",
     )
+    relevance_lead_chars: int = Field(
+        default=1200,
+        ge=200,
+        le=20_000,
+        description="Characters of the article's first sentences the relevance call reads "
+        "(at least two sentences): news reports its incident in the lead.",
+    )
     stale_event_days: int | None = Field(
         default=60,
         ge=0,

@@ -1,9 +1,14 @@
 """Evaluation harness: run a labelled JSON Lines set through the service and score it.
 
-Each article goes through the full product path (HTTP, validation, re-asks, post-processing)
-with ``refresh=true``, against a running server or one started in-process. ``--baseline``
-instead makes one plain schema-constrained model call per article, for comparison. Either way
-the predictions are written as JSON Lines and scored with ``service.scoring``.
+Each article goes through the full product path (HTTP, validation, re-asks, the pipeline) with
+``refresh=true``, against a running server or one started in-process, and the predictions are
+written as JSON Lines and scored with ``service.scoring``.
+
+``--ablation`` asks the model once per article (in-process, through the service's own
+``Summarizer``) and runs the pipeline on those answers several times: with every step (the
+service), with none but the bounds and the evidence alignment (the baseline: the model's own
+answers), and with each step switched off in turn, so each step's contribution is measured on
+the very same answers.
 """
 
 from __future__ import annotations
@@ -27,10 +32,7 @@ from service.config import Settings
 from service.scoring import Failure, Report, score
 
 if TYPE_CHECKING:
-    import openai
     from fastapi import FastAPI
-
-    from service.prompts import PromptSet
 
 Prediction = dict[str, Any]
 OnPrediction = Callable[[Prediction], None]
@@ -179,114 +181,99 @@ def wait_ready(base_url: str, thread: threading.Thread, *, timeout: float) -> No
     raise EvaluationError(f"the service was not ready after {timeout:g} s: {reason}")
 
 
-# --- baseline: one plain schema-constrained call -----------------------------------------------
+# --- ablation: one model pass, the pipeline with each step switched off ------------------------
 
-_TOLL_KEYS = ("killed", "injured", "missing", "qualifier", "groups")
+#: The steps the baseline keeps: the contract's bounds (else the record is not valid) and the
+#: alignment of sentence numbers to quotes (else it has no evidence). Everything else is off.
+BASELINE_STEPS = frozenset({"bounds", "evidence"})
 
 
-def run_baseline(
+@dataclass
+class Ablation:
+    """Predictions of every variant, from the same model answers: ``service`` (every step),
+    ``baseline`` (only ``BASELINE_STEPS``) and ``without:<step>`` for each step."""
+
+    variants: dict[str, list[Prediction]]
+
+    def evaluations(self, gold: list[dict[str, Any]]) -> dict[str, Evaluation]:
+        return {name: Evaluation.of(gold, preds) for name, preds in self.variants.items()}
+
+
+def run_ablation(
     items: list[dict[str, Any]],
     settings: Settings,
     *,
     transport: httpx.AsyncBaseTransport | None = None,
     on_prediction: OnPrediction | None = None,
-) -> list[Prediction]:
+) -> Ablation:
     return asyncio.run(
-        predict_baseline(items, settings, transport=transport, on_prediction=on_prediction)
+        predict_ablation(items, settings, transport=transport, on_prediction=on_prediction)
     )
 
 
-async def predict_baseline(
+async def predict_ablation(
     items: list[dict[str, Any]],
     settings: Settings,
     *,
     transport: httpx.AsyncBaseTransport | None = None,
     on_prediction: OnPrediction | None = None,
-) -> list[Prediction]:
-    """One chat completion per article with the draft's JSON schema as ``response_format``:
-    no validation, no re-ask, no post-processing."""
-    from service.llm import build_client
-    from service.prompts import load_prompts
+) -> Ablation:
+    """The model's answers for each article once (through the service's own ``Summarizer``,
+    in-process), then the pipeline run on them with each variant's steps."""
+    from service.app import create_app
+    from service.errors import SummarizerError
+    from service.pipeline import STEP_NAMES
+    from service.summarize import Article
 
-    prompts = load_prompts()
-    if transport is None and settings.uses_bundled_model:
-        transport = await asyncio.to_thread(_bundled_transport, settings, prompts)
-    client = build_client(settings, transport)
-    predictions = []
-    try:
-        for item in items:
-            prediction = await _baseline_prediction(client, settings, prompts, item)
-            predictions.append(prediction)
-            if on_prediction:
-                on_prediction(prediction)
-    finally:
-        await client.close()
-    return predictions
-
-
-def _bundled_transport(settings: Settings, prompts: PromptSet) -> httpx.AsyncBaseTransport:
-    from service.local_model import LocalModel, LocalModelTransport, ensure_model_file
-
-    model = LocalModel(settings, ensure_model_file(settings))
-    if settings.local_warmup:
-        # As the service does at start-up, so per-article times compare.
-        model.warm_up(prompts.system, state_dir=settings.prefix_state_dir)
-    return LocalModelTransport(model)
-
-
-async def _baseline_prediction(
-    client: openai.AsyncOpenAI, settings: Settings, prompts: PromptSet, item: dict[str, Any]
-) -> Prediction:
-    import openai
-
-    from schemas.incident import IncidentDraft
-
-    schema = {"name": IncidentDraft.__name__, "schema": IncidentDraft.model_json_schema()}
-    started = time.perf_counter()
-    try:
-        # The prompt's plain dict messages and schema do not match the SDK's TypedDicts.
-        completion = await client.chat.completions.create(  # type: ignore[call-overload]
-            model=settings.model_name,
-            messages=prompts.messages(
-                text=item["text"], title=None, published=item.get("published")
-            ),
-            response_format={"type": "json_schema", "json_schema": schema},
-            max_tokens=settings.max_tokens,
-            temperature=settings.llm_temperature,
-        )
-    except openai.APIError as exc:
-        status = getattr(exc, "status_code", None)
-        error = {"code": "model_error", "message": f"{type(exc).__name__}: {exc}"[:500]}
-        return _timed({"id": item["id"], "error": error, "status": status}, started)
-    content = completion.choices[0].message.content or ""
-    try:
-        parsed = json.loads(content)
-    except json.JSONDecodeError as exc:
-        error = {"code": "invalid_json", "message": f"{exc}; content: {content[:300]!r}"}
-        return _timed({"id": item["id"], "error": error, "status": None}, started)
-    usage = completion.usage
-    response = {
-        "incident": as_record_shape(parsed),
-        "model": completion.model,
-        "usage": {
-            "prompt_tokens": usage.prompt_tokens if usage else 0,
-            "completion_tokens": usage.completion_tokens if usage else 0,
-            "attempts": 1,
-            "latency_ms": round((time.perf_counter() - started) * 1000),
-        },
+    every = frozenset(STEP_NAMES)
+    variants: dict[str, frozenset[str]] = {
+        "service": frozenset(),
+        "baseline": every - BASELINE_STEPS,
+        **{f"without:{name}": frozenset({name}) for name in STEP_NAMES},
     }
-    return _timed({"id": item["id"], "response": response}, started)
-
-
-def as_record_shape(parsed: Any) -> Any:
-    """Move the draft's top-level toll fields under ``casualties``, where the scorer reads
-    the contract's record; nothing else is changed."""
-    if not isinstance(parsed, dict) or "casualties" in parsed:
-        return parsed
-    toll = {k: parsed[k] for k in _TOLL_KEYS if k in parsed}
-    if not toll:
-        return parsed
-    return {**{k: v for k, v in parsed.items() if k not in _TOLL_KEYS}, "casualties": toll}
+    results: dict[str, list[Prediction]] = {name: [] for name in variants}
+    app = create_app(settings, llm_transport=transport)
+    async with app.router.lifespan_context(app):
+        while not app.state.ready:
+            if app.state.not_ready_reason and "failed" in app.state.not_ready_reason:
+                raise EvaluationError(app.state.not_ready_reason)
+            await asyncio.sleep(0.05)
+        summarizer = app.state.summarizer
+        for item in items:
+            article = Article(
+                text=item["text"], published=item.get("published"), language=item.get("language")
+            )
+            started = time.perf_counter()
+            try:
+                answers = await summarizer.answers(
+                    article, time.monotonic() + settings.request_deadline_s
+                )
+            except SummarizerError as exc:
+                error = {"code": exc.code, "message": exc.message}
+                for name in variants:
+                    results[name].append(_timed({"id": item["id"], "error": error}, started))
+                if on_prediction:
+                    on_prediction(results["service"][-1])
+                continue
+            seconds = time.perf_counter() - started
+            usage = answers.usage.public()
+            timing = {
+                "relevance_ms": answers.relevance.usage.latency_ms,
+                "record_ms": answers.record.usage.latency_ms if answers.record else None,
+            }
+            for name, disabled in variants.items():
+                incident, warnings, _ = summarizer.finish(answers, disabled=disabled)
+                response = {
+                    "incident": incident.model_dump(mode="json"),
+                    "warnings": warnings,
+                    "usage": usage,
+                    "timing": timing,
+                    "language": answers.text.language,
+                }
+                results[name].append({"id": item["id"], "response": response, "seconds": seconds})
+            if on_prediction:
+                on_prediction(results["service"][-1])
+    return Ablation(results)
 
 
 def _timed(prediction: Prediction, started: float) -> Prediction:
@@ -405,7 +392,6 @@ def evaluate(
     out: Path,
     limit: int | None = None,
     base_url: str | None = None,
-    baseline: bool = False,
     settings: Settings | None = None,
     llm_transport: httpx.AsyncBaseTransport | None = None,
     api_key: str | None = None,
@@ -413,11 +399,9 @@ def evaluate(
 ) -> Evaluation:
     """Predict every item of ``dataset``, write the predictions to ``out``, score them.
 
-    Without ``base_url`` (and without ``baseline``) the service is started in-process from
-    ``settings``; ``llm_transport`` replaces its model backend, as in ``create_app``.
+    Without ``base_url`` the service is started in-process from ``settings``;
+    ``llm_transport`` replaces its model backend, as in ``create_app``.
     """
-    if baseline and base_url:
-        raise EvaluationError("the baseline calls the model directly; it takes no base URL")
     gold = load_dataset(dataset, limit)
     settings = settings or Settings()
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -428,11 +412,7 @@ def evaluate(
             if on_prediction:
                 on_prediction(prediction)
 
-        if baseline:
-            predictions = run_baseline(
-                gold, settings, transport=llm_transport, on_prediction=record
-            )
-        elif base_url:
+        if base_url:
             predictions = predict_with_service(
                 gold, base_url, api_key=api_key, on_prediction=record
             )
@@ -453,3 +433,65 @@ def _predict_in_process(
     key = api_key or next(iter(settings.api_key_list), None)
     with serve_in_thread(create_app(settings, llm_transport=llm_transport)) as base_url:
         return predict_with_service(gold, base_url, api_key=key, on_prediction=on_prediction)
+
+
+# --- the ablation's report -------------------------------------------------------------------
+
+
+def _accuracy(report: Report, name: str | None = None) -> str:
+    score_ = report.overall if name is None else report.fields[name]
+    if score_.accuracy is None:
+        return "n/a"
+    return f"{score_.accuracy:.3f} ({score_.correct}/{score_.scored})"
+
+
+def ablation_text(
+    files: dict[str, list[dict[str, Any]]], ablation: Ablation
+) -> str:
+    """Markdown tables: every variant per file; service and baseline per field and per
+    language; seconds per negative and per incident."""
+    by_id = {name: {p["id"]: p for p in preds} for name, preds in ablation.variants.items()}
+    every = [item for items in files.values() for item in items]
+    lines = ["### Every step off in turn (overall field accuracy)", ""]
+    head = ["variant", *files, "all"]
+    lines += ["| " + " | ".join(head) + " |", "|---" + "|---:" * (len(head) - 1) + "|"]
+    for name in ablation.variants:
+        cells = [_accuracy(score(items, by_id[name])) for items in [*files.values(), every]]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    for name in ("service", "baseline"):
+        lines += ["", f"### {name}: per field", ""]
+        lines += ["| field | " + " | ".join([*files, "all"]) + " |"]
+        lines += ["|---" + "|---:" * (len(files) + 1) + "|"]
+        reports = [score(items, by_id[name]) for items in [*files.values(), every]]
+        for field in reports[0].fields:
+            lines.append(f"| {field} | " + " | ".join(_accuracy(r, field) for r in reports) + " |")
+        lines.append("| **overall** | " + " | ".join(_accuracy(r) for r in reports) + " |")
+    lines += ["", "### Per language (all files)", ""]
+    lines += ["| language | articles | service | baseline |", "|---|---:|---:|---:|"]
+    languages = sorted({str(item.get("language")) for item in every})
+    for language in languages:
+        items = [item for item in every if str(item.get("language")) == language]
+        cells = [_accuracy(score(items, by_id[n])) for n in ("service", "baseline")]
+        lines.append(f"| {language} | {len(items)} | " + " | ".join(cells) + " |")
+    foreign = [item for item in every if item.get("language") not in (None, "en")]
+    incidents = [item for item in foreign if item.get("is_incident")]
+    cells = [_accuracy(score(incidents, by_id[n])) for n in ("service", "baseline")]
+    lines.append(f"| non-English incidents | {len(incidents)} | " + " | ".join(cells) + " |")
+    lines += ["", "### Seconds per article (model calls, in-process)", ""]
+    lines += ["| answered as | articles | p50 s | p95 s | mean s |", "|---|---:|---:|---:|---:|"]
+    service = ablation.variants["service"]
+    groups: dict[str, list[float]] = {"not an incident (relevance call only)": [], "incident (both calls)": []}
+    for p in service:
+        if "response" not in p:
+            continue
+        full = p["response"]["timing"]["record_ms"] is not None
+        key = "incident (both calls)" if full else "not an incident (relevance call only)"
+        groups[key].append(p["seconds"])
+    for key, values in groups.items():
+        p50, p95 = percentile(values, 0.5), percentile(values, 0.95)
+        mean = sum(values) / len(values) if values else None
+        fmt = lambda v: "n/a" if v is None else f"{v:.1f}"  # noqa: E731
+        lines.append(f"| {key} | {len(values)} | {fmt(p50)} | {fmt(p95)} | {fmt(mean)} |")
+    errors = [p for p in service if "error" in p]
+    lines += ["", f"Errors: {len(errors)}" + "".join(f"\n- {p['id']}: {p['error']}" for p in errors)]
+    return "\n".join(lines)

@@ -1,32 +1,35 @@
-"""One article in, one validated ``IncidentDraft`` out, through instructor and the OpenAI client.
+"""The model's two answers for an article, through instructor and the OpenAI client: what the
+article is (``RelevanceAnswer``, read from its lead) and, for an incident, its record
+(``IncidentDraft``).
 
-Two retry layers and no more: instructor re-asks when the answer fails validation (the error
+Two retry layers and no more: instructor re-asks when an answer fails validation (the error
 text goes back to the model), and ``service.llm.RetryingTransport`` retries transient HTTP
 failures. Every backend is reached the same way; only the client differs.
 
-What does not depend on the article is done once, not per call: the response model instructor
-would otherwise rebuild (a new class and its JSON schema on every call) is built here, and the
-article reaches the draft's validators through ``schemas.incident.validation_context`` rather
-than instructor's ``context``, which would also render every message as a Jinja template.
+The answers are validated for shape only. One that still breaks the schema after the last
+attempt (a control character inside a string, an unknown key, a value of the wrong type) is
+not an error for the newsroom: it is parsed leniently and reduced to its valid part
+(``reduce_to_valid``), and the pipeline judges what is left like any other answer.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextvars
+import json
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cache
-from typing import Any, cast
+from typing import Any, Generic, TypeVar, cast
 
 import instructor
 import openai
 from instructor.v2.core.errors import IncompleteOutputException, InstructorRetryException
 from instructor.v2.core.function_calls import ResponseSchema
-from pydantic import ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationError
 
-from schemas.incident import IncidentDraft, validation_context
+from schemas.incident import IncidentDraft, RelevanceAnswer
 from service import llm
 from service.config import Settings
 from service.errors import (
@@ -35,7 +38,7 @@ from service.errors import (
     ModelUnavailable,
     SummarizerError,
 )
-from service.prompts import PromptSet
+from service.prompts import PromptSet, Task
 
 log = logging.getLogger("service.extract")
 
@@ -46,22 +49,32 @@ _MODES = {
 }
 
 
-# ``IncidentDraft`` as instructor's response model, with its JSON schema generated once. Given
-# a plain model, instructor derives such a class and regenerates its schema on every call;
-# given a ``ResponseSchema`` it uses the class as it is. The request carries exactly the
-# draft's schema (same name, title and description: the docstring is the model's
-# instructions), which a test checks.
-class DraftResponse(IncidentDraft, ResponseSchema):
-    __doc__ = IncidentDraft.__doc__
-    model_config = ConfigDict(title=IncidentDraft.__name__)
+def _response_schema(model: type[BaseModel]) -> type[Any]:
+    """``model`` as instructor's response model, with its JSON schema generated once.
 
-    @classmethod
-    @cache
-    def model_json_schema(cls, *args: Any, **kwargs: Any) -> dict[str, Any]:  # type: ignore[override]
-        return super().model_json_schema(*args, **kwargs)
+    Given a plain model, instructor derives such a class and regenerates its schema on every
+    call; given a ``ResponseSchema`` it uses the class as it is. The request carries exactly the
+    model's schema (same name, title and description: the docstring is the model's
+    instructions), which a test checks.
+    """
+
+    class Response(model, ResponseSchema):  # type: ignore[valid-type,misc]
+        __doc__ = model.__doc__
+        model_config = ConfigDict(title=model.__name__)
+
+        @classmethod
+        @cache
+        def model_json_schema(cls, *args: Any, **kwargs: Any) -> dict[str, Any]:  # type: ignore[override]
+            return super().model_json_schema(*args, **kwargs)
+
+    Response.__name__ = Response.__qualname__ = model.__name__
+    return Response
 
 
-DraftResponse.__name__ = DraftResponse.__qualname__ = IncidentDraft.__name__
+DraftResponse = _response_schema(IncidentDraft)
+RelevanceResponse = _response_schema(RelevanceAnswer)
+
+M = TypeVar("M", bound=BaseModel)
 
 
 @dataclass
@@ -71,6 +84,15 @@ class Usage:
     attempts: int = 0
     upstream_calls: int = 0
     latency_ms: int = 0
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(
+            prompt_tokens=self.prompt_tokens + other.prompt_tokens,
+            completion_tokens=self.completion_tokens + other.completion_tokens,
+            attempts=self.attempts + other.attempts,
+            upstream_calls=self.upstream_calls + other.upstream_calls,
+            latency_ms=self.latency_ms + other.latency_ms,
+        )
 
     def public(self) -> dict[str, int]:
         return {
@@ -82,11 +104,12 @@ class Usage:
 
 
 @dataclass
-class Extraction:
-    draft: IncidentDraft
+class Answer(Generic[M]):
+    """One validated answer of the model, what it cost, and what had to be repaired."""
+
+    value: M
     usage: Usage
-    model: str
-    errors: list[str] = field(default_factory=list)
+    repairs: list[str]
 
 
 _attempts: contextvars.ContextVar[list[int] | None] = contextvars.ContextVar(
@@ -112,56 +135,97 @@ class Extractor:
     async def aclose(self) -> None:
         await self._openai.close()
 
-    async def extract(
-        self, *, text: str, title: str | None, published: str | None, deadline: float
-    ) -> Extraction:
-        """Extract within ``deadline`` (a ``time.monotonic()`` instant)."""
+    async def relevance(
+        self, *, sentences: str, title: str | None, published: str | None, deadline: float
+    ) -> Answer[RelevanceAnswer]:
+        """What the article is, from its lead (``sentences``, numbered)."""
+        return await self._ask(
+            RelevanceResponse, "relevance", sentences, title, published, deadline
+        )
+
+    async def record(
+        self, *, sentences: str, title: str | None, published: str | None, deadline: float
+    ) -> Answer[IncidentDraft]:
+        """The incident's record, from the whole article (``sentences``, numbered)."""
+        return await self._ask(DraftResponse, "record", sentences, title, published, deadline)
+
+    async def _ask(
+        self,
+        response_model: type[M],
+        task: Task,
+        sentences: str,
+        title: str | None,
+        published: str | None,
+        deadline: float,
+    ) -> Answer[M]:
+        """One answer within ``deadline`` (a ``time.monotonic()`` instant)."""
         settings = self._settings
         attempts: list[int] = []
         calls: list[int] = []
         _attempts.set(attempts)
         llm.upstream_calls.set(calls)
         llm.deadline.set(deadline)
-        # On the last attempt the validator withholds what the article does not support
-        # instead of failing the record.
-        context = validation_context.set(
-            {"text": text, "final": lambda: len(attempts) >= settings.attempts}
-        )
         started = time.monotonic()
-        usage = Usage()
+        messages = self.prompts.messages(
+            task=task, sentences=sentences, title=title, published=published
+        )
+        repairs: list[str] = []
         try:
             async with asyncio.timeout_at(_loop_time(deadline)):
-                draft, completion = await self._client.create_with_completion(
+                value, completion = await self._client.create_with_completion(
                     model=self.model,
-                    response_model=DraftResponse,
-                    messages=cast(
-                        Any, self.prompts.messages(text=text, title=title, published=published)
-                    ),
+                    response_model=response_model,
+                    messages=cast(Any, messages),
                     max_retries=settings.attempts - 1,
                     max_tokens=settings.max_tokens,
                     temperature=settings.llm_temperature,
                 )
+            total = getattr(value, "_total_usage", None) or completion.usage
         except TimeoutError as exc:
             raise DeadlineExceeded(
                 f"no record within the {settings.request_deadline_s:g} s deadline"
             ) from exc
         except InstructorRetryException as exc:
-            raise self._failure(exc, attempts, calls) from exc
+            value = self._salvage(exc, response_model, attempts, calls)
+            repairs.append(
+                f"the model's {task} answer broke the schema and was reduced to its valid part"
+            )
+            total = exc.total_usage
         except IncompleteOutputException as exc:
             raise ModelInvalidOutput(
                 f"the model's answer was cut off at max_tokens={settings.max_tokens}"
             ) from exc
         except openai.APIError as exc:
             raise _transport_failure(exc) from exc
-        finally:
-            validation_context.reset(context)
-        total = getattr(draft, "_total_usage", None) or completion.usage
-        usage.prompt_tokens = getattr(total, "prompt_tokens", 0) or 0
-        usage.completion_tokens = getattr(total, "completion_tokens", 0) or 0
-        usage.attempts = max(1, len(attempts))
-        usage.upstream_calls = len(calls)
-        usage.latency_ms = round((time.monotonic() - started) * 1000)
-        return Extraction(draft=draft, usage=usage, model=self.model)
+        usage = Usage(
+            prompt_tokens=getattr(total, "prompt_tokens", 0) or 0,
+            completion_tokens=getattr(total, "completion_tokens", 0) or 0,
+            attempts=max(1, len(attempts)),
+            upstream_calls=len(calls),
+            latency_ms=round((time.monotonic() - started) * 1000),
+        )
+        return Answer(value=cast(M, value), usage=usage, repairs=repairs)
+
+    def _salvage(
+        self,
+        exc: InstructorRetryException,
+        response_model: type[M],
+        attempts: list[int],
+        calls: list[int],
+    ) -> M:
+        """The valid part of the last answer, or the error the request fails with."""
+        cause = exc.__cause__
+        if isinstance(cause, openai.APIError | IncompleteOutputException):
+            raise self._failure(exc, attempts, calls) from exc
+        content = _content(exc.last_completion)
+        salvaged = reduce_to_valid(response_model, content) if content else None
+        if salvaged is None:
+            raise self._failure(exc, attempts, calls) from exc
+        log.warning(
+            "answer reduced to its valid part",
+            extra={"attempts": len(attempts), "last_error": _short(cause or exc)},
+        )
+        return salvaged
 
     def _failure(
         self, exc: InstructorRetryException, attempts: list[int], calls: list[int]
@@ -212,3 +276,87 @@ def _loop_time(monotonic_deadline: float) -> float:
     # asyncio's clock is time.monotonic() on every platform we run on; convert defensively.
     loop = asyncio.get_running_loop()
     return loop.time() + (monotonic_deadline - time.monotonic())
+
+
+def _content(completion: Any) -> str | None:
+    try:
+        content = completion.choices[0].message.content
+    except (AttributeError, IndexError, TypeError):
+        return None
+    return content if isinstance(content, str) else None
+
+
+def reduce_to_valid(model: type[M], content: str) -> M | None:
+    """``content`` as ``model``, keeping what is valid: JSON parsed leniently (control
+    characters inside strings allowed), unknown keys dropped, invalid list items removed and
+    other invalid values set to null, or to empty where the field cannot be null."""
+    start, end = content.find("{"), content.rfind("}")
+    if start < 0 or end < start:
+        return None
+    try:
+        data = json.loads(content[start : end + 1], strict=False)
+    except json.JSONDecodeError:
+        return None
+    if not isinstance(data, dict):
+        return None
+    schema = model.model_json_schema()
+    for _ in range(8):  # each round clears every error reported; nested ones may need more
+        try:
+            return model.model_validate(data)
+        except ValidationError as exc:
+            errors = exc.errors()
+        # Deepest first, and list items from the end, so earlier positions stay valid.
+        for error in sorted(errors, key=lambda e: [str(k).zfill(6) for k in e["loc"]], reverse=True):
+            _clear(data, schema, tuple(error["loc"]), error["type"])
+    return None
+
+
+def _clear(data: Any, schema: dict[str, Any], loc: tuple[Any, ...], kind: str) -> None:
+    parent = data
+    for key in loc[:-1]:
+        try:
+            parent = parent[key]
+        except (KeyError, IndexError, TypeError):
+            return
+    last = loc[-1] if loc else None
+    if isinstance(parent, list) and isinstance(last, int) and last < len(parent):
+        del parent[last]
+    elif isinstance(parent, dict):
+        empty = None if kind == "extra_forbidden" else _empty_value(schema, loc)
+        items = [i for i, key in enumerate(loc) if isinstance(key, int)]
+        if kind != "extra_forbidden" and empty is not None and items:
+            # A list item with a field that cannot be emptied ("name": "") goes as a whole.
+            _clear(data, schema, loc[: items[-1] + 1], kind)
+        elif kind == "extra_forbidden":
+            parent.pop(last, None)
+        else:
+            parent[last] = empty
+
+
+def _empty_value(schema: dict[str, Any], loc: tuple[Any, ...]) -> Any:
+    """null where the schema allows it, else the empty value of the field's type."""
+    node: dict[str, Any] = schema
+    for key in loc:
+        node = _resolve(schema, node)
+        if isinstance(key, int):
+            node = node.get("items", {})
+        else:
+            node = node.get("properties", {}).get(key, {})
+    node = _resolve(schema, node)
+    types = {_resolve(schema, n).get("type") for n in node.get("anyOf", [node])}
+    if "null" in types:
+        return None
+    if "array" in types:
+        return []
+    if "string" in types:
+        return ""
+    if "object" in types:
+        properties = _resolve(schema, node).get("properties", {})
+        return {key: _empty_value(schema, (*loc, key)) for key in properties}
+    return None
+
+
+def _resolve(schema: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:
+    while "$ref" in node:
+        node = schema["$defs"][node["$ref"].rsplit("/", 1)[-1]]
+    return node

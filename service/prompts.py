@@ -1,7 +1,10 @@
 """Load and fill the prompt files; ``prompt_version`` is a hash of everything the model reads.
 
-The system prompt is fixed for every article (instructions + a compact outline of the draft
-schema), so a backend with a prefix cache evaluates it once. Only the user message varies.
+The system prompt is fixed for every article and both tasks (instructions, a compact outline of
+each answer's schema, a worked example), so a backend with a prefix cache evaluates it once.
+The user message is the article as numbered sentences followed by the task's name: the
+relevance call reads the lead, the record call the whole article, and as the lead is the start
+of the whole article, the record call reuses what the relevance call evaluated.
 """
 
 from __future__ import annotations
@@ -13,9 +16,12 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from string import Template
-from typing import Any
+from typing import Any, Literal
 
-from schemas.incident import IncidentDraft
+from schemas.incident import IncidentDraft, RelevanceAnswer
+
+
+Task = Literal["relevance", "record"]
 
 
 @dataclass(frozen=True)
@@ -23,13 +29,18 @@ class PromptSet:
     system: str
     user_template: Template
     version: str
+    examples: str = ""  # the invented worked examples inside ``system``
 
-    def messages(self, *, text: str, title: str | None, published: str | None) -> list[dict]:
+    def messages(
+        self, *, task: Task, sentences: str, title: str | None, published: str | None
+    ) -> list[dict]:
+        """``sentences``: the article as ``service.sentences.numbered`` renders it."""
         # substitute() raises KeyError on a missing variable: a prompt file is never half-filled.
         user = self.user_template.substitute(
-            title=title or "(none)",
+            title=_defuse_fence(title) if title else "(none)",
             published=published or "(unknown)",
-            text=_defuse_fence(text),
+            sentences=_defuse_fence(sentences),
+            task=task,
         )
         return [{"role": "system", "content": self.system}, {"role": "user", "content": user}]
 
@@ -98,15 +109,20 @@ def load_prompts() -> PromptSet:
     system_md = package.joinpath("system.md").read_text(encoding="utf-8")
     user_md = package.joinpath("user.md").read_text(encoding="utf-8")
     examples_md = package.joinpath("examples.md").read_text(encoding="utf-8")
-    outline = schema_outline(IncidentDraft.model_json_schema())
+    relevance = schema_outline(RelevanceAnswer.model_json_schema())
+    record = schema_outline(IncidentDraft.model_json_schema())
     system = (
-        f"{system_md.strip()}\n\nAnswer with one JSON object of this shape:\n{outline}\n\n"
+        f"{system_md.strip()}\n\nTASK relevance answers one JSON object of this shape:\n"
+        f"{relevance}\n\nTASK record answers one JSON object of this shape:\n{record}\n\n"
         f"{examples_md.strip()}"
     )
     digest = hashlib.sha256()
-    for part in (system_md, user_md, outline, examples_md):
+    for part in (system_md, user_md, relevance, record, examples_md):
         digest.update(part.encode())
         digest.update(b"\x00")
     return PromptSet(
-        system=system, user_template=Template(user_md), version=digest.hexdigest()[:16]
+        system=system,
+        user_template=Template(user_md),
+        version=digest.hexdigest()[:16],
+        examples=examples_md,
     )

@@ -25,8 +25,9 @@ from typing import Any
 
 import orjson
 
-from schemas.incident import SCHEMA_VERSION
-from service import llm
+from schemas.incident import SCHEMA_VERSION, ArticleKind, Incident, IncidentDraft, RelevanceAnswer
+from service import llm, pipeline
+from service.article import ArticleText, read_article
 from service.config import Settings
 from service.coordination import Coordination
 from service.errors import (
@@ -36,10 +37,9 @@ from service.errors import (
     QueueFull,
     SummarizerError,
 )
-from service.extract import Extractor
-from service.guard import OutputGuard
+from service.extract import Answer, Extractor, Usage
 from service.language import detect_language
-from service.postprocess import finalize
+from service.pipeline import RULES_VERSION, Context, StepOutcome
 from service.store import Store, SummaryRow, utcnow
 
 log = logging.getLogger("service.summarize")
@@ -71,10 +71,8 @@ def with_cached(body: bytes, cached: bool) -> bytes:
     return body[:-1] + (b',"cached":true}' if cached else b',"cached":false}')
 
 
-# Bump when a change to the draft's validators (``schemas/``) or to ``service.postprocess``
-# changes the record made from the same model answer: records stored under older rules are
-# then extracted again on their next request instead of being served.
-RULES_VERSION = "2"
+# ``RULES_VERSION`` (a hash of the pipeline's source) is part of the cache key: records stored
+# under older rules are extracted again on their next request instead of being served.
 # With several worker processes: how often a worker waiting for another's record looks for it,
 # and how long a claim outlives its holder's deadline before another worker may take it over.
 CLAIM_POLL_S = 0.05
@@ -86,6 +84,21 @@ def cache_key(normalized: str, published: str | None, model: str, prompt_version
     parts = ["summary/v1", normalized, published or "", model, prompt_version, SCHEMA_VERSION]
     material = "\x1f".join([*parts, RULES_VERSION])
     return hashlib.sha256(material.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class ModelAnswers:
+    text: ArticleText
+    relevance: Answer[RelevanceAnswer]
+    record: Answer[IncidentDraft] | None
+
+    @property
+    def usage(self) -> Usage:
+        return self.relevance.usage + (self.record.usage if self.record else Usage())
+
+    @property
+    def repairs(self) -> list[str]:
+        return self.relevance.repairs + (self.record.repairs if self.record else [])
 
 
 class Slots:
@@ -154,7 +167,6 @@ class Summarizer:
         self._count_tokens = count_tokens
         self._max_tokens = max_article_tokens
         self._inflight: dict[str, asyncio.Task[tuple[dict[str, Any], bool]]] = {}
-        self._guard = OutputGuard(extractor.prompts)
         self.slots = Slots(
             settings.concurrency,
             settings.queue_depth,
@@ -283,6 +295,52 @@ class Summarizer:
             self._coordination.release(key)
         return stored
 
+    async def answers(self, article: Article, deadline: float) -> ModelAnswers:
+        """The model's answers for ``article``: what it is and, for an incident, its record."""
+        text = read_article(
+            article.text,
+            title=article.title,
+            published=article.published,
+            language=article.language or detect_language(article.text),
+        )
+        # A title addressed to a machine is not shown; the article's sentences of that kind
+        # are shown as withheld (``ArticleText.prompt``).
+        title = None if text.title_is_directive else article.title
+        extractor = self._extractor
+        async with self.slots.hold(deadline):
+            gate = await extractor.relevance(
+                sentences=text.prompt(lead_chars=self._settings.relevance_lead_chars),
+                title=title,
+                published=article.published,
+                deadline=deadline,
+            )
+            draft = None
+            if gate.value.kind == ArticleKind.new_incident:
+                draft = await extractor.record(
+                    sentences=text.prompt(), title=title, published=article.published,
+                    deadline=deadline,
+                )
+        return ModelAnswers(text=text, relevance=gate, record=draft)
+
+    def finish(
+        self, answers: ModelAnswers, *, disabled: frozenset[str] = frozenset()
+    ) -> tuple[Incident, list[str], list[StepOutcome]]:
+        """The record the pipeline makes of the model's answers, and its warnings."""
+        prompts = self._extractor.prompts
+        context = Context(
+            article=answers.text,
+            prompt=f"{prompts.system}\n{prompts.user_template.template}",
+            examples=prompts.examples,
+            stale_after_days=self._settings.stale_event_days,
+            disabled=disabled,
+        )
+        record = pipeline.record_from_answers(
+            answers.relevance.value, answers.record.value if answers.record else None
+        )
+        incident, outcomes = pipeline.run(record, context)
+        warnings = answers.repairs + pipeline.warnings_of(outcomes)
+        return incident, warnings, outcomes
+
     async def _extract_and_store_claimed(
         self, key: str, normalized: str, article: Article, refresh: bool, deadline: float
     ) -> tuple[dict[str, Any], bool]:
@@ -290,25 +348,12 @@ class Summarizer:
         spent = llm.Ledger(retries_left=self._settings.transient_retries)
         llm.ledger.set(spent)  # this task's own context: shared by its calls only
         try:
-            async with self.slots.hold(deadline):
-                extraction = await self._extractor.extract(
-                    text=article.text,
-                    title=article.title,
-                    published=article.published,
-                    deadline=deadline,
-                )
-            incident, warnings = finalize(
-                extraction.draft,
-                text=article.text,
-                published=article.published,
-                stale_after_days=self._settings.stale_event_days,
-            )
-            incident, scrubbed = self._guard.check(incident, text=article.text, title=article.title)
+            answers = await self.answers(article, deadline)
+            incident, warnings, _ = self.finish(answers)
         except SummarizerError as exc:
             _log_spend(spent, started, outcome=exc.code, status=exc.status, reason=exc.message)
             raise
         _log_spend(spent, started, outcome="ok", status=200)
-        warnings += scrubbed
         created = utcnow()
         summary_id = key[:32]
         if refresh and await asyncio.to_thread(self._store.exists, summary_id):
@@ -317,14 +362,14 @@ class Summarizer:
             "id": summary_id,
             "content_sha256": hashlib.sha256(normalized.encode()).hexdigest(),
             "created_at": created.strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "model": extraction.model,
+            "model": self.model,
             "prompt_version": self.prompt_version,
             "schema_version": SCHEMA_VERSION,
-            "usage": extraction.usage.public(),
+            "usage": answers.usage.public(),
             "title": article.title,
             "published": article.published,
             "source_url": article.source_url,
-            "language": article.language or await asyncio.to_thread(detect_language, article.text),
+            "language": answers.text.language,
             "incident": incident.model_dump(mode="json"),
             "warnings": warnings,
         }
@@ -333,7 +378,7 @@ class Summarizer:
             cache_key=key,
             content_sha256=resource["content_sha256"],
             created_at=created,
-            model=extraction.model,
+            model=self.model,
             prompt_version=self.prompt_version,
             schema_version=SCHEMA_VERSION,
             title=article.title,

@@ -1,5 +1,5 @@
-"""Draft payloads for validator and post-processing tests: every field of ``IncidentDraft``
-present (the model must write them all), empty unless a test's scenario fills it."""
+"""The model's two answers for tests: a relevance answer and a record draft with every field
+of ``IncidentDraft`` present (the model must write them all), empty unless a scenario fills it."""
 
 from __future__ import annotations
 
@@ -7,16 +7,14 @@ import copy
 from typing import Any
 
 _EMPTY: dict[str, Any] = {
-    "is_incident": True,
-    "category": None,
-    "deaths_quote": None,
+    "killed_sentence": None,
     "killed": None,
-    "injuries_quote": None,
+    "injured_sentence": None,
     "injured": None,
     "missing": None,
-    "qualifier": "exact",
+    "qualifier": None,
     "groups": [],
-    "perpetrator_quote": None,
+    "perpetrator_sentence": None,
     "perpetrators": [],
     "date": {"text": None, "iso": None, "precision": None},
     "location": {"place": None, "region": None, "country": None, "country_code": None},
@@ -30,3 +28,9 @@ _EMPTY: dict[str, Any] = {
 def draft_payload(scenario: dict[str, Any], **changes: Any) -> dict[str, Any]:
     """The scenario's draft with ``changes`` applied, as the model would send it."""
     return {**copy.deepcopy(_EMPTY), **scenario, **changes}
+
+
+def relevance(kind: str = "new_incident", category: str | None = "other", sentence: int | None = 1) -> dict[str, Any]:
+    if kind != "new_incident":
+        category, sentence = None, None
+    return {"kind": kind, "category": category, "sentence": sentence}

@@ -3,20 +3,64 @@
 It is handed to the app as the model backend's ``httpx`` transport, so the OpenAI client and
 instructor run for real: they build the request, parse the reply and re-ask on errors.
 Each scripted step is a dict (the JSON the model "writes"), a string (raw content), an int
-(an HTTP error status), or an exception instance to raise.
+(an HTTP error status), an exception instance to raise, or a ``Turn``: the model's two answers
+for one article. A ``Turn`` answers the relevance call without being used up, and the record
+call (which points at the article's sentences by number, found from the prompt) after it;
+when its relevance answer says the article is not an incident, no record call follows and the
+turn is used up by the relevance call.
 """
 
 from __future__ import annotations
 
 import asyncio
-import itertools
 import json
 from collections.abc import Callable
 from typing import Any
 
+import re
+from dataclasses import dataclass
+
 import httpx
 
-Step = dict[str, Any] | str | int | Exception | Callable[[dict[str, Any]], Any]
+from tests.drafts import relevance as relevance_answer
+
+
+@dataclass
+class Turn:
+    relevance: dict[str, Any]
+    record: dict[str, Any] | None  # quotes under "quotes": {field: quote}; numbers filled in
+
+    def answer(self, body: dict[str, Any]) -> dict[str, Any]:
+        if is_relevance_call(body):
+            return self.relevance
+        assert self.record is not None, "a record call after a negative relevance answer"
+        record = {k: v for k, v in self.record.items() if k != "quotes"}
+        numbered = numbered_sentences(body)
+        for field, quote in self.record.get("quotes", {}).items():
+            record[field] = next(
+                (n for n, text in numbered if quote and (quote in text or text in quote)), None
+            )
+        return record
+
+
+Step = dict[str, Any] | str | int | Exception | Turn | Callable[[dict[str, Any]], Any]
+
+_LINE = re.compile(r"^\[(\d+)\] (.*)$", re.M)
+
+
+def user_message(body: dict[str, Any]) -> str:
+    return next(
+        (m["content"] for m in body.get("messages", []) if m.get("role") == "user"), ""
+    )
+
+
+def is_relevance_call(body: dict[str, Any]) -> bool:
+    return user_message(body).rstrip().endswith("TASK relevance")
+
+
+def numbered_sentences(body: dict[str, Any]) -> list[tuple[int, str]]:
+    """The article's sentences as the prompt numbers them."""
+    return [(int(m[1]), m[2]) for m in _LINE.finditer(user_message(body))]
 
 
 def completion(content: str, *, finish_reason: str = "stop") -> dict[str, Any]:
@@ -42,12 +86,19 @@ class ScriptedLLM:
         self.repeat_last = repeat_last
         self.delay = delay
         self.requests: list[dict[str, Any]] = []
+        self.relevance_requests: list[dict[str, Any]] = []
         self.headers: list[httpx.Headers] = []
-        self._counter = itertools.count()
+        self._index = 0
 
     @property
     def calls(self) -> int:
+        """Every call made, relevance calls included."""
         return len(self.requests)
+
+    @property
+    def record_calls(self) -> int:
+        """Calls for a full record: the long ones."""
+        return len(self.requests) - len(self.relevance_requests)
 
     def transport(self) -> httpx.MockTransport:
         return httpx.MockTransport(self._handle)
@@ -56,13 +107,24 @@ class ScriptedLLM:
         body = json.loads(request.content)
         self.requests.append(body)
         self.headers.append(request.headers)
-        index = next(self._counter)
+        if is_relevance_call(body):
+            self.relevance_requests.append(body)
+        index = self._index
         if index < len(self.steps):
             step = self.steps[index]
         elif self.repeat_last and self.steps:
             step = self.steps[-1]
         else:
-            raise AssertionError(f"unscripted model call #{index + 1}")
+            raise AssertionError(f"unscripted model call #{len(self.requests)}")
+        if isinstance(step, Turn):
+            # A turn is used up by its record call, or by its relevance call when no record
+            # call follows.
+            negative = step.relevance.get("kind") != "new_incident"
+            if not is_relevance_call(body) or negative:
+                self._index += 1
+            step = step.answer(body)
+        else:
+            self._index += 1
         if self.delay:
             await asyncio.sleep(self.delay)
         if callable(step) and not isinstance(step, Exception):
@@ -78,24 +140,30 @@ class ScriptedLLM:
         return httpx.Response(200, json=completion(content))
 
 
-def draft_from_record(record: dict[str, Any]) -> dict[str, Any]:
-    """The model's draft for an expected record: quotes beside their figures, no offsets."""
+def draft_from_record(record: dict[str, Any]) -> Turn:
+    """The model's answers for an expected record: the relevance answer, then the draft
+    pointing at the sentences the record's evidence quotes."""
+    if not record["is_incident"]:
+        return Turn(relevance=relevance_answer("culture_or_other"), record=None)
 
     def quote(field: str) -> str | None:
         return next((e["quote"] for e in record["evidence"] if e["field"] == field), None)
 
     toll = record["casualties"]
-    return {
-        "is_incident": record["is_incident"],
-        "category": record["category"],
-        "deaths_quote": quote("casualties.killed"),
+    draft = {
+        "quotes": {
+            "killed_sentence": quote("casualties.killed"),
+            "injured_sentence": quote("casualties.injured"),
+            "perpetrator_sentence": quote("perpetrators"),
+        },
+        "killed_sentence": None,
         "killed": toll["killed"],
-        "injuries_quote": quote("casualties.injured"),
+        "injured_sentence": None,
         "injured": toll["injured"],
         "missing": toll["missing"],
         "qualifier": toll["qualifier"],
         "groups": toll["groups"],
-        "perpetrator_quote": quote("perpetrators"),
+        "perpetrator_sentence": None,
         "perpetrators": record["perpetrators"],
         "date": record["date"],
         "location": record["location"],
@@ -104,3 +172,4 @@ def draft_from_record(record: dict[str, Any]) -> dict[str, Any]:
         "summary": record["summary"],
         "headline": record["headline"],
     }
+    return Turn(relevance=relevance_answer("new_incident", record["category"], 1), record=draft)

@@ -7,8 +7,9 @@ ASGI app under uvicorn: every request is a coroutine, so hundreds of requests ca
 
 Modes (``--mode``, or ``srv.mode = ...`` while running):
 
-* ``ok``: after ``delay`` seconds, a valid ``IncidentDraft`` for whatever article it is sent
-  (quotes copied verbatim from the text inside ``<untrusted-article>``); ``stream=true`` too.
+* ``ok``: after ``delay`` seconds, a valid answer for whatever article it is sent: to the
+  relevance call, a new incident when a sentence gives a casualty figure; to the record call, a
+  draft pointing at the sentences that give them; ``stream=true`` too.
 * ``429``: always 429 with ``Retry-After: 1``.
 * ``stall-headers``: sends the response headers, then never the body.
 * ``stall-body``: sends the headers and half the body, then stalls.
@@ -43,8 +44,8 @@ from typing import Any
 
 import uvicorn
 
-from schemas.numbers import casualty_numbers
-from tests.drafts import draft_payload
+from tests.drafts import draft_payload, relevance
+from tests.fake_llm import is_relevance_call, numbered_sentences
 
 MODES = ("ok", "429", "stall-headers", "stall-body", "invalid", "500", "obey")
 
@@ -59,14 +60,8 @@ _INJURY = {"wounded", "wounding", "injured", "injuring", "injury", "injuries", "
 
 
 def article_of(body: dict[str, Any]) -> str:
-    """The article text the service fenced in the first user message."""
-    for message in body.get("messages", []):
-        content = message.get("content")
-        if message.get("role") == "user" and isinstance(content, str) and _OPEN in content:
-            start = content.index(_OPEN) + len(_OPEN)
-            end = content.rfind(_CLOSE)
-            return content[start : end if end > start else len(content)].strip("\n")
-    return ""
+    """The article's sentences as the service numbered them in the user message."""
+    return "\n".join(text for _, text in numbered_sentences(body))
 
 
 def system_prompt_of(body: dict[str, Any]) -> str:
@@ -76,56 +71,44 @@ def system_prompt_of(body: dict[str, Any]) -> str:
     return ""
 
 
-def sentences(text: str) -> list[str]:
-    # Sentences with markup or fences are skipped: the service defuses fences in the prompt,
-    # so such a sentence is not a verbatim copy of the article any more.
-    found = (m.group().strip() for m in _SENTENCE.finditer(text))
-    return [s for s in found if len(s) > 3 and "<" not in s and ">" not in s]
+_FIGURE = re.compile(r"\b(\d+)\s+(?:[^\W\d]+\s+){0,3}?([^\W\d]+)\b")
 
 
-def _first_figure(parts: list[str], words: set[str]) -> tuple[str, int] | None:
-    for sentence in parts:
-        for figure, word in casualty_numbers(sentence):
-            if word in words and figure > 0:
-                return sentence, figure
+def _first_figure(body: dict[str, Any], words: set[str]) -> tuple[int, int] | None:
+    """(sentence number, figure) of the first sentence giving a figure next to ``words``."""
+    for number, sentence in numbered_sentences(body):
+        for match in _FIGURE.finditer(sentence):
+            if match[2].lower() in words and int(match[1]) > 0:
+                return number, int(match[1])
     return None
 
 
-def generic_draft(article: str) -> dict[str, Any]:
-    """A draft the service's validators accept for any article.
-
-    A sentence stating a death or injury figure becomes the quote for it, and the headline
-    states only those figures; without one, the article is not an incident.
-    """
-    parts = sentences(article)
-    deaths = _first_figure(parts, _DEATH)
-    injuries = _first_figure(parts, _INJURY)
-    lead = parts[0] if parts else "The article"
-    summary = (lead if len(lead) <= 300 else lead[:297] + "...").strip()
-    if deaths is None and injuries is None:
-        return draft_payload(
-            {},
-            is_incident=False,
-            qualifier=None,
-            summary=summary or "The article reports no incident.",
-            headline="Article without a reported incident",
-        )
+def generic_answer(body: dict[str, Any]) -> dict[str, Any]:
+    """An answer the service accepts for any article: to the relevance call, a new incident
+    when a sentence gives a casualty figure; to the record call, those figures with the
+    numbers of their sentences, and a headline stating only them."""
+    deaths = _first_figure(body, _DEATH)
+    injuries = _first_figure(body, _INJURY)
+    if is_relevance_call(body):
+        if deaths is None and injuries is None:
+            return relevance("culture_or_other")
+        return relevance("new_incident", "other", (deaths or injuries or (1, 0))[0])
     toll = []
     if deaths:
         toll.append(f"{deaths[1]} killed")
     if injuries:
         toll.append(f"{injuries[1]} injured")
+    lead = numbered_sentences(body)[0][1] if numbered_sentences(body) else "The article"
     return draft_payload(
         {},
-        category="other",
-        deaths_quote=deaths[0] if deaths else None,
+        killed_sentence=deaths[0] if deaths else None,
         killed=deaths[1] if deaths else None,
-        injuries_quote=injuries[0] if injuries else None,
+        injured_sentence=injuries[0] if injuries else None,
         injured=injuries[1] if injuries else None,
         qualifier="exact" if deaths else None,
         perpetrators=[{"name": "unknown", "attribution": "unknown"}],
-        summary=summary,
-        headline=f"{', '.join(toll)} in incident",
+        summary=(lead if len(lead) <= 300 else lead[:297] + "...").strip(),
+        headline=f"{', '.join(toll) or 'Incident'} in incident",
     )
 
 
@@ -144,8 +127,10 @@ def obeying_draft(body: dict[str, Any]) -> dict[str, Any]:
     re-asked it keeps to the shape but still copies the hostile text, and the system prompt
     whenever the article asks for it.
     """
+    draft = generic_answer(body)
+    if is_relevance_call(body):
+        return relevance("new_incident", "other", 1)
     article = article_of(body)
-    draft = generic_draft(article)
     first_answer = sum(1 for m in body.get("messages", []) if m.get("role") == "user") <= 1
     raw = [m.group().strip() for m in _SENTENCE.finditer(article)]
     hostile = [s for s in raw if _HOSTILE.search(s)] or raw[:1] or ["(empty)"]
@@ -154,9 +139,8 @@ def obeying_draft(body: dict[str, Any]) -> dict[str, Any]:
         payload = system_prompt_of(body)[:400] + " " + payload
     draft["summary"] = payload[:590].strip() or "(empty)"
     draft["headline"] = (payload if first_answer else payload[:150]).strip() or "(empty)"
-    if draft["is_incident"]:
-        # Keep the headline's figures in line with the record so only the injection is tested.
-        draft["headline"] = re.sub(r"\d", "#", draft["headline"])
+    # Keep the headline's figures in line with the record so only the injection is tested.
+    draft["headline"] = re.sub(r"\d", "#", draft["headline"])
     draft["weapons"] = [s[:110] for s in hostile[:3]]
     if first_answer:
         draft["admin_note"] = payload[:200]
@@ -271,11 +255,11 @@ class ScriptedOpenAI:
             await self._json(send, 500, {"error": {"message": "scripted server error"}})
             return
         if mode == "invalid":
-            content = json.dumps({"is_incident": True, "unexpected": 1})
+            content = json.dumps({"kind": "new_incident", "unexpected": 1})
         elif mode == "obey":
             content = json.dumps(obeying_draft(body))
         else:
-            content = json.dumps(generic_draft(article_of(body)))
+            content = json.dumps(generic_answer(body))
         prompt_chars = sum(len(str(m.get("content") or "")) for m in body.get("messages", []))
         usage = {
             "prompt_tokens": max(1, prompt_chars // 4),

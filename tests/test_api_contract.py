@@ -11,12 +11,12 @@ from service.prompts import load_prompts
 from tests.chaos.harness import article
 from tests.conftest import running_app
 from tests.fake_llm import ScriptedLLM
-from tests.scripted_openai import article_of, generic_draft
+from tests.scripted_openai import generic_answer
 from tests.test_errors_and_listing import error_of
 
 
 async def test_served_resources_match_the_documented_schemas(make_settings):
-    llm = ScriptedLLM(lambda body: generic_draft(article_of(body)))
+    llm = ScriptedLLM(lambda body: generic_answer(body))
     async with running_app(make_settings(), llm) as client:
         made = (await client.post("/v1/summaries", json=article(3))).json()
         again = (await client.get(f"/v1/summaries/{made['id']}")).json()
@@ -85,7 +85,7 @@ async def test_a_wrong_method_names_every_method_the_path_serves(make_settings):
 )
 async def test_template_syntax_in_an_article_reaches_the_model_as_written(make_settings, text):
     # The article is data, never a template: nothing in it is evaluated on the way.
-    llm = ScriptedLLM(lambda body: generic_draft(article_of(body)))
+    llm = ScriptedLLM(lambda body: generic_answer(body))
     async with running_app(make_settings(), llm) as client:
         response = await client.post("/v1/summaries", json={"text": text})
     assert response.status_code == 200, response.text
@@ -96,7 +96,7 @@ async def test_template_syntax_in_an_article_reaches_the_model_as_written(make_s
 
 
 async def test_the_model_is_sent_exactly_the_drafts_schema(make_settings, seed):
-    llm = ScriptedLLM(lambda body: generic_draft(article_of(body)))
+    llm = ScriptedLLM(lambda body: generic_answer(body))
     async with running_app(make_settings(), llm) as client:
         for n in range(2):  # the schema is built once: the second request sends the same
             text = f"{seed['request']['text']} ({n})"

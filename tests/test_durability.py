@@ -12,11 +12,11 @@ from service.errors import DatabaseDamaged
 from tests.chaos.harness import ServiceProcess, article
 from tests.conftest import running_app
 from tests.fake_llm import ScriptedLLM
-from tests.scripted_openai import article_of, generic_draft
+from tests.scripted_openai import generic_answer
 
 
 def scripted_model() -> ScriptedLLM:
-    return ScriptedLLM(lambda body: generic_draft(article_of(body)))
+    return ScriptedLLM(lambda body: generic_answer(body))
 
 
 async def fill(settings, count: int) -> Path:

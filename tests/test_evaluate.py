@@ -17,7 +17,6 @@ from service import cli
 from service.app import create_app
 from service.evaluate import (
     EvaluationError,
-    as_record_shape,
     evaluate,
     load_dataset,
     percentile,
@@ -240,33 +239,6 @@ def test_every_run_bypasses_the_cache(make_settings, dataset, tmp_path):
     assert "2024-05-09" in llm.requests[0]["messages"][-1]["content"]
 
 
-def test_baseline_is_one_plain_call_per_article(make_settings, dataset, tmp_path):
-    llm = ScriptedLLM(scripted_model)
-    out = tmp_path / "baseline.jsonl"
-    result = evaluate(
-        dataset, out=out, baseline=True, settings=make_settings(), llm_transport=llm.transport()
-    )
-
-    # No re-ask: the prose answer for the fire article is one call and an error line.
-    assert llm.calls == 3
-    for sent, item in zip(llm.requests, GOLD, strict=True):
-        assert sent["response_format"] == {
-            "type": "json_schema",
-            "json_schema": {"name": "IncidentDraft", "schema": IncidentDraft.model_json_schema()},
-        }
-        expected = load_prompts().messages(
-            text=item["text"], title=None, published=item["published"]
-        )
-        assert sent["messages"] == expected
-    boat, rowing, fire = read_lines(out)
-    assert boat["response"]["incident"]["casualties"]["killed"] == 3
-    assert boat["response"]["usage"]["prompt_tokens"] == 100
-    assert rowing["response"]["incident"]["is_incident"] is False
-    assert fire["error"]["code"] == "invalid_json"
-    assert Failure("a1", "killed", 4, 3) in result.report.failures
-    assert (result.report.fields["killed"].correct, result.report.fields["killed"].scored) == (0, 2)
-
-
 def test_cli_against_a_running_server(make_settings, dataset, tmp_path, monkeypatch):
     # The CLI sets up JSON logging on the root logger; keep pytest's handlers.
     monkeypatch.setattr("service.app.configure_logging", lambda level: None)
@@ -308,13 +280,3 @@ def test_percentile_interpolates():
     assert percentile([4.0], 0.95) == 4.0
     assert percentile([1.0, 2.0, 3.0, 4.0], 0.5) == 2.5
     assert percentile([float(n) for n in range(1, 21)], 0.95) == pytest.approx(19.05)
-
-
-def test_baseline_draft_toll_moves_under_casualties():
-    draft = {"is_incident": True, "killed": 2, "injured": None, "groups": [], "category": "fire"}
-    assert as_record_shape(draft) == {
-        "is_incident": True,
-        "category": "fire",
-        "casualties": {"killed": 2, "injured": None, "groups": []},
-    }
-    assert as_record_shape([1, 2]) == [1, 2]

@@ -80,7 +80,7 @@ async def test_start_up_objects_are_frozen_once_ready(make_settings, seed):
 
 async def test_a_hundred_articles_at_once_are_all_in_flight_upstream(make_settings):
     from bench.loadgen import article
-    from tests.scripted_openai import article_of, generic_draft
+    from tests.scripted_openai import generic_answer
 
     in_flight, peak = 0, 0
 
@@ -91,7 +91,7 @@ async def test_a_hundred_articles_at_once_are_all_in_flight_upstream(make_settin
         try:
             await asyncio.sleep(0.5)  # a fast model server
             body = json.loads(request.content)
-            return httpx.Response(200, json=completion(json.dumps(generic_draft(article_of(body)))))
+            return httpx.Response(200, json=completion(json.dumps(generic_answer(body))))
         finally:
             in_flight -= 1
 

@@ -21,7 +21,6 @@ import httpx
 import pytest
 
 from schemas.incident import Incident
-from service.guard import OutputGuard
 from service.prompts import load_prompts
 from tests.chaos.harness import ServiceProcess, running_service
 from tests.injection.run import Verdict, load_corpus, prompt_windows, run, windows
@@ -140,66 +139,3 @@ def test_a_well_behaved_model_summarizes_every_hostile_article(tmp_path: Path) -
 
 
 # --- the guard on its own ----------------------------------------------------------------------
-
-
-def _record(**changes: object) -> Incident:
-    base = {
-        "is_incident": True,
-        "headline": "3 killed in fire",
-        "summary": "A fire killed three people.",
-        "category": "fire",
-        "date": {"text": None, "iso": None, "precision": None},
-        "location": {"place": None, "region": None, "country": None, "country_code": None},
-        "casualties": {
-            "killed": 3,
-            "injured": None,
-            "missing": None,
-            "qualifier": "exact",
-            "groups": [],
-        },
-        "perpetrators": [],
-        "weapons": [],
-        "responses": [],
-        "evidence": [],
-    }
-    return Incident.model_validate({**base, **changes})
-
-
-def test_the_guard_refuses_instructions_copied_into_a_field() -> None:
-    prompts = load_prompts()
-    guard = OutputGuard(prompts)
-    sentence = prompts.system.split("\n")[2]  # a line of the instructions
-    with pytest.raises(Exception, match="repeated its instructions"):
-        guard.check(_record(summary=sentence[:590]), text="A fire killed 3 people.", title=None)
-
-
-def test_the_guard_accepts_words_the_article_itself_contains() -> None:
-    prompts = load_prompts()
-    sentence = prompts.system.split("\n")[2][:300]
-    article = f"A fire killed 3 people. A leaked memo read: {sentence}"
-    record, warnings = OutputGuard(prompts).check(
-        _record(summary=sentence), text=article, title=None
-    )
-    assert record.summary == sentence.strip()
-    assert warnings == []
-
-
-def test_the_guard_removes_invisible_characters_from_model_text() -> None:
-    record, warnings = OutputGuard(load_prompts()).check(
-        _record(headline="3 killed in \u202eerif\u202c", weapons=["ga\u200bs"]),
-        text="A fire killed 3 people.",
-        title=None,
-    )
-    assert record.headline == "3 killed in erif"
-    assert record.weapons == ["gas"]
-    assert warnings == ["invisible formatting characters removed from the model's text"]
-
-
-def test_the_guard_lets_a_record_repeat_an_example_of_good_output() -> None:
-    # The rules quote an example headline; a correct record may say the same.
-    record, warnings = OutputGuard(load_prompts()).check(
-        _record(headline="3 killed, 12 wounded in rocket strike on Camp Taji, Iraq"),
-        text="Rockets hit Camp Taji. Three were killed and 12 wounded.",
-        title=None,
-    )
-    assert record.headline.startswith("3 killed, 12 wounded") and warnings == []

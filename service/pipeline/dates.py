@@ -1,0 +1,108 @@
+"""The event's day, resolved against the publication date in the article's language
+(dateparser reads relative days in some 200 languages), never after publication."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from dateparser.date import DateDataParser
+
+from schemas.incident import EventDate, Precision
+from service.pipeline.context import Context
+from service.pipeline.record import Record
+
+_HAS_YEAR = re.compile(r"\b(1[89]\d\d|20\d\d)\b")
+_LAST = re.compile(r"\b(last|ago|week|semana|settimana|minggu|тижня)\b", re.I)
+_PERIOD_PRECISION: dict[str, Precision] = {"day": "day", "month": "month", "year": "year"}
+
+
+def resolve_event_date(record: Record, context: Context) -> list[str]:
+    if not record.is_incident:
+        return []
+    article = context.article
+    event, warnings = resolve_date(record.date, article.published)
+    fixed, note = date_after_weekday(event, article.text)
+    record.date = fixed
+    return warnings + ([note] if note else [])
+
+
+def resolve_date(event: EventDate, published: str | None) -> tuple[EventDate, list[str]]:
+    """Resolve ``date.text`` against the publication day; the model's own ISO date is kept only
+    when the words cannot be parsed (models miscount weekdays)."""
+    warnings: list[str] = []
+    base = date.fromisoformat(published) if published else None
+    iso, precision = event.iso, event.precision
+    if event.text:
+        parsed = _parse(event.text, base)
+        if parsed is not None:
+            iso, precision = parsed
+        elif base is None and not _HAS_YEAR.search(event.text):
+            iso, precision = None, None  # "on Tuesday" with no anchor: the day is unknowable
+    if iso is not None:
+        try:
+            day = date.fromisoformat(iso)
+        except ValueError:
+            warnings.append(f"dropped an invalid event date {iso!r}")
+            iso = None
+        else:
+            if base is not None and day > base:
+                warnings.append(f"dropped event date {iso}: it is after publication ({published})")
+                iso = None
+    return EventDate(
+        text=event.text, iso=iso, precision=(precision or "day") if iso else None
+    ), warnings
+
+
+def _parse(text: str, base: date | None) -> tuple[str, Precision] | None:
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text.strip()):
+        return text.strip(), "day"  # ISO already; dateparser would read it day-first
+    if base is None and not _HAS_YEAR.search(text):
+        return None
+    settings: dict[str, Any] = {"PREFER_DATES_FROM": "past", "RETURN_AS_TIMEZONE_AWARE": False}
+    if base is not None:
+        settings["RELATIVE_BASE"] = datetime(base.year, base.month, base.day, 12)
+    parser = DateDataParser(settings=settings)
+    words = text.split()
+    # "late on Thursday", "el martes": drop leading words until the rest parses.
+    for i in range(min(len(words), 4)):
+        data = parser.get_date_data(" ".join(words[i:]))
+        if data.date_obj is not None:
+            break
+    else:
+        return None
+    precision = _PERIOD_PRECISION.get(data.period or "")
+    if precision is None:
+        return None  # "last week": no single day
+    day = data.date_obj.date()
+    if base is not None and day == base - timedelta(days=7) and not _LAST.search(text):
+        day = base  # "on Thursday" in Thursday's paper is that same Thursday
+    if precision == "month":
+        day = day.replace(day=1)
+    elif precision == "year":
+        day = day.replace(month=1, day=1)
+    return day.isoformat(), precision
+
+
+# "Sabtu (25/6/2022)": a weekday followed by the full date, as Indonesian and Malaysian papers
+# write it.
+_DATE_IN_BRACKETS = r"\s*\(\s*\d{1,2}/\d{1,2}/\d{4}\s*\)"
+
+
+def date_after_weekday(event: EventDate, text: str) -> tuple[EventDate, str | None]:
+    """The full date the article writes right after the weekday the model gave as the date,
+    when that weekday alone could not be resolved: "Sabtu" in "Sabtu (25/6/2022)" is
+    2022-06-25. The date must fall on that weekday (which also rules out a misread day-first
+    or month-first order)."""
+    if event.iso is not None or not event.text:
+        return event, None
+    match = re.search(re.escape(event.text.strip()) + _DATE_IN_BRACKETS, text, re.I)
+    parsed = _parse(match.group(), None) if match else None
+    named = DateDataParser().get_date_data(event.text).date_obj if parsed else None
+    if match is None or parsed is None or named is None:
+        return event, None
+    if date.fromisoformat(parsed[0]).weekday() != named.weekday():
+        return event, None
+    fixed = EventDate(text=match.group(), iso=parsed[0], precision="day")
+    return fixed, f"event date {parsed[0]} from the article's {match.group()!r}"

@@ -1,0 +1,94 @@
+"""Every figure on the record is one the article states as news, in the article's language.
+
+A figure stays only when the sentence the model pointed at states it (as digits or number words,
+next to a word of death or injury of that language), or when another sentence of the article
+does, which then becomes its evidence. 0 needs a sentence saying nobody was killed or hurt. A
+total made of groups needs each group's figure in its sentence. Sentences addressed to a
+machine are never read. Anything else is withheld, never guessed.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from service.languages import figure_stated, numbers_in, reports_casualties, says_nobody
+from service.pipeline.context import Context
+from service.pipeline.record import Record
+from service.sentences import Sentence
+
+Kind = Literal["killed", "injured"]
+KINDS: tuple[Kind, ...] = ("killed", "injured")
+
+
+def _states(sentence: Sentence, figure: int, parts: list[int], kind: Kind, lang: str | None) -> bool:
+    text = sentence.text
+    if figure == 0:
+        return says_nobody(text, lang, kind)
+    if figure_stated(text, figure, lang, kind):
+        return True
+    if len(parts) > 1 and sum(parts) == figure and reports_casualties(text, lang, kind):
+        stated = numbers_in(text, lang)
+        # "two soldiers and a civilian": a group of one is often written without a number.
+        return all(p in stated or p == 1 for p in parts) and any(p in stated for p in parts)
+    return False
+
+
+def check_figures(record: Record, context: Context) -> list[str]:
+    if not record.is_incident:
+        return []
+    article = context.article
+    lang = article.language
+    warnings = []
+    for kind in KINDS:
+        figure = getattr(record, kind)
+        if figure is None:
+            continue
+        ref = f"{kind}_sentence"
+        parts = [p for p in (getattr(g, kind) for g in record.groups) if p]
+        pointed = article.sentence(getattr(record, ref))
+        if pointed is not None and pointed.number not in article.directives:
+            if _states(pointed, figure, parts, kind, lang):
+                continue
+        found = next(
+            (s for s in article.news_sentences() if _states(s, figure, parts, kind, lang)), None
+        )
+        if found is not None:
+            setattr(record, ref, found.number)
+            if pointed is not None:
+                warnings.append(
+                    f"{kind} figure {figure}: evidence moved from sentence {pointed.number} to "
+                    f"sentence {found.number}, which states it"
+                )
+            continue
+        setattr(record, kind, None)
+        setattr(record, ref, None)
+        for g in record.groups:
+            setattr(g, kind, None)
+        warnings.append(f"{kind} figure {figure} withheld: no sentence of the article states it")
+    if record.killed is None:
+        record.qualifier = None
+    elif record.qualifier is None:
+        record.qualifier = "exact"
+    return warnings
+
+
+def check_breakdown(record: Record, context: Context) -> list[str]:
+    """Groups that do not fit their total go; a total left out of its groups is their sum when
+    the sentence states every part."""
+    if not record.is_incident:
+        return []
+    warnings = []
+    for kind in KINDS:
+        parts = [p for p in (getattr(g, kind) for g in record.groups) if p is not None]
+        total = getattr(record, kind)
+        if not parts:
+            continue
+        if total is None or sum(parts) > total:
+            for g in record.groups:
+                setattr(g, kind, None)
+            warnings.append(
+                f"{kind} breakdown withheld: its groups add up to {sum(parts)}, "
+                f"{'with no total' if total is None else f'more than the total {total}'}"
+            )
+    record.groups = [g for g in record.groups if g.killed is not None or g.injured is not None]
+    return warnings

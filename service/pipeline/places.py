@@ -1,0 +1,135 @@
+"""Where it happened: places the article names, in Latin script, with a checked country code."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pycountry
+from anyascii import anyascii
+
+from schemas.incident import Location
+from service.pipeline.context import Context
+from service.pipeline.perpetrators import named_in
+from service.pipeline.record import Record
+
+# ISO 3166-1 has no entry under these everyday English names.
+_COUNTRY_ALIASES = {
+    "uk": "GB",
+    "britain": "GB",
+    "great britain": "GB",
+    "england": "GB",
+    "scotland": "GB",
+    "wales": "GB",
+    "northern ireland": "GB",
+    "usa": "US",
+    "america": "US",
+    "united states of america": "US",
+    "ivory coast": "CI",
+    "russia": "RU",
+    "turkey": "TR",
+    "south korea": "KR",
+    "north korea": "KP",
+    "iran": "IR",
+    "syria": "SY",
+    "laos": "LA",
+    "vietnam": "VN",
+    "czech republic": "CZ",
+    "the netherlands": "NL",
+    "holland": "NL",
+    "democratic republic of congo": "CD",
+    "dr congo": "CD",
+    "drc": "CD",
+    "burma": "MM",
+    "palestine": "PS",
+    "gaza": "PS",
+    "west bank": "PS",
+    "taiwan": "TW",
+    "bolivia": "BO",
+    "venezuela": "VE",
+    "tanzania": "TZ",
+    "moldova": "MD",
+    "macedonia": "MK",
+}
+
+
+def country_code_for(name: str | None, code: str | None) -> tuple[str | None, str | None]:
+    """(country name, alpha-2 code), each checked against ISO 3166-1; unknown -> None."""
+    by_code = pycountry.countries.get(alpha_2=code.upper()) if code else None
+    by_name = None
+    alias = _COUNTRY_ALIASES.get(name.strip().lower()) if name else None
+    if alias:
+        by_name = pycountry.countries.get(alpha_2=alias)
+    elif name:
+        try:
+            by_name = pycountry.countries.lookup(name.strip())
+        except LookupError:
+            matches = _fuzzy_country(name)
+            by_name = matches[0] if len(matches) == 1 else None
+    chosen = by_name or by_code
+    if chosen is None:
+        return name, None
+    return (name or getattr(chosen, "common_name", None) or chosen.name), chosen.alpha_2
+
+
+def _fuzzy_country(name: str) -> list[Any]:
+    try:
+        return list(pycountry.countries.search_fuzzy(name.strip()))
+    except LookupError:
+        return []
+
+
+_DIRECTION = re.compile(
+    r"(?:far|the|of|(?:north|south)?(?:-?(?:east|west))?(?:ern)?|north(?:ern)?|south(?:ern)?|"
+    r"central|upper|lower|coastal|interior)",
+    re.I,
+)
+
+
+def _only_a_direction(region: str, country: str | None) -> bool:
+    """Whether ``region`` is only a direction, alone or within the country ("northern
+    Iraq", "the north-east", "south-western Nigeria")."""
+    words = re.findall(r"[^\W\d_]+(?:-[^\W\d_]+)*", region)
+    country_words = {w.casefold() for w in re.findall(r"[^\W\d_]+", country or "")}
+    rest = [w for w in words if w.casefold() not in country_words]
+    return bool(rest) and all(_DIRECTION.fullmatch(w) for w in rest)
+
+
+
+
+def latin(text: str | None) -> str | None:
+    """``text`` in Latin script: transliterated when it has letters of another script."""
+    if text is None or text.isascii():
+        return text
+    if any(c.isalpha() and not _is_latin(c) for c in text):
+        return anyascii(text)
+    return text
+
+
+def _is_latin(char: str) -> bool:
+    import unicodedata
+
+    return char.isascii() or "LATIN" in unicodedata.name(char, "")
+
+
+def check_places(record: Record, context: Context) -> list[str]:
+    if not record.is_incident:
+        return []
+    text = context.article.text
+    warnings = []
+    location = record.location
+    name, code = country_code_for(latin(location.country), location.country_code)
+    if location.country_code and code != location.country_code:
+        warnings.append(f"country code {location.country_code!r} replaced by {code!r} for {name!r}")
+    place, region = location.place, location.region
+    for label, value in (("place", place), ("region", region)):
+        if value and not named_in(value, text):
+            warnings.append(f"{label} {value!r} dropped: the article does not name it")
+    place = latin(place) if place and named_in(place, text) else None
+    region = latin(region) if region and named_in(region, text) else None
+    if region and region.casefold() in {(place or "").casefold(), (name or "").casefold()}:
+        region = None  # "Liberia, Liberia": the region says nothing the record lacks
+    if region and place and _only_a_direction(region, name):
+        region = None  # "north-eastern Nigeria": a direction within the country is not a region
+    record.location = Location(place=place, region=region, country=name, country_code=code)
+    return warnings

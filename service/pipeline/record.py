@@ -1,0 +1,76 @@
+"""The record while the pipeline works on it: the model's answers, before the contract's shape.
+
+Figures keep the number of the sentence they were read from until ``evidence`` turns the
+numbers into verbatim quotes with offsets; steps compare, move or withhold them on the way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from schemas.incident import (
+    ArticleKind,
+    CasualtyGroup,
+    Category,
+    EventDate,
+    Evidence,
+    IncidentDraft,
+    Location,
+    Perpetrator,
+    Qualifier,
+    RelevanceAnswer,
+)
+
+
+@dataclass
+class Record:
+    kind: ArticleKind
+    category: Category | None
+    event_sentence: int | None
+    killed: int | None = None
+    killed_sentence: int | None = None
+    injured: int | None = None
+    injured_sentence: int | None = None
+    missing: int | None = None
+    qualifier: Qualifier | None = None
+    groups: list[CasualtyGroup] = field(default_factory=list)
+    perpetrators: list[Perpetrator] = field(default_factory=list)
+    perpetrator_sentence: int | None = None
+    date: EventDate = field(default_factory=lambda: EventDate(text=None, iso=None, precision=None))
+    location: Location = field(
+        default_factory=lambda: Location(place=None, region=None, country=None, country_code=None)
+    )
+    weapons: list[str] = field(default_factory=list)
+    responses: list[str] = field(default_factory=list)
+    headline: str = ""
+    summary: str = ""
+    evidence: list[Evidence] = field(default_factory=list)
+
+    @property
+    def is_incident(self) -> bool:
+        return self.kind == ArticleKind.new_incident
+
+    def not_an_incident(self, kind: ArticleKind) -> None:
+        """Everything but the headline and summary emptied, as the contract has it."""
+        blank = Record(kind=kind, category=None, event_sentence=None)
+        for name in self.__dataclass_fields__:
+            if name not in ("headline", "summary"):
+                setattr(self, name, getattr(blank, name))
+
+
+def record_from_answers(relevance: RelevanceAnswer, draft: IncidentDraft | None) -> Record:
+    record = Record(
+        kind=relevance.kind, category=relevance.category, event_sentence=relevance.sentence
+    )
+    if draft is None or not record.is_incident:
+        return record
+    record.killed, record.killed_sentence = draft.killed, draft.killed_sentence
+    record.injured, record.injured_sentence = draft.injured, draft.injured_sentence
+    record.missing, record.qualifier = draft.missing, draft.qualifier
+    record.groups = list(draft.groups)
+    record.perpetrators = list(draft.perpetrators)
+    record.perpetrator_sentence = draft.perpetrator_sentence
+    record.date, record.location = draft.date, draft.location
+    record.weapons, record.responses = list(draft.weapons), list(draft.responses)
+    record.headline, record.summary = draft.headline, draft.summary
+    return record

@@ -1,0 +1,49 @@
+"""Whether the record reports an incident as news, beyond what the model's first answer said:
+an event dated long before publication is background, and an "incident" with no place, no
+date and no toll is nothing a newsroom can file."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from schemas.incident import ArticleKind, EventDate
+from service.pipeline.context import Context
+from service.pipeline.record import Record
+
+
+def stale_event(record: Record, context: Context) -> list[str]:
+    published = context.article.published
+    age = _days_before(record.date, published)
+    limit = context.stale_after_days
+    if not record.is_incident or limit is None or age is None or age <= limit:
+        return []
+    iso = record.date.iso
+    record.not_an_incident(ArticleKind.past_event)
+    return [
+        f"not reported as an incident: the event ({iso}) ended {age} days before publication "
+        f"({published}), so the article is not news of it"
+    ]
+
+
+def nothing_to_report(record: Record, context: Context) -> list[str]:
+    if not record.is_incident:
+        return []
+    location, figures = record.location, (record.killed, record.injured, record.missing)
+    if any((location.place, location.region, location.country_code, record.date.iso, *figures)):
+        return []
+    if 0 in figures:
+        return []
+    record.not_an_incident(ArticleKind.culture_or_other)
+    return ["not reported as an incident: the article gives no place, no date and no toll for it"]
+
+
+def _days_before(event: EventDate, published: str | None) -> int | None:
+    """Days from the end of the event's day, month or year to the publication day."""
+    if not (event.iso and published):
+        return None
+    day = date.fromisoformat(event.iso)
+    if event.precision == "year":
+        day = day.replace(month=12, day=31)
+    elif event.precision == "month":
+        day = (day.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
+    return (date.fromisoformat(published) - day).days

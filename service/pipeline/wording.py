@@ -1,0 +1,177 @@
+"""Headline, summary and names fit to store: English, Latin script, the record's own figures,
+nothing copied from the prompt, its invented examples or a sentence addressed to a machine,
+no invisible characters. What is not fit is written again from the record
+(``service.pipeline.compose``), never stored."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from schemas.incident import CasualtyGroup, Perpetrator
+from service.languages import numbers_in
+from service.pipeline import compose
+from service.pipeline.context import Context, windows
+from service.pipeline.places import latin
+from service.pipeline.record import Record
+
+# Words of English prose frequent enough that any English sentence of a summary has some;
+# the check is on what the model wrote, which must be English, not on the article.
+_ENGLISH = frozenset(
+    "the a an of in on at to and was were is are by after for with from has have had been "
+    "killed injured wounded people least".split()
+)
+_WORDS = re.compile(r"[^\W\d_]+")
+# Joiners stay: scripts and emoji need them, and they cannot reorder or hide text.
+_JOINERS = frozenset("\u200c\u200d")
+
+
+def is_english(text: str) -> bool:
+    """Latin script, and English function words among its words (a headline may have few)."""
+    letters = [c for c in text if c.isalpha()]
+    if any(not (c.isascii() or "LATIN" in unicodedata.name(c, "")) for c in letters):
+        return False
+    words = [w.casefold() for w in _WORDS.findall(text)]
+    if not words:
+        return False
+    share = sum(w in _ENGLISH for w in words) / len(words)
+    return share >= (0.1 if len(words) < 12 else 0.15)
+
+
+def neutral_wording(record: Record, context: Context) -> list[str]:
+    """Ordinary news gets a neutral headline (its English title when it has one) and summary."""
+    if record.is_incident:
+        return []
+    title = context.article.title
+    usable = title if title and is_english(title) and not context.article.title_is_directive else None
+    record.headline = compose.neutral_headline(record.kind, usable)
+    record.summary = compose.neutral_summary(record.kind)
+    return []
+
+
+def latin_names(record: Record, context: Context) -> list[str]:
+    changed = False
+    people = []
+    for p in record.perpetrators:
+        name = latin(p.name) or p.name
+        changed |= name != p.name
+        people.append(Perpetrator(name=name, attribution=p.attribution))
+    groups = []
+    for g in record.groups:
+        name = latin(g.group) or g.group
+        changed |= name != g.group
+        groups.append(g.model_copy(update={"group": name}))
+    weapons = [latin(w) or w for w in record.weapons]
+    responses = [latin(r) or r for r in record.responses]
+    changed |= weapons != record.weapons or responses != record.responses
+    record.perpetrators, record.groups = people, groups
+    record.weapons, record.responses = weapons, responses
+    return ["names transliterated to Latin script"] if changed else []
+
+
+def english_wording(record: Record, context: Context) -> list[str]:
+    if not record.is_incident:
+        return []
+    warnings = []
+    if not is_english(record.summary):
+        record.summary = compose.summary(record)
+        warnings.append("summary written from the record: the model's was not in English")
+    if not is_english(record.headline):
+        record.headline = compose.headline(record)
+        warnings.append("headline written from the record: the model's was not in English")
+    return warnings
+
+
+def no_copied_text(record: Record, context: Context) -> list[str]:
+    """Text the model copied from its instructions (8 words in a row not in the article), a
+    name from the invented examples the article does not contain, or words of a sentence
+    addressed to a machine: the field is written again from the record, or dropped."""
+    if not record.is_incident:
+        return []
+    article = context.article
+    machine = set()
+    for number in article.directives:
+        sentence = article.sentence(number)
+        if sentence is not None:
+            machine |= windows(sentence.text)
+    def copied(value: str) -> bool:
+        found = windows(value)
+        if (found & context.prompt_windows) - context.article_windows:
+            return True
+        if found & machine:
+            return True
+        return any(re.search(rf"\b{re.escape(n)}\b", value) for n in context.example_names)
+
+    warnings = []
+    if copied(record.headline):
+        record.headline = compose.headline(record)
+        warnings.append("headline written from the record: the model's copied text it must not")
+    if copied(record.summary):
+        record.summary = compose.summary(record)
+        warnings.append("summary written from the record: the model's copied text it must not")
+    for name in ("weapons", "responses"):
+        values = getattr(record, name)
+        kept = [v for v in values if not copied(v)]
+        if len(kept) < len(values):
+            setattr(record, name, kept)
+            warnings.append(f"{name} dropped: copied from text the model must not repeat")
+    return warnings
+
+
+def headline_agrees(record: Record, context: Context) -> list[str]:
+    """The headline states only the record's figures, and leads with the death toll."""
+    if not record.is_incident:
+        return []
+    figures = {record.killed, record.injured, record.missing}
+    figures |= {g.killed for g in record.groups} | {g.injured for g in record.groups}
+    stated = numbers_in(record.headline, "en")
+    if stated - figures:
+        record.headline = compose.headline(record)
+        return ["headline written from the record: it stated figures the record does not have"]
+    if record.killed and record.killed not in stated:
+        parts = {g.killed for g in record.groups} - {None}
+        if not (parts and parts <= stated):
+            lead = compose.toll(record)
+            record.headline = compose.shorten_headline(f"{lead[0].upper()}{lead[1:]}: {record.headline}")
+            return ["headline completed with the toll"]
+    return []
+
+
+def visible_text(record: Record, context: Context) -> list[str]:
+    """Invisible formatting characters (bidirectional overrides, zero-width and tag
+    characters) make a headline read differently on screen from what it says."""
+    def clean(text: str) -> str:
+        return "".join(ch for ch in text if ch in _JOINERS or unicodedata.category(ch) != "Cf")
+
+    before = (record.headline, record.summary, record.weapons, record.responses)
+    record.headline, record.summary = clean(record.headline), clean(record.summary)
+    record.weapons = [w for w in (clean(w) for w in record.weapons) if w.strip()]
+    record.responses = [r for r in (clean(r) for r in record.responses) if r.strip()]
+    record.perpetrators = [
+        Perpetrator(name=clean(p.name), attribution=p.attribution)
+        for p in record.perpetrators
+        if clean(p.name).strip()
+    ]
+    record.groups = [
+        CasualtyGroup(
+            group=clean(g.group), nationality_code=g.nationality_code, killed=g.killed,
+            injured=g.injured,
+        )
+        for g in record.groups
+        if clean(g.group).strip()
+    ]
+    if (record.headline, record.summary, record.weapons, record.responses) != before:
+        return ["invisible formatting characters removed from the model's text"]
+    return []
+
+
+def complete_wording(record: Record, context: Context) -> list[str]:
+    """A headline or summary the model left empty is written from the record."""
+    warnings = []
+    if not record.headline.strip():
+        record.headline = compose.headline(record)
+        warnings.append("headline written from the record: the model gave none")
+    if not record.summary.strip():
+        record.summary = compose.summary(record)
+        warnings.append("summary written from the record: the model gave none")
+    return warnings
