@@ -210,6 +210,12 @@ class IncidentDraft(_Strict):
     background tolls are not it. Write every text field in English and in Latin script.
     """
 
+    category: Category = Field(
+        description="Kind of incident, read from the whole article. air_or_missile_strike "
+        "covers rockets, missiles, mortars, artillery, drones and air strikes; "
+        "explosion_bombing covers bombs, IEDs, suicide and gas explosions; a crowd crush is "
+        "other."
+    )
     killed_sentence: SentenceRef | None = Field(
         description="Number of the sentence that says how many people died in this incident; "
         "null if no sentence gives a number of dead."

@@ -7,6 +7,7 @@ import copy
 from typing import Any
 
 _EMPTY: dict[str, Any] = {
+    "category": "other",
     "killed_sentence": None,
     "killed": None,
     "injured_sentence": None,

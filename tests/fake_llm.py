@@ -156,6 +156,7 @@ def draft_from_record(record: dict[str, Any]) -> Turn:
             "injured_sentence": quote("casualties.injured"),
             "perpetrator_sentence": quote("perpetrators"),
         },
+        "category": record["category"],
         "killed_sentence": None,
         "killed": toll["killed"],
         "injured_sentence": None,

@@ -64,6 +64,8 @@ def record_from_answers(relevance: RelevanceAnswer, draft: IncidentDraft | None)
     )
     if draft is None or not record.is_incident:
         return record
+    # The record call read the whole article; the relevance call only its lead.
+    record.category = draft.category
     record.killed, record.killed_sentence = draft.killed, draft.killed_sentence
     record.injured, record.injured_sentence = draft.injured, draft.injured_sentence
     record.missing, record.qualifier = draft.missing, draft.qualifier
