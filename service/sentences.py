@@ -88,7 +88,7 @@ def _segments(line: str, offset: int, code: str) -> Iterator[tuple[int, int]]:
 
 
 def _continues(line: str, end: int, start: int) -> bool:
-    # An abbreviation the segmenter's list lacks ("т. е. так", "approx. five"): a full stop
+    # An abbreviation the segmenter's list lacks ("approx. five", "ca. ten"): a full stop
     # followed by a lower-case word does not end a sentence in a script with case. A word with
     # a capital inside ("iPhone") may start one.
     word = line[start:].split(maxsplit=1)[0]

@@ -13,7 +13,7 @@ import re
 from functools import cache, lru_cache
 
 from service.languages import counts
-from service.languages.lexicon import KINDS, SUPPORTED, Kind, alternation, fold, lexicon
+from service.languages.lexicon import SUPPORTED, Kind, alternation, fold, lexicon
 
 __all__ = [
     "SUPPORTED",
@@ -57,7 +57,7 @@ def says_nobody(sentence: str, language: str | None, kind: Kind) -> bool:
 @lru_cache(maxsize=4096)
 def is_directive(sentence: str) -> bool:
     text = fold(sentence)
-    return _MACHINE.search(text) is not None or _directives().search(text) is not None
+    return any(p.search(text) for p in (_MACHINE_NAMES, _MACHINE, _directives()))
 
 
 def _code(language: str | None) -> str | None:
@@ -107,8 +107,7 @@ _FIELDS = (
     r"|country_code|qualifier|event_date|summary"
 )
 # Signs that belong to no language: chat-template and role markers, record fields assigned
-# values, and the names of the machine itself. Upper-case names are matched as written:
-# Italian "ai" is a preposition.
+# values, and the names of the machine itself.
 _MACHINE = re.compile(
     "|".join(
         (
@@ -116,20 +115,19 @@ _MACHINE = re.compile(
             r"\[/?INST\]",
             r"<</?SYS>>",
             r"</?(?:system|assistant|user|instructions?)>",
-            r"(?im:^\s*#{2,}\s*(?:instruction|system|response|input|assistant|user)s?\b)",
-            r"(?im:^\s*(?:system|assistant|user|human)\s*:)",
-            rf"(?i:[\"']?\b(?:{_FIELDS})\b[\"']?\s*(?::|=)\s*(?:-?\d|true\b|false\b|null\b|none\b|[\"'\[{{]))",
-            rf"(?i:\bset\s+[\"']?(?:{_FIELDS})[\"']?\s+(?:to|=)\s)",
-            r"(?i:(?:^|\s)[\"']?headline[\"']?\s*:)",
-            r"\bLLMs?\b",
-            r"\bChatGPT\b",
-            r"\bGPT-?[34]",
-            r"\bAI\s+(?:model|assistant|system|chatbot)s?\b",
-            r"(?i:\b(?:large\s+)?language\s+models?\b)",
-            r"(?i:\b(?:system|previous|original|initial|hidden|above|your)\s+prompts?\b)",
-            r"(?i:\bprompt\s+injection)",
+            r"^\s*#{2,}\s*(?:instruction|system|response|input|assistant|user)s?\b",
+            r"^\s*(?:system|assistant|user|human)\s*:",
+            rf"[\"']?\b(?:{_FIELDS})\b[\"']?\s*[:=]\s*(?:-?\d|true\b|false\b|null\b|none\b|[\"'\[{{])",
+            rf"\bset\s+[\"']?(?:{_FIELDS})[\"']?\s+(?:to|=)\s",
+            r"(?:^|\s)[\"']?headline[\"']?\s*:",
+            r"\b(?:large\s+)?language\s+models?\b",
+            r"\b(?:system|previous|original|initial|hidden|above|your)\s+prompts?\b",
+            r"\bprompt\s+injection",
         )
-    )
+    ),
+    _FLAGS,
 )
-
-assert set(KINDS) == {"killed", "injured"}
+# Matched as written: Italian "ai" is a preposition.
+_MACHINE_NAMES = re.compile(
+    r"\bLLMs?\b|\bChatGPT\b|\bGPT-?[34]|\bAI\s+(?:model|assistant|system|chatbot)s?\b"
+)

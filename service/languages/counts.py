@@ -18,8 +18,8 @@ from text_to_num import alpha2digit
 
 from service.languages.lexicon import MARKS, WORD_CHARS, NumberWords, fold, lexicon, token
 
-# "one" and its kin are articles as often as numerals ("un hombre", "one of the"): a lone one is
-# not read as 1 (text2num's threshold). A single victim is figure_stated's business.
+# "one" and its kin are articles as often as numerals ("un hombre", "one of the"): a number word
+# is read as a count from 2 up. A single victim is figure_stated's business.
 _THRESHOLD = 2
 _YEARS = range(1900, 2100)
 _DAYS = range(1, 32)
@@ -32,22 +32,18 @@ _DASH_DATE = re.compile(r"\b\d{4}-\d{1,2}-\d{1,2}\b|\b\d{1,2}-\d{1,2}-\d{4}\b")
 _UNITS = r"%|٪|‰|°|km\b|kms\b|kg\b|mph\b|km/h"
 _UNIT_BEFORE = r"[$€£¥₹₽₺]|US\$|Rs\.?|%|٪"
 # Number-parser stops reading at a word that has punctuation stuck to it ("पांच,").
-_STUCK = re.compile(rf"(?<=[{WORD_CHARS}])([,;:.!?\u0964\u0965\u060c\u061b])")
+_STUCK = re.compile(rf"(?:(?<=[^\W\d_])|(?<=[{MARKS}]))([,;:.!?\u0964\u0965\u060c\u061b])")
 _LETTERS = rf"[^\W\d_]|[{MARKS}]"
 _WORD = re.compile(rf"(?:{_LETTERS})+(?:'(?:{_LETTERS})+)*")
 
 
-def numbers_in(sentence: str, code: str | None) -> frozenset[int]:
-    return _numbers_in(sentence, code)
-
-
 @lru_cache(maxsize=4096)
-def _numbers_in(sentence: str, code: str | None) -> frozenset[int]:
+def numbers_in(sentence: str, code: str | None) -> frozenset[int]:
     text = _ascii_digits(fold(sentence))
-    found: set[int] = set()
     context = _context(code)
-    for variant in _variants(text, code):
-        found |= context.counts(variant)
+    found = context.counts(text)
+    for variant in _word_readings(text, code):
+        found |= {n for n in context.counts(variant) if n >= _THRESHOLD}
     return frozenset(found)
 
 
@@ -58,8 +54,8 @@ def _ascii_digits(text: str) -> str:
     return _FOREIGN_DIGIT.sub(lambda m: str(unicodedata.decimal(m.group())), text)
 
 
-def _variants(text: str, code: str | None) -> list[str]:
-    variants = [text, _text2num(text, "en")]
+def _word_readings(text: str, code: str | None) -> list[str]:
+    variants = [_text2num(text, "en")]
     if code is None or code == "en":
         return variants
     numbers = lexicon(code).numbers
@@ -151,6 +147,8 @@ class _Context:
             return "|".join(getattr(n, attr) for n in numbers)
 
         sep = r"[,.\u00a0\u202f\u2009'" + (" " if space_thousands else "") + "]"
+        # Digits glued to letters ("F-16", "3rd", "10km") or to a decimal or time separator are
+        # not counts; 1,234 / 1.234 (and 1 234 where the language writes it) are one number.
         self.number = re.compile(
             rf"(?<![\w.,/:])(?<![^\W\d_]-)(\d{{1,3}}(?:({sep})\d{{3}})(?:\2\d{{3}})*|\d+)"
             rf"(?!\w|[.,:/]\d)"
@@ -165,11 +163,9 @@ class _Context:
             flags,
         )
         self.year_after = re.compile(rf"\s*(?:{union('year_after')})", flags)
-        self.day_after = re.compile(
-            rf"(?:\.|-?го)?\s*(?:(?:de|of)\s+)?(?:{months})", flags
-        )
+        self.day_after = re.compile(rf"(?:\.|-\w{{1,3}})?\s*(?:(?:de|of)\s+)?(?:{months})", flags)
         self.day_before = re.compile(rf"(?:{months})\.?\s*$", flags)
-        self.age_before = re.compile(rf"[{WORD_CHARS}],\s*$")
+        self.age_before = re.compile(rf"(?:{_LETTERS}),\s*$")
         self.age_after = re.compile(r"\s*,")
 
     def counts(self, text: str) -> set[int]:
@@ -185,13 +181,18 @@ class _Context:
     def _other(self, value: int, before: str, after: str, grouped: bool) -> bool:
         if self.unit_after.match(after) or self.unit_before.search(before):
             return True
-        if not grouped and value in _YEARS:
-            if self.year_before.search(before) or self.year_after.match(after):
-                return True
+        if (
+            not grouped
+            and value in _YEARS
+            and (self.year_before.search(before) or self.year_after.match(after))
+        ):
+            return True
         if value in _DAYS and (self.day_after.match(after) or self.day_before.search(before)):
             return True
         # "Jane Doe, 31, a nurse": an age set off by commas after a name.
-        return value in _AGES and bool(self.age_before.search(before) and self.age_after.match(after))
+        return value in _AGES and bool(
+            self.age_before.search(before) and self.age_after.match(after)
+        )
 
 
 @cache

@@ -8,7 +8,6 @@ end a word says so with ``\\b``.
 
 from __future__ import annotations
 
-import re
 import tomllib
 import unicodedata
 from dataclasses import dataclass
@@ -34,7 +33,7 @@ SUPPORTED: frozenset[str] = frozenset(
 @dataclass(frozen=True, slots=True)
 class NumberWords:
     readers: tuple[str, ...]  # libraries that read this language's number words
-    words: dict[str, int]  # the data file's own, where no library reads the language
+    words: dict[str, int]  # where no library reads the language, or forms a library misses
     scales: dict[str, int]
     joiners: tuple[str, ...]  # "and" inside a number, also as a prefix (Arabic "و")
     units: str  # words after a number that make it an age, a time or a share, not a count
@@ -66,7 +65,9 @@ def fold(text: str) -> str:
     return text
 
 
-_QUOTES = str.maketrans("\u2018\u2019\u02bc\u00b4\u0060\u201c\u201d\u00ab\u00bb\u201e", "'''''\"\"\"\"\"")
+_QUOTES = str.maketrans(
+    "\u2018\u2019\u02bc\u00b4\u0060\u201c\u201d\u00ab\u00bb\u201e", "'''''\"\"\"\"\""
+)
 
 
 @cache
