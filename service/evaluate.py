@@ -262,7 +262,12 @@ async def predict_ablation(
                 "record_ms": answers.record.usage.latency_ms if answers.record else None,
             }
             for name, disabled in variants.items():
-                incident, warnings, _ = summarizer.finish(answers, disabled=disabled)
+                try:
+                    incident, warnings, _ = summarizer.finish(answers, disabled=disabled)
+                except ValueError as exc:  # a variant whose record breaks the contract
+                    error = {"code": "invalid_record", "message": str(exc)[:300]}
+                    results[name].append({"id": item["id"], "error": error, "seconds": seconds})
+                    continue
                 response = {
                     "incident": incident.model_dump(mode="json"),
                     "warnings": warnings,

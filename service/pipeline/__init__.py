@@ -21,6 +21,7 @@ from schemas.incident import Casualties, Incident
 from service.pipeline import (
     bounds,
     categories,
+    compose,
     dates,
     evidence,
     figures,
@@ -97,11 +98,19 @@ def _snapshot(record: Record) -> dict[str, object]:
 
 
 def to_incident(record: Record) -> Incident:
+    """The contract's record. A headline or summary still empty (their steps switched off) is
+    written from the record, so every variant of an ablation is a valid record."""
     incident = record.is_incident
+    if incident:
+        headline = record.headline or compose.headline(record)
+        summary = record.summary or compose.summary(record)
+    else:
+        headline = record.headline or compose.neutral_headline(record.kind, None)
+        summary = record.summary or compose.neutral_summary(record.kind)
     return Incident(
         is_incident=incident,
-        headline=record.headline,
-        summary=record.summary,
+        headline=headline,
+        summary=summary,
         category=record.category if incident else None,
         date=record.date,
         location=record.location,
