@@ -181,24 +181,37 @@ class ArticleKind(StrEnum):
     culture_or_other = "culture_or_other"
 
 
+#: What the relevance call may answer: the kind of incident the article reports as news, or
+#: the kind of ordinary news it is. Naming the incident's own kind ("riot_or_unrest") rather
+#: than a bare "incident" lets a small model match the article to a word it contains.
+ReportKind = StrEnum(  # type: ignore[misc]
+    "ReportKind",
+    {
+        **{c.value: c.value for c in Category if c != Category.other},
+        **{k.value: k.value for k in ArticleKind if k != ArticleKind.new_incident},
+    },
+)
+
+
+def category_of(kind: str) -> Category | None:
+    """The incident category a relevance answer names, or None for ordinary news."""
+    return Category(kind) if kind in Category.__members__ else None
+
+
 class RelevanceAnswer(_Strict):
     """What the article is, read from its lead.
 
-    new_incident: it reports, as news, a specific violent event, accident or disaster that
-    has just happened (an attack, shooting, bombing, strike, crash, explosion, fire, collapse,
-    flood, earthquake). Everything else is one of the other kinds: past_event (an anniversary,
-    memorial, trial, verdict, inquiry or look back at an earlier event), drill_or_exercise,
-    study_or_statistics (research, reports, yearly figures, policy reviews quoting old tolls),
-    forecast_or_warning (what may happen), obituary (a death from illness or old age),
-    politics, business_or_technology, sports, culture_or_other.
+    If it reports, as news, a specific violent event, accident or disaster that has just
+    happened, kind is that incident's kind (armed_attack ... natural_disaster). Otherwise kind says what ordinary news it is:
+    past_event (an anniversary, memorial, trial, verdict, inquiry or look back at an earlier
+    event), drill_or_exercise, study_or_statistics (research, reports, yearly figures, policy
+    reviews quoting old tolls), forecast_or_warning (what may happen), obituary (a death from
+    illness or old age), politics, business_or_technology, sports, culture_or_other.
     """
 
-    kind: ArticleKind = Field(description="What the article is.")
-    category: Category | None = Field(
-        description="The incident's kind when kind is new_incident; null otherwise."
-    )
+    kind: ReportKind = Field(description="The incident's kind, or what ordinary news it is.")
     sentence: SentenceRef | None = Field(
-        description="Number of the sentence that reports the incident; null if none does."
+        description="Number of the sentence that reports the incident; null for ordinary news."
     )
 
 

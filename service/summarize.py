@@ -25,7 +25,13 @@ from typing import Any
 
 import orjson
 
-from schemas.incident import SCHEMA_VERSION, ArticleKind, Incident, IncidentDraft, RelevanceAnswer
+from schemas.incident import (
+    SCHEMA_VERSION,
+    Incident,
+    IncidentDraft,
+    RelevanceAnswer,
+    category_of,
+)
 from service import llm, pipeline
 from service.article import ArticleText, read_article
 from service.config import Settings
@@ -315,7 +321,7 @@ class Summarizer:
                 deadline=deadline,
             )
             draft = None
-            if gate.value.kind == ArticleKind.new_incident:
+            if category_of(gate.value.kind) is not None:
                 draft = await extractor.record(
                     sentences=text.prompt(), title=title, published=article.published,
                     deadline=deadline,

@@ -31,7 +31,9 @@ def draft_payload(scenario: dict[str, Any], **changes: Any) -> dict[str, Any]:
     return {**copy.deepcopy(_EMPTY), **scenario, **changes}
 
 
-def relevance(kind: str = "new_incident", category: str | None = "other", sentence: int | None = 1) -> dict[str, Any]:
-    if kind != "new_incident":
-        category, sentence = None, None
-    return {"kind": kind, "category": category, "sentence": sentence}
+def relevance(kind: str = "other_incident", sentence: int | None = 1) -> dict[str, Any]:
+    """A relevance answer: an incident's kind (a category, or other_incident), or a kind of
+    ordinary news (then without a sentence)."""
+    from schemas.incident import category_of
+
+    return {"kind": kind, "sentence": sentence if category_of(kind) is not None else None}

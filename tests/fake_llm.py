@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 import httpx
 
+from schemas.incident import category_of
 from tests.drafts import relevance as relevance_answer
 
 
@@ -119,7 +120,7 @@ class ScriptedLLM:
         if isinstance(step, Turn):
             # A turn is used up by its record call, or by its relevance call when no record
             # call follows.
-            negative = step.relevance.get("kind") != "new_incident"
+            negative = category_of(str(step.relevance.get("kind"))) is None
             if not is_relevance_call(body) or negative:
                 self._index += 1
             step = step.answer(body)
@@ -173,4 +174,5 @@ def draft_from_record(record: dict[str, Any]) -> Turn:
         "summary": record["summary"],
         "headline": record["headline"],
     }
-    return Turn(relevance=relevance_answer("new_incident", record["category"], 1), record=draft)
+    kind = "other_incident" if record["category"] == "other" else record["category"]
+    return Turn(relevance=relevance_answer(kind, 1), record=draft)

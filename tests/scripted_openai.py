@@ -92,7 +92,7 @@ def generic_answer(body: dict[str, Any]) -> dict[str, Any]:
     if is_relevance_call(body):
         if deaths is None and injuries is None:
             return relevance("culture_or_other")
-        return relevance("new_incident", "other", (deaths or injuries or (1, 0))[0])
+        return relevance("other_incident", (deaths or injuries or (1, 0))[0])
     toll = []
     if deaths:
         toll.append(f"{deaths[1]} killed")
@@ -129,7 +129,7 @@ def obeying_draft(body: dict[str, Any]) -> dict[str, Any]:
     """
     draft = generic_answer(body)
     if is_relevance_call(body):
-        return relevance("new_incident", "other", 1)
+        return relevance("other_incident", 1)
     article = article_of(body)
     first_answer = sum(1 for m in body.get("messages", []) if m.get("role") == "user") <= 1
     raw = [m.group().strip() for m in _SENTENCE.finditer(article)]
@@ -255,7 +255,7 @@ class ScriptedOpenAI:
             await self._json(send, 500, {"error": {"message": "scripted server error"}})
             return
         if mode == "invalid":
-            content = json.dumps({"kind": "new_incident", "unexpected": 1})
+            content = json.dumps({"kind": "other_incident", "unexpected": 1})
         elif mode == "obey":
             content = json.dumps(obeying_draft(body))
         else:

@@ -19,6 +19,7 @@ from schemas.incident import (
     Perpetrator,
     Qualifier,
     RelevanceAnswer,
+    category_of,
 )
 
 
@@ -59,9 +60,9 @@ class Record:
 
 
 def record_from_answers(relevance: RelevanceAnswer, draft: IncidentDraft | None) -> Record:
-    record = Record(
-        kind=relevance.kind, category=relevance.category, event_sentence=relevance.sentence
-    )
+    category = category_of(relevance.kind)
+    kind = ArticleKind.new_incident if category is not None else ArticleKind(relevance.kind)
+    record = Record(kind=kind, category=category, event_sentence=relevance.sentence)
     if draft is None or not record.is_incident:
         return record
     # The record call read the whole article; the relevance call only its lead.
