@@ -343,6 +343,8 @@ def _empty_value(schema: dict[str, Any], loc: tuple[Any, ...]) -> Any:
         else:
             node = node.get("properties", {}).get(key, {})
     node = _resolve(schema, node)
+    if "enum" in node:  # a required choice: the most neutral one
+        return "other" if "other" in node["enum"] else node["enum"][0]
     types = {_resolve(schema, n).get("type") for n in node.get("anyOf", [node])}
     if "null" in types:
         return None

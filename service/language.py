@@ -27,3 +27,26 @@ def detect_language(text: str) -> str | None:
         return None
     code, probability = _identifier().classify(sample)
     return str(code) if probability >= MIN_PROBABILITY else None
+
+
+@cache
+def _between(languages: frozenset[str]) -> LanguageIdentifier:
+    identifier = LanguageIdentifier.from_modelpath(MODEL_DIR / MODEL_FILE, norm_probs=True)
+    identifier.set_languages(sorted(languages))
+    return identifier
+
+
+def reads_as_english(text: str, other: str | None) -> bool:
+    """Whether a short text (a headline, a summary) is English rather than ``other``, the
+    article's language. Chosen between the two only: a short text is told apart reliably from
+    one known alternative, not from every language there is."""
+    if not text.strip():
+        return False
+    if other in (None, "en"):
+        return True
+    try:
+        identifier = _between(frozenset({"en", other}))
+    except ValueError:  # a language the identifier does not know: nothing to compare with
+        return True
+    code, _ = identifier.classify(text)
+    return str(code) == "en"

@@ -30,6 +30,7 @@ class PromptSet:
     user_template: Template
     version: str
     examples: str = ""  # the invented worked examples inside ``system``
+    example_names: tuple[str, ...] = ()  # the invented names they use
 
     def messages(
         self, *, task: Task, sentences: str, title: str | None, published: str | None
@@ -125,4 +126,9 @@ def load_prompts() -> PromptSet:
         user_template=Template(user_md),
         version=digest.hexdigest()[:16],
         examples=examples_md,
+        example_names=tuple(
+            line.strip()
+            for line in package.joinpath("example_names.txt").read_text("utf-8").splitlines()
+            if line.strip()
+        ),
     )

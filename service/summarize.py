@@ -336,7 +336,7 @@ class Summarizer:
         context = Context(
             article=answers.text,
             prompt=f"{prompts.system}\n{prompts.user_template.template}",
-            examples=prompts.examples,
+            example_names=prompts.example_names,
             stale_after_days=self._settings.stale_event_days,
             disabled=disabled,
         )

@@ -101,6 +101,25 @@ class ScriptedLLM:
         """Calls for a full record: the long ones."""
         return len(self.requests) - len(self.relevance_requests)
 
+    def _auto_relevance(self, body: dict[str, Any]) -> dict[str, Any] | None:
+        """The relevance answer for a step scripted as a record only (a draft, an error, raw
+        text): the article is an incident of the draft's category, and the step is kept for
+        the record call. A ``Turn`` or a relevance-shaped dict answers for itself."""
+        index = self._index
+        if index < len(self.steps):
+            step = self.steps[index]
+        elif self.repeat_last and self.steps:
+            step = self.steps[-1]
+        else:
+            return None
+        if callable(step) and not isinstance(step, Exception | Turn):
+            return None  # a function answers every call itself
+        if isinstance(step, Turn) or (isinstance(step, dict) and "kind" in step):
+            return None
+        category = step.get("category") if isinstance(step, dict) else None
+        kind = category if category and category != "other" else "armed_attack"
+        return relevance_answer(str(kind), 1)
+
     def transport(self) -> httpx.MockTransport:
         return httpx.MockTransport(self._handle)
 
@@ -110,6 +129,9 @@ class ScriptedLLM:
         self.headers.append(request.headers)
         if is_relevance_call(body):
             self.relevance_requests.append(body)
+            auto = self._auto_relevance(body)
+            if auto is not None:
+                return httpx.Response(200, json=completion(json.dumps(auto)))
         index = self._index
         if index < len(self.steps):
             step = self.steps[index]
@@ -128,8 +150,10 @@ class ScriptedLLM:
             self._index += 1
         if self.delay:
             await asyncio.sleep(self.delay)
-        if callable(step) and not isinstance(step, Exception):
+        if callable(step) and not isinstance(step, Exception | Turn):
             step = step(body)
+            if isinstance(step, Turn):
+                step = step.answer(body)
         if isinstance(step, Exception):
             raise step
         if isinstance(step, int):
@@ -141,11 +165,12 @@ class ScriptedLLM:
         return httpx.Response(200, json=completion(content))
 
 
-def draft_from_record(record: dict[str, Any]) -> Turn:
+def draft_from_record(record: dict[str, Any], kind: str = "culture_or_other") -> Turn:
     """The model's answers for an expected record: the relevance answer, then the draft
-    pointing at the sentences the record's evidence quotes."""
+    pointing at the sentences the record's evidence quotes. ``kind``: what ordinary news the
+    relevance answer says a non-incident is."""
     if not record["is_incident"]:
-        return Turn(relevance=relevance_answer("culture_or_other"), record=None)
+        return Turn(relevance=relevance_answer(kind), record=None)
 
     def quote(field: str) -> str | None:
         return next((e["quote"] for e in record["evidence"] if e["field"] == field), None)

@@ -83,7 +83,7 @@ async def test_without_a_key_every_route_but_health_and_the_page_is_401(make_set
         for path in ["/healthz", "/", "/web/app.js", "/web/app.css"]:
             assert (await client.get(path)).status_code == 200, path
         assert (await client.get("/readyz")).status_code == 200
-    assert llm.calls == 0
+    assert llm.record_calls == 0
 
 
 async def test_a_key_reaches_the_api_and_nothing_else(make_settings, seed, tmp_path):

@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import pytest
 
-from schemas.incident import IncidentDraft
+from schemas.incident import IncidentDraft, RelevanceAnswer
 from service.api import SummaryOut, SummaryPage
+from service.language import detect_language
 from service.prompts import load_prompts
+from service.sentences import numbered, split_sentences
 from tests.chaos.harness import article
 from tests.conftest import running_app
-from tests.fake_llm import ScriptedLLM
-from tests.scripted_openai import generic_answer
+from tests.fake_llm import ScriptedLLM, is_relevance_call
+from tests.scripted_openai import article_of, generic_answer
 from tests.test_errors_and_listing import error_of
 
 
@@ -61,7 +63,7 @@ async def test_inputs_the_schema_forbids_are_refused(make_settings, method, url,
         response = await client.request(method, url, json=body)
     assert response.status_code == 422, response.text
     assert error_of(response)["code"] == "invalid_input"
-    assert llm.calls == 0
+    assert llm.record_calls == 0
 
 
 async def test_a_wrong_method_names_every_method_the_path_serves(make_settings):
@@ -90,9 +92,14 @@ async def test_template_syntax_in_an_article_reaches_the_model_as_written(make_s
         response = await client.post("/v1/summaries", json={"text": text})
     assert response.status_code == 200, response.text
     sent = [m["content"] for m in llm.requests[0]["messages"]]
-    plain = [m["content"] for m in load_prompts().messages(text=text, title=None, published=None)]
-    assert sent == plain
-    assert article_of(llm.requests[0]) == text
+    sentences = numbered(split_sentences(text, detect_language(text)))
+    plain = load_prompts().messages(
+        task="relevance", sentences=sentences, title=None, published=None
+    )
+    assert sent == [m["content"] for m in plain]
+    shown = [" ".join(s.text.split()) for s in split_sentences(text, detect_language(text))]
+    assert article_of(llm.requests[0]) == "\n".join(shown)
+    assert "".join(shown).replace(" ", "") == text.replace(" ", "")
 
 
 async def test_the_model_is_sent_exactly_the_drafts_schema(make_settings, seed):
@@ -101,7 +108,14 @@ async def test_the_model_is_sent_exactly_the_drafts_schema(make_settings, seed):
         for n in range(2):  # the schema is built once: the second request sends the same
             text = f"{seed['request']['text']} ({n})"
             assert (await client.post("/v1/summaries", json={"text": text})).status_code == 200
+    expected = {
+        "relevance": ("RelevanceAnswer", RelevanceAnswer.model_json_schema()),
+        "record": ("IncidentDraft", IncidentDraft.model_json_schema()),
+    }
+    tasks = []
     for request in llm.requests:
         sent = request["response_format"]["json_schema"]
-        assert sent["name"] == "IncidentDraft"
-        assert sent["schema"] == IncidentDraft.model_json_schema()
+        task = "relevance" if is_relevance_call(request) else "record"
+        tasks.append(task)
+        assert (sent["name"], sent["schema"]) == expected[task]
+    assert tasks == ["relevance", "record", "relevance", "record"]

@@ -52,7 +52,7 @@ async def test_bad_bodies_get_their_documented_status(
         response = await client.post("/v1/summaries", content=content, headers=headers)
     assert response.status_code == status, response.text
     assert error_of(response)["code"] == code
-    assert llm.calls == 0
+    assert llm.record_calls == 0
 
 
 async def test_a_body_over_the_limit_is_refused_before_it_is_read(make_settings):
@@ -75,7 +75,7 @@ async def test_a_body_over_the_limit_is_refused_before_it_is_read(make_settings)
     assert response.status_code == 413
     assert error_of(response)["code"] == "body_too_large"
     assert streamed.status_code == 413
-    assert llm.calls == 0
+    assert llm.record_calls == 0
 
 
 async def test_an_article_over_the_length_limit_is_413(make_settings):

@@ -232,7 +232,7 @@ def test_every_run_bypasses_the_cache(make_settings, dataset, tmp_path):
             evaluate(dataset, out=tmp_path / out, limit=1, base_url=base_url, api_key="k-eval")
             for out in ("first.jsonl", "second.jsonl")
         ]
-    assert llm.calls == 2
+    assert llm.record_calls == 2
     for run in runs:
         (prediction,) = run.predictions
         assert prediction["response"]["cached"] is False

@@ -29,7 +29,7 @@ async def test_a_hit_is_the_stored_record_byte_for_byte(make_settings, seed):
     assert hit.content == miss.content.removesuffix(b"false}") + b"true}"
     assert by_id.status_code == 200
     assert by_id.content == hit.content
-    assert llm.calls == 1
+    assert llm.record_calls == 1
 
 
 async def test_a_hit_waits_for_a_database_locked_by_another_process(make_settings, seed, tmp_path):
@@ -64,7 +64,7 @@ async def test_a_hit_waits_for_a_database_locked_by_another_process(make_setting
         await releaser
     assert hit.status_code == 200, hit.text
     assert hit.headers["X-Cache"] == "hit"
-    assert llm.calls == 1
+    assert llm.record_calls == 1
 
 
 async def test_start_up_objects_are_frozen_once_ready(make_settings, seed):
@@ -121,7 +121,7 @@ async def test_a_repeated_query_parameter_is_refused_on_every_route(make_setting
     assert "refresh" in posted.json()["error"]["message"]
     assert listed.status_code == 422
     assert fine.status_code == 200
-    assert llm.calls == 1
+    assert llm.record_calls == 1
 
 
 async def test_requests_are_answered_before_routing_with_the_routes_bytes(
@@ -164,7 +164,7 @@ async def test_requests_are_answered_before_routing_with_the_routes_bytes(
         fast.headers["x-request-id"]
         and fast.headers["x-request-id"] != slow.headers["x-request-id"]
     )
-    assert llm.calls == 1
+    assert llm.record_calls == 1
 
 
 async def test_a_failed_miss_gets_the_routes_error(make_settings, seed):
@@ -226,7 +226,7 @@ async def test_bad_requests_for_a_stored_article_get_the_routes_errors(make_sett
     assert (too_long.status_code, too_long.json()["error"]["code"]) == (413, "article_too_large")
     routed = await _route_only_status(make_settings, seed, {**seed["request"], "colour": "red"})
     assert extra.status_code == routed  # an unknown field: whatever the route does
-    assert llm.calls == 1
+    assert llm.record_calls == 1
 
 
 async def _route_only_status(make_settings, seed, payload) -> int:
@@ -251,7 +251,7 @@ async def test_a_body_in_pieces_reaches_the_route_whole_on_a_miss(make_settings,
         assert (hit.status, hit.headers[b"x-cache"]) == (200, b"hit")
     assert json.loads(miss.body)["content_sha256"] == json.loads(hit.body)["content_sha256"]
     assert json.loads(hit.body)["cached"] is True
-    assert llm.calls == 1
+    assert llm.record_calls == 1
 
 
 async def test_a_client_gone_mid_body_costs_no_model_call(make_settings, seed):
@@ -265,7 +265,7 @@ async def test_a_client_gone_mid_body_costs_no_model_call(make_settings, seed):
         ]
         await asyncio.wait_for(asgi.post(app, messages), 10)
         stored = await client.get("/v1/summaries")
-    assert llm.calls == 0
+    assert llm.record_calls == 0
     assert stored.json()["items"] == []
 
 
@@ -281,9 +281,9 @@ async def test_repeated_bodies_are_read_as_what_they_say(make_settings, seed):
         other_bytes = await client.post(
             "/v1/summaries", content=reordered, headers={"content-type": "application/json"}
         )
-        assert llm.calls == 1
+        assert llm.record_calls == 1
         other_day = await client.post("/v1/summaries", json={**request, "published": "2024-01-02"})
-        assert llm.calls == 2  # another publication date is another record
+        assert llm.record_calls == 2  # another publication date is another record
         broken = [
             await client.post(
                 "/v1/summaries", content=b'{"text": ', headers={"content-type": "application/json"}
@@ -303,4 +303,4 @@ async def test_repeated_bodies_are_read_as_what_they_say(make_settings, seed):
     assert [r.status_code for r in broken] == [400, 400]
     assert [r.json()["error"]["code"] for r in empty] == ["invalid_input"] * 2
     assert [r.headers["X-Cache"] for r in long] == ["miss", "hit"]
-    assert llm.calls == 3
+    assert llm.record_calls == 3

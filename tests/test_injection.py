@@ -84,7 +84,7 @@ def test_an_obeying_model_yields_no_record_outside_the_schema_and_no_leak(
     assert outcomes["502 model_invalid_output"] >= 10
     assert outcomes["record"] + outcomes["502 model_invalid_output"] == len(CORPUS)
     # Every first answer (extra keys, an over-long headline) was rejected and re-asked.
-    assert obeyed.llm.calls == 2 * len(CORPUS)
+    assert obeyed.llm.record_calls == 2 * len(CORPUS)
     reasks = [r for r in obeyed.llm.requests if len(r["messages"]) > 2]
     assert len(reasks) == len(CORPUS)
     assert all("Extra inputs are not permitted" in json.dumps(r["messages"]) for r in reasks)

@@ -50,4 +50,4 @@ async def test_an_in_memory_database_serves_and_caches(make_settings):
         again = await client.post("/v1/summaries", json=sample["request"])
     assert first.status_code == 200, first.text
     assert again.headers["X-Cache"] == "hit"
-    assert llm.calls == 1
+    assert llm.record_calls == 1

@@ -57,7 +57,7 @@ async def test_retries_are_one_budget_for_the_whole_request(make_settings, seed)
     assert response.status_code == 503, response.text
     assert response.json()["error"]["code"] == "model_unavailable"
     assert "Retry-After" in response.headers
-    assert llm.calls == 4  # 2 answers asked for + 2 retries, not 2 retries per answer
+    assert llm.record_calls == 4  # 2 answers asked for + 2 retries, not 2 retries per answer
 
 
 async def test_a_failed_request_logs_the_tokens_it_spent(make_settings, seed):
@@ -72,7 +72,7 @@ async def test_a_failed_request_logs_the_tokens_it_spent(make_settings, seed):
     finally:
         logging.getLogger("service.summarize").removeHandler(lines)
     assert response.status_code == 503
-    assert llm.calls == 3
+    assert llm.record_calls == 3
     [spent] = [line for line in lines.lines if line["msg"].startswith("extraction")]
     assert spent["request_id"] == "spend-1"
     assert spent["outcome"] == "model_unavailable"
@@ -112,7 +112,7 @@ async def test_a_read_just_before_the_commit_does_not_start_a_second_call(
 
         async def read_from_a_stale_snapshot(key: str) -> bytes | None:
             nonlocal stale_reads
-            if llm.calls == 0 or stale_reads:
+            if llm.record_calls == 0 or stale_reads:
                 return await real_read(key)
             # B's read, made while A's model call runs: its snapshot predates A's commit,
             # and it returns only after A has stored its record and left the in-flight map.
@@ -123,12 +123,12 @@ async def test_a_read_just_before_the_commit_does_not_start_a_second_call(
 
         monkeypatch.setattr(store, "current_async", read_from_a_stale_snapshot)
         first = asyncio.create_task(client.post("/v1/summaries", json=seed["request"]))
-        while llm.calls == 0:  # A's model call has started
+        while llm.record_calls == 0:  # A's model call has started
             await asyncio.sleep(0.005)
         second = await client.post("/v1/summaries", json=seed["request"])
         first_response = await first
     assert first_response.status_code == second.status_code == 200
-    assert llm.calls == 1
+    assert llm.record_calls == 1
     assert second.json()["id"] == first_response.json()["id"]
     assert second.headers["X-Cache"] == "hit"
     assert stale_reads == 1

@@ -25,6 +25,7 @@ from service.app import create_app
 from service.config import Settings
 from tests.conftest import ROOT, SEEDS, load_seed
 from tests.fake_llm import ScriptedLLM, draft_from_record
+from tests.scripted_openai import article_of
 
 pytestmark = pytest.mark.browser
 
@@ -109,7 +110,7 @@ def scripted_model() -> ScriptedLLM:
     drafts = [(_squash(text)[:120], draft) for text, draft in _articles()]
 
     def answer(body: dict[str, Any]) -> Any:
-        prompt = _squash(body["messages"][-1]["content"])
+        prompt = _squash(article_of(body))
         for opening, draft in drafts:
             if opening in prompt:
                 return draft

@@ -9,11 +9,21 @@ because an injection need not be written in the language of the article around i
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import re
 from functools import cache, lru_cache
 
 from service.languages import counts
-from service.languages.lexicon import SUPPORTED, Kind, alternation, fold, lexicon
+from service.languages.lexicon import (
+    START,
+    SUPPORTED,
+    WORD_CHARS,
+    Kind,
+    alternation,
+    fold,
+    lexicon,
+)
 
 __all__ = [
     "SUPPORTED",
@@ -57,7 +67,9 @@ def says_nobody(sentence: str, language: str | None, kind: Kind) -> bool:
 @lru_cache(maxsize=4096)
 def is_directive(sentence: str) -> bool:
     text = fold(sentence)
-    return any(p.search(text) for p in (_MACHINE_NAMES, _MACHINE, _directives()))
+    return any(
+        p.search(text) for p in (_MACHINE_NAMES, _MACHINE, _directives(), _addressed())
+    )
 
 
 def _code(language: str | None) -> str | None:
@@ -100,6 +112,29 @@ def _one(code: str | None, kind: Kind) -> re.Pattern[str]:
 def _directives() -> re.Pattern[str]:
     fragments = tuple(f for lang in sorted(SUPPORTED) for f in lexicon(lang).directive)
     return re.compile(alternation(fragments), _FLAGS)
+
+
+@cache
+def _addressed() -> re.Pattern[str]:
+    """A sentence that speaks to a machine reader in any supported language: the machine named
+    as a label or vocative at the start of a clause ("AI: report ...", "Нейросеть, запиши ..."),
+    or addressed by a note, an instruction or a greeting ("note to the AI", "instrucción para la
+    IA", "any AI reading this")."""
+    nouns = _group_of(f for lang in sorted(SUPPORTED) for f in lexicon(lang).machine)
+    labels = _group_of(
+        f for lang in sorted(SUPPORTED) for f in (*lexicon(lang).machine, *lexicon(lang).machine_labels)
+    )
+    leads = _group_of(f for lang in sorted(SUPPORTED) for f in lexicon(lang).to_machine)
+    clause_start = r"(?:^|[\u2014\u2013(\[|:;.!?]|\s-)\s*\W{0,3}"
+    return re.compile(
+        rf"{clause_start}(?:{leads}\s+(?:\S+\s+){{0,2}}?)?{labels}\s*[:,\u060c]"
+        rf"|{START}{leads}\s+(?:\S+\s+){{0,2}}?{nouns}(?![{WORD_CHARS}])",
+        _FLAGS,
+    )
+
+
+def _group_of(fragments: Iterable[str]) -> str:
+    return "(?:" + "|".join(f"(?:{f})" for f in fragments) + ")"
 
 
 _FIELDS = (

@@ -52,6 +52,9 @@ class Lexicon:
     nobody: dict[Kind, tuple[str, ...]]
     one: dict[Kind, tuple[str, ...]]  # one person killed or hurt, said without a numeral
     directive: tuple[str, ...]
+    machine: tuple[str, ...]  # nouns that can only name a machine reader: AI, chatbot
+    machine_labels: tuple[str, ...]  # nouns that name one only as a label: "System:"
+    to_machine: tuple[str, ...]  # words that address one: "note to", "instructions for"
     numbers: NumberWords
 
 
@@ -86,6 +89,9 @@ def lexicon(code: str) -> Lexicon:
             for kind in KINDS
         },
         directive=_fragments(raw.get("directive", [])),
+        machine=_fragments(raw.get("machine", {}).get("nouns", [])),
+        machine_labels=_fragments(raw.get("machine", {}).get("labels", [])),
+        to_machine=_fragments(raw.get("machine", {}).get("addressing", [])),
         numbers=_numbers(raw),
     )
 

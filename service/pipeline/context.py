@@ -11,7 +11,6 @@ from service.article import ArticleText
 WINDOW = 8  # words in a row that make a field a copy of the prompt
 _WORD = re.compile(r"\w+")
 _QUOTED = re.compile(r'"[^"\n]*"')
-_PROPER = re.compile(r"\b[A-Z][a-z]+(?:\s+[A-Z][a-z]+)*\b")
 
 
 def windows(text: str) -> set[tuple[str, ...]]:
@@ -23,7 +22,7 @@ def windows(text: str) -> set[tuple[str, ...]]:
 class Context:
     article: ArticleText
     prompt: str  # the instructions and examples the model was sent
-    examples: str  # the invented worked examples inside it
+    example_names: tuple[str, ...]  # the invented names of its worked examples
     stale_after_days: int | None = 60
     disabled: frozenset[str] = field(default_factory=frozenset)
 
@@ -37,8 +36,7 @@ class Context:
         return windows(f"{self.article.title or ''}\n{self.article.text}")
 
     @cached_property
-    def example_names(self) -> frozenset[str]:
-        """Proper names of the invented examples that the article itself does not contain."""
+    def foreign_example_names(self) -> frozenset[str]:
+        """The examples' invented names that the article itself does not contain."""
         text = self.article.text.casefold()
-        names = {m.group() for m in _PROPER.finditer(self.examples)}
-        return frozenset(n for n in names if len(n) > 3 and n.casefold() not in text)
+        return frozenset(n for n in self.example_names if n.casefold() not in text)

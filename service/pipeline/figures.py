@@ -83,6 +83,21 @@ def check_breakdown(record: Record, context: Context) -> list[str]:
         total = getattr(record, kind)
         if not parts:
             continue
+        sentence = context.article.sentence(getattr(record, f"{kind}_sentence"))
+        language = context.article.language
+        if (
+            total is not None
+            and len(parts) > 1
+            and sum(parts) > total
+            and sentence is not None
+            and _states(sentence, sum(parts), parts, kind, language)
+        ):
+            # "Two soldiers and a civilian" read as 2: its sentence states every group.
+            warnings.append(
+                f"{kind} total {total} completed to {sum(parts)}: its sentence counts every group"
+            )
+            setattr(record, kind, sum(parts))
+            continue
         if total is None or sum(parts) > total:
             for g in record.groups:
                 setattr(g, kind, None)

@@ -9,41 +9,36 @@ import re
 import unicodedata
 
 from schemas.incident import CasualtyGroup, Perpetrator
+from service.language import reads_as_english
 from service.languages import numbers_in
 from service.pipeline import compose
 from service.pipeline.context import Context, windows
 from service.pipeline.places import latin
 from service.pipeline.record import Record
 
-# Words of English prose frequent enough that any English sentence of a summary has some;
-# the check is on what the model wrote, which must be English, not on the article.
-_ENGLISH = frozenset(
-    "the a an of in on at to and was were is are by after for with from has have had been "
-    "killed injured wounded people least".split()
-)
-_WORDS = re.compile(r"[^\W\d_]+")
 # Joiners stay: scripts and emoji need them, and they cannot reorder or hide text.
 _JOINERS = frozenset("\u200c\u200d")
 
 
-def is_english(text: str) -> bool:
-    """Latin script, and English function words among its words (a headline may have few)."""
+def is_english(text: str, article_language: str | None) -> bool:
+    """Latin script, and English rather than the article's own language."""
     letters = [c for c in text if c.isalpha()]
+    if not letters:
+        return False
     if any(not (c.isascii() or "LATIN" in unicodedata.name(c, "")) for c in letters):
         return False
-    words = [w.casefold() for w in _WORDS.findall(text)]
-    if not words:
-        return False
-    share = sum(w in _ENGLISH for w in words) / len(words)
-    return share >= (0.1 if len(words) < 12 else 0.15)
+    return reads_as_english(text, article_language)
 
 
 def neutral_wording(record: Record, context: Context) -> list[str]:
     """Ordinary news gets a neutral headline (its English title when it has one) and summary."""
     if record.is_incident:
         return []
-    title = context.article.title
-    usable = title if title and is_english(title) and not context.article.title_is_directive else None
+    article = context.article
+    title = article.title
+    # The title is the article's own: English when the article is.
+    english = article.language == "en" and title is not None and is_english(title, "en")
+    usable = title if english and not article.title_is_directive else None
     record.headline = compose.neutral_headline(record.kind, usable)
     record.summary = compose.neutral_summary(record.kind)
     return []
@@ -73,10 +68,11 @@ def english_wording(record: Record, context: Context) -> list[str]:
     if not record.is_incident:
         return []
     warnings = []
-    if not is_english(record.summary):
+    language = context.article.language
+    if not is_english(record.summary, language):
         record.summary = compose.summary(record)
         warnings.append("summary written from the record: the model's was not in English")
-    if not is_english(record.headline):
+    if not is_english(record.headline, language):
         record.headline = compose.headline(record)
         warnings.append("headline written from the record: the model's was not in English")
     return warnings
@@ -100,7 +96,7 @@ def no_copied_text(record: Record, context: Context) -> list[str]:
             return True
         if found & machine:
             return True
-        return any(re.search(rf"\b{re.escape(n)}\b", value) for n in context.example_names)
+        return any(re.search(rf"\b{re.escape(n)}\b", value) for n in context.foreign_example_names)
 
     warnings = []
     if copied(record.headline):
