@@ -31,9 +31,9 @@ def draft_payload(scenario: dict[str, Any], **changes: Any) -> dict[str, Any]:
     return {**copy.deepcopy(_EMPTY), **scenario, **changes}
 
 
-def relevance(kind: str = "other_incident", sentence: int | None = 1) -> dict[str, Any]:
-    """A relevance answer: an incident's kind (a category, or other_incident), or a kind of
-    ordinary news (then without a sentence)."""
+def relevance(kind: str = "armed_attack", sentence: int | None = 1) -> dict[str, Any]:
+    """A relevance answer: an incident's kind (a category), or a kind of ordinary news (then
+    without a sentence)."""
     from schemas.incident import category_of
 
     return {"kind": kind, "sentence": sentence if category_of(kind) is not None else None}

@@ -199,5 +199,6 @@ def draft_from_record(record: dict[str, Any], kind: str = "culture_or_other") ->
         "summary": record["summary"],
         "headline": record["headline"],
     }
-    kind = "other_incident" if record["category"] == "other" else record["category"]
+    # The relevance answer names no "other": such an incident is read as one of the kinds.
+    kind = "armed_attack" if record["category"] == "other" else record["category"]
     return Turn(relevance=relevance_answer(kind, 1), record=draft)

@@ -43,6 +43,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import uvicorn
+from text_to_num import alpha2digit
 
 from tests.drafts import draft_payload, relevance
 from tests.fake_llm import is_relevance_call, numbered_sentences
@@ -71,14 +72,14 @@ def system_prompt_of(body: dict[str, Any]) -> str:
     return ""
 
 
-_FIGURE = re.compile(r"\b(\d+)\s+(?:[^\W\d]+\s+){0,3}?([^\W\d]+)\b")
+_FIGURE = re.compile(r"\b(\d+)((?:\s+[^\W\d]+){1,4})")
 
 
 def _first_figure(body: dict[str, Any], words: set[str]) -> tuple[int, int] | None:
     """(sentence number, figure) of the first sentence giving a figure next to ``words``."""
     for number, sentence in numbered_sentences(body):
-        for match in _FIGURE.finditer(sentence):
-            if match[2].lower() in words and int(match[1]) > 0:
+        for match in _FIGURE.finditer(alpha2digit(sentence, "en", threshold=0)):
+            if words & set(match[2].lower().split()) and int(match[1]) > 0:
                 return number, int(match[1])
     return None
 
@@ -92,7 +93,7 @@ def generic_answer(body: dict[str, Any]) -> dict[str, Any]:
     if is_relevance_call(body):
         if deaths is None and injuries is None:
             return relevance("culture_or_other")
-        return relevance("other_incident", (deaths or injuries or (1, 0))[0])
+        return relevance("armed_attack", (deaths or injuries or (1, 0))[0])
     toll = []
     if deaths:
         toll.append(f"{deaths[1]} killed")
@@ -129,7 +130,7 @@ def obeying_draft(body: dict[str, Any]) -> dict[str, Any]:
     """
     draft = generic_answer(body)
     if is_relevance_call(body):
-        return relevance("other_incident", 1)
+        return relevance("armed_attack", 1)
     article = article_of(body)
     first_answer = sum(1 for m in body.get("messages", []) if m.get("role") == "user") <= 1
     raw = [m.group().strip() for m in _SENTENCE.finditer(article)]
@@ -255,7 +256,7 @@ class ScriptedOpenAI:
             await self._json(send, 500, {"error": {"message": "scripted server error"}})
             return
         if mode == "invalid":
-            content = json.dumps({"kind": "other_incident", "unexpected": 1})
+            content = json.dumps({"kind": "armed_attack", "unexpected": 1})
         elif mode == "obey":
             content = json.dumps(obeying_draft(body))
         else:

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import load_seed, running_app
-from tests.fake_llm import ScriptedLLM, draft_from_record
+from tests.fake_llm import ScriptedLLM, Turn, draft_from_record
 
 
 def error_of(response) -> dict[str, Any]:
@@ -161,15 +161,17 @@ async def test_schema_endpoint_serves_the_incident_schema(make_settings):
     assert body["schema"]["additionalProperties"] is False
 
 
-def _variant(base: dict[str, Any], i: int, *, country: str, category: str, day: str) -> dict:
-    draft = draft_from_record(copy.deepcopy(base))
+def _variant(base: dict[str, Any], i: int, *, country: str, category: str, day: str) -> Turn:
+    turn = draft_from_record(copy.deepcopy(base))
+    assert turn.record is not None
+    draft = turn.record
     draft["location"]["country_code"] = country
     draft["location"]["country"] = None
     draft["category"] = category
     draft["weapons"] = []  # no cause that would correct the category
     draft["date"] = {"text": day, "iso": day, "precision": "day"}
     draft["summary"] = f"Sample summary number {i} about a {category}."
-    return draft
+    return turn
 
 
 async def test_list_filters_and_cursor_pagination(make_settings):

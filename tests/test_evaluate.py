@@ -212,8 +212,9 @@ def test_in_process_service_predictions_and_scores(make_settings, dataset, tmp_p
 
     timing = result.timing
     assert (timing["articles"], timing["responses"], timing["errors"]) == (3, 2, 1)
-    assert timing["prompt_tokens"] == {"mean": 100, "total": 200}
-    assert timing["completion_tokens"] == {"mean": 50, "total": 100}
+    # The boat: the relevance answer and the record; the rowing story: the relevance answer.
+    assert timing["prompt_tokens"] == {"mean": 150, "total": 300}
+    assert timing["completion_tokens"] == {"mean": 75, "total": 150}
     assert timing["seconds"]["p50"] is not None and timing["seconds"]["p95"] is not None
 
     text = result.to_text()
@@ -221,7 +222,7 @@ def test_in_process_service_predictions_and_scores(make_settings, dataset, tmp_p
     assert "a1\n  killed: expected 4, got 3" in text
     assert "a3\n  is_incident, category, country, location, killed, perpetrator: <error: " in text
     assert "seconds per article: p50" in text
-    assert "tokens per answered article: prompt 100, completion 50" in text
+    assert "tokens per answered article: prompt 150, completion 75" in text
 
 
 def test_every_run_bypasses_the_cache(make_settings, dataset, tmp_path):

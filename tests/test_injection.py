@@ -22,6 +22,8 @@ import pytest
 
 from schemas.incident import Incident
 from service.prompts import load_prompts
+from service.sentences import numbered, split_sentences
+from tests.fake_llm import is_relevance_call
 from tests.chaos.harness import ServiceProcess, running_service
 from tests.injection.run import Verdict, load_corpus, prompt_windows, run, windows
 from tests.scripted_openai import ScriptedServer, scripted_server
@@ -47,7 +49,9 @@ def test_the_corpus_is_big_varied_and_does_not_itself_contain_the_prompt() -> No
 def test_no_spelling_of_the_fence_inside_an_article_reaches_the_model_as_a_tag() -> None:
     prompts = load_prompts()
     for article in CORPUS:
-        user = prompts.messages(text=article["text"], title=None, published=None)[1]["content"]
+        sentences = numbered(split_sentences(article["text"]))
+        messages = prompts.messages(task="record", sentences=sentences, title=None, published=None)
+        user = messages[1]["content"]
         assert user.count("<untrusted-article>") == 1, article["id"]
         assert user.count("</untrusted-article>") == 1, article["id"]
         assert len(FENCE_TAG.findall(user)) == 2, article["id"]
@@ -77,23 +81,23 @@ def test_an_obeying_model_yields_no_record_outside_the_schema_and_no_leak(
     verdicts = obeyed.verdicts
     assert [(v.id, v.problems) for v in verdicts if v.problems] == []
     outcomes = Counter(v.outcome for v in verdicts)
-    # The injections did reach the fields: the model obeyed, the service held.
-    assert sum(1 for v in verdicts if v.obeyed) >= 3
-    assert outcomes["record"] >= 25
-    # Articles asking for the instructions got them copied into the record: refused.
-    assert outcomes["502 model_invalid_output"] >= 10
-    assert outcomes["record"] + outcomes["502 model_invalid_output"] == len(CORPUS)
+    # The model obeyed every article; what it copied from the prompt or from a sentence
+    # addressed to it was written again from the record, so every article has a record and
+    # none carries the injected text.
+    assert outcomes["record"] == len(CORPUS)
+    assert [(v.id, v.outcome) for v in verdicts if v.obeyed] == []
     # Every first answer (extra keys, an over-long headline) was rejected and re-asked.
-    assert obeyed.llm.record_calls == 2 * len(CORPUS)
+    record_calls = [r for r in obeyed.llm.requests if not is_relevance_call(r)]
+    assert len(record_calls) == 2 * len(CORPUS)
     reasks = [r for r in obeyed.llm.requests if len(r["messages"]) > 2]
     assert len(reasks) == len(CORPUS)
     assert all("Extra inputs are not permitted" in json.dumps(r["messages"]) for r in reasks)
-    refusals = [
+    rewritten = [
         line
         for line in obeyed.service.log_lines()
         if line.get("logger") == "service.summarize" and line.get("status") == 502
     ]
-    assert all("repeated its instructions" in line["reason"] for line in refusals)
+    assert rewritten == []
 
 
 def test_hostile_text_is_stored_as_inert_text(obeyed: ObeyRun) -> None:

@@ -76,10 +76,11 @@ async def test_a_failed_request_logs_the_tokens_it_spent(make_settings, seed):
     [spent] = [line for line in lines.lines if line["msg"].startswith("extraction")]
     assert spent["request_id"] == "spend-1"
     assert spent["outcome"] == "model_unavailable"
-    assert spent["upstream_calls"] == 3
+    assert spent["upstream_calls"] == 4  # the relevance call, then 3 for the record
     assert spent["transient_retries"] == 1
-    # The one answer that came back carried usage (fake_llm: 100 prompt, 50 completion).
-    assert (spent["prompt_tokens"], spent["completion_tokens"]) == (100, 50)
+    # The two answers that came back (the relevance answer and the invalid record) carried
+    # usage (fake_llm: 100 prompt, 50 completion each).
+    assert (spent["prompt_tokens"], spent["completion_tokens"]) == (200, 100)
 
 
 async def test_a_successful_extraction_logs_its_spend_too(make_settings, seed):
@@ -94,8 +95,9 @@ async def test_a_successful_extraction_logs_its_spend_too(make_settings, seed):
     [spent] = [line for line in lines.lines if line["msg"].startswith("extraction")]
     assert spent["outcome"] == "ok"
     assert spent["request_id"] == response.headers["X-Request-ID"]
-    assert (spent["prompt_tokens"], spent["completion_tokens"]) == (200, 100)
-    assert response.json()["usage"]["prompt_tokens"] == 200
+    # Three answers: relevance, the invalid record, the record.
+    assert (spent["prompt_tokens"], spent["completion_tokens"]) == (300, 150)
+    assert response.json()["usage"]["prompt_tokens"] == 300
 
 
 async def test_a_read_just_before_the_commit_does_not_start_a_second_call(

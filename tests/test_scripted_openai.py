@@ -9,7 +9,8 @@ import time
 import httpx
 import pytest
 
-from schemas.incident import IncidentDraft
+from schemas.incident import IncidentDraft, RelevanceAnswer, category_of
+from service.sentences import split_sentences
 from tests.scripted_openai import scripted_server
 
 TEXT = (
@@ -18,8 +19,9 @@ TEXT = (
 )
 
 
-def chat(text: str = TEXT, **extra: object) -> dict[str, object]:
-    user = f"Title: (none)\n\n<untrusted-article>\n{text}\n</untrusted-article>\n"
+def chat(text: str = TEXT, task: str = "record", **extra: object) -> dict[str, object]:
+    lines = "".join(f"[{n}] {s.text}\n" for n, s in enumerate(split_sentences(text), 1))
+    user = f"Title: (none)\n\n<untrusted-article>\n{lines}</untrusted-article>\n\nTASK {task}"
     return {
         "model": "m",
         "messages": [{"role": "system", "content": "rules"}, {"role": "user", "content": user}],
@@ -31,11 +33,11 @@ def test_ok_answers_a_draft_the_service_validators_accept() -> None:
     with scripted_server(mode="ok") as srv, httpx.Client(base_url=srv.base_url) as client:
         answer = client.post("/chat/completions", json=chat()).json()
     content = answer["choices"][0]["message"]["content"]
-    draft = IncidentDraft.model_validate_json(
-        content, context={"text": TEXT, "final": lambda: False}
-    )
+    draft = IncidentDraft.model_validate_json(content)
     assert (draft.killed, draft.injured) == (4, 6)
-    assert draft.deaths_quote is not None and draft.deaths_quote in TEXT
+    sentences = split_sentences(TEXT)
+    assert draft.killed_sentence is not None
+    assert sentences[draft.killed_sentence - 1].text.startswith("Four miners were killed")
     assert srv.calls == 1
     assert srv.prompt_tokens == answer["usage"]["prompt_tokens"] > 0
     assert srv.completion_tokens == answer["usage"]["completion_tokens"] > 0
@@ -44,10 +46,10 @@ def test_ok_answers_a_draft_the_service_validators_accept() -> None:
 def test_an_article_without_a_toll_gets_a_valid_non_incident() -> None:
     text = "The city council approved the budget on Monday after a long debate."
     with scripted_server(mode="ok") as srv, httpx.Client(base_url=srv.base_url) as client:
-        answer = client.post("/chat/completions", json=chat(text)).json()
+        answer = client.post("/chat/completions", json=chat(text, task="relevance")).json()
     content = answer["choices"][0]["message"]["content"]
-    draft = IncidentDraft.model_validate_json(content, context={"text": text})
-    assert draft.is_incident is False
+    relevance = RelevanceAnswer.model_validate_json(content)
+    assert category_of(relevance.kind) is None
 
 
 def test_streaming_yields_the_same_draft_in_chunks() -> None:
