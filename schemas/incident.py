@@ -26,7 +26,6 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-
 SCHEMA_VERSION = "1"
 
 HEADLINE_MAX = 160
@@ -202,11 +201,12 @@ class RelevanceAnswer(_Strict):
     """What the article is, read from its lead.
 
     If it reports, as news, a specific violent event, accident or disaster that has just
-    happened, kind is that incident's kind (armed_attack ... natural_disaster). Otherwise kind says what ordinary news it is:
-    past_event (an anniversary, memorial, trial, verdict, inquiry or look back at an earlier
-    event), drill_or_exercise, study_or_statistics (research, reports, yearly figures, policy
-    reviews quoting old tolls), forecast_or_warning (what may happen), obituary (a death from
-    illness or old age), politics, business_or_technology, sports, culture_or_other.
+    happened, kind is that incident's kind (armed_attack ... natural_disaster). Otherwise kind
+    says what ordinary news it is: past_event (an anniversary, memorial, trial, verdict,
+    inquiry or look back at an earlier event), drill_or_exercise, study_or_statistics
+    (research, reports, yearly figures, policy reviews quoting old tolls), forecast_or_warning
+    (what may happen), obituary (a death from illness or old age), politics,
+    business_or_technology, sports, culture_or_other.
     """
 
     kind: ReportKind = Field(description="The incident's kind, or what ordinary news it is.")
@@ -254,15 +254,15 @@ class IncidentDraft(_Strict):
         description="Number of the sentence naming who carried out the attack or saying "
         "nobody claimed it; null for accidents and disasters."
     )
-    perpetrators: list[Perpetrator] = Field(description="Attackers; [] for accidents and disasters.")
+    perpetrators: list[Perpetrator] = Field(
+        description="Attackers; [] for accidents and disasters."
+    )
     date: EventDate
     location: Location
     weapons: list[DraftText] = Field(
         description='Means or cause ("rockets", "car bomb", "earthquake").'
     )
-    responses: list[DraftText] = Field(
-        description="Reactions reported (condemnations, reprisals)."
-    )
+    responses: list[DraftText] = Field(description="Reactions reported (condemnations, reprisals).")
     summary: DraftText = Field(
         description="2-3 neutral English sentences: what happened, where, when, who, the toll."
     )

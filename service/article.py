@@ -73,7 +73,8 @@ def read_article(
 
 def lead(sentences: tuple[Sentence, ...], max_chars: int) -> tuple[Sentence, ...]:
     """The first sentences, up to ``max_chars`` of text (at least ``LEAD_MIN_SENTENCES``)."""
-    taken, used = [], 0
+    taken: list[Sentence] = []
+    used = 0
     for sentence in sentences:
         used += len(sentence.text)
         if used > max_chars and len(taken) >= LEAD_MIN_SENTENCES:

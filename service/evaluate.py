@@ -450,12 +450,12 @@ def _accuracy(report: Report, name: str | None = None) -> str:
     return f"{score_.accuracy:.3f} ({score_.correct}/{score_.scored})"
 
 
-def ablation_text(
-    files: dict[str, list[dict[str, Any]]], ablation: Ablation
-) -> str:
+def ablation_text(files: dict[str, list[dict[str, Any]]], ablation: Ablation) -> str:
     """Markdown tables: every variant per file; service and baseline per field and per
     language; seconds per negative and per incident."""
-    by_id = {name: {p["id"]: p for p in preds} for name, preds in ablation.variants.items()}
+    by_id: dict[str, dict[str, dict | None]] = {
+        name: {p["id"]: p for p in preds} for name, preds in ablation.variants.items()
+    }
     every = [item for items in files.values() for item in items]
     lines = ["### Every step off in turn (overall field accuracy)", ""]
     head = ["variant", *files, "all"]
@@ -485,7 +485,10 @@ def ablation_text(
     lines += ["", "### Seconds per article (model calls, in-process)", ""]
     lines += ["| answered as | articles | p50 s | p95 s | mean s |", "|---|---:|---:|---:|---:|"]
     service = ablation.variants["service"]
-    groups: dict[str, list[float]] = {"not an incident (relevance call only)": [], "incident (both calls)": []}
+    groups: dict[str, list[float]] = {
+        "not an incident (relevance call only)": [],
+        "incident (both calls)": [],
+    }
     for p in service:
         if "response" not in p:
             continue
@@ -498,5 +501,8 @@ def ablation_text(
         fmt = lambda v: "n/a" if v is None else f"{v:.1f}"  # noqa: E731
         lines.append(f"| {key} | {len(values)} | {fmt(p50)} | {fmt(p95)} | {fmt(mean)} |")
     errors = [p for p in service if "error" in p]
-    lines += ["", f"Errors: {len(errors)}" + "".join(f"\n- {p['id']}: {p['error']}" for p in errors)]
+    lines += [
+        "",
+        f"Errors: {len(errors)}" + "".join(f"\n- {p['id']}: {p['error']}" for p in errors),
+    ]
     return "\n".join(lines)

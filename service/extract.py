@@ -306,7 +306,9 @@ def reduce_to_valid(model: type[M], content: str) -> M | None:
         except ValidationError as exc:
             errors = exc.errors()
         # Deepest first, and list items from the end, so earlier positions stay valid.
-        for error in sorted(errors, key=lambda e: [str(k).zfill(6) for k in e["loc"]], reverse=True):
+        for error in sorted(
+            errors, key=lambda e: [str(k).zfill(6) for k in e["loc"]], reverse=True
+        ):
             _clear(data, schema, tuple(error["loc"]), error["type"])
     return None
 

@@ -20,7 +20,6 @@ from typing import Any, Literal
 
 from schemas.incident import IncidentDraft, RelevanceAnswer
 
-
 Task = Literal["relevance", "record"]
 
 

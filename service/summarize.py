@@ -323,7 +323,9 @@ class Summarizer:
             draft = None
             if category_of(gate.value.kind) is not None:
                 draft = await extractor.record(
-                    sentences=text.prompt(), title=title, published=article.published,
+                    sentences=text.prompt(),
+                    title=title,
+                    published=article.published,
                     deadline=deadline,
                 )
         return ModelAnswers(text=text, relevance=gate, record=draft)

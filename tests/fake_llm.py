@@ -14,11 +14,10 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable
-from typing import Any
-
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 
@@ -50,9 +49,7 @@ _LINE = re.compile(r"^\[(\d+)\] (.*)$", re.M)
 
 
 def user_message(body: dict[str, Any]) -> str:
-    return next(
-        (m["content"] for m in body.get("messages", []) if m.get("role") == "user"), ""
-    )
+    return next((m["content"] for m in body.get("messages", []) if m.get("role") == "user"), "")
 
 
 def is_relevance_call(body: dict[str, Any]) -> bool:

@@ -12,7 +12,6 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from schemas.incident import IncidentDraft
 from service import cli
 from service.app import create_app
 from service.evaluate import (
@@ -23,7 +22,6 @@ from service.evaluate import (
     request_body,
     serve_in_thread,
 )
-from service.prompts import load_prompts
 from service.scoring import Failure
 from tests.fake_llm import ScriptedLLM, draft_from_record
 

@@ -23,8 +23,8 @@ import pytest
 from schemas.incident import Incident
 from service.prompts import load_prompts
 from service.sentences import numbered, split_sentences
-from tests.fake_llm import is_relevance_call
 from tests.chaos.harness import ServiceProcess, running_service
+from tests.fake_llm import is_relevance_call
 from tests.injection.run import Verdict, load_corpus, prompt_windows, run, windows
 from tests.scripted_openai import ScriptedServer, scripted_server
 

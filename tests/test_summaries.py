@@ -196,17 +196,16 @@ async def test_victims_named_as_perpetrators_are_dropped(make_settings, seed):
     ]
 
 
-async def test_an_answer_still_in_the_wrong_shape_is_reduced_to_its_valid_part(
-    make_settings, seed
-):
+async def test_an_answer_still_in_the_wrong_shape_is_reduced_to_its_valid_part(make_settings, seed):
     llm = ScriptedLLM('{"killed": 3, "unexpected": 1, "headline": "3 killed\u0001"}')
     async with running_app(make_settings(max_attempts=3), llm) as client:
         response = await client.post("/v1/summaries", json=seed_request(seed))
     assert response.status_code == 200, response.text
     assert llm.record_calls == 3
     body = response.json()
-    assert "the model's record answer broke the schema and was reduced to its valid part" in (
-        body["warnings"]
+    assert (
+        "the model's record answer broke the schema and was reduced to its valid part"
+        in (body["warnings"])
     )
 
 

@@ -23,6 +23,7 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from service.app import create_app
 from service.config import Settings
+from service.sentences import split_sentences
 from tests.conftest import ROOT, SEEDS, load_seed
 from tests.fake_llm import ScriptedLLM, draft_from_record
 from tests.scripted_openai import article_of
@@ -394,7 +395,9 @@ def test_markup_in_article_and_record_renders_as_text(
     assert card.locator("b, i, img, script").count() == 0
     assert page.evaluate("window.__injected") is None
     # The quote after the emoji is highlighted exactly, not shifted by a UTF-16 unit.
-    assert card.locator("#article-text mark").all_text_contents() == [MARKUP_KILLED]
+    # Evidence is the article's whole sentence holding the figures.
+    (sentence,) = [s.text for s in split_sentences(MARKUP_TEXT, "en") if MARKUP_KILLED in s.text]
+    assert card.locator("#article-text mark").all_text_contents() == [sentence]
     screenshot(page, "card-markup")
 
 

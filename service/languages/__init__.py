@@ -9,9 +9,8 @@ because an injection need not be written in the language of the article around i
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 import re
+from collections.abc import Iterable
 from functools import cache, lru_cache
 
 from service.languages import counts
@@ -67,9 +66,7 @@ def says_nobody(sentence: str, language: str | None, kind: Kind) -> bool:
 @lru_cache(maxsize=4096)
 def is_directive(sentence: str) -> bool:
     text = fold(sentence)
-    return any(
-        p.search(text) for p in (_MACHINE_NAMES, _MACHINE, _directives(), _addressed())
-    )
+    return any(p.search(text) for p in (_MACHINE_NAMES, _MACHINE, _directives(), _addressed()))
 
 
 def _code(language: str | None) -> str | None:
@@ -122,7 +119,9 @@ def _addressed() -> re.Pattern[str]:
     IA", "any AI reading this")."""
     nouns = _group_of(f for lang in sorted(SUPPORTED) for f in lexicon(lang).machine)
     labels = _group_of(
-        f for lang in sorted(SUPPORTED) for f in (*lexicon(lang).machine, *lexicon(lang).machine_labels)
+        f
+        for lang in sorted(SUPPORTED)
+        for f in (*lexicon(lang).machine, *lexicon(lang).machine_labels)
     )
     leads = _group_of(f for lang in sorted(SUPPORTED) for f in lexicon(lang).to_machine)
     clause_start = r"(?:^|[\u2014\u2013(\[|:;.!?]|\s-)\s*\W{0,3}"

@@ -30,9 +30,12 @@ def enforce_bounds(record: Record, context: Context) -> list[str]:
         number = getattr(record, name)
         if number is not None and context.article.sentence(number) is None:
             setattr(record, name, None)
-            warnings.append(f"{name.replace('_', ' ')} {number} dropped: the article has no such sentence")
+            warnings.append(
+                f"{name.replace('_', ' ')} {number} dropped: the article has no such sentence"
+            )
     record.groups = [
-        g for g in record.groups[:LIST_MAX]
+        g
+        for g in record.groups[:LIST_MAX]
         if all(v is None or v <= MAX_COUNT for v in (g.killed, g.injured))
     ]
     for g in record.groups:

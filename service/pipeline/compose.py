@@ -66,8 +66,10 @@ def summary(record: Record) -> str:
     what = _WHAT[record.category or Category.other]
     place = where(record)
     when = f" on {record.date.iso}" if record.date.iso else ""
-    sentences = [f"The article reports {'an' if what[0] in 'aeiou' else 'a'} {what}"
-                 f"{' in ' + place if place else ''}{when}."]
+    sentences = [
+        f"The article reports {'an' if what[0] in 'aeiou' else 'a'} {what}"
+        f"{' in ' + place if place else ''}{when}."
+    ]
     figures = []
     if record.killed is not None:
         figures.append(f"{toll_word(record.killed, record.qualifier)} killed")

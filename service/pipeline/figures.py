@@ -20,7 +20,9 @@ Kind = Literal["killed", "injured"]
 KINDS: tuple[Kind, ...] = ("killed", "injured")
 
 
-def _states(sentence: Sentence, figure: int, parts: list[int], kind: Kind, lang: str | None) -> bool:
+def _states(
+    sentence: Sentence, figure: int, parts: list[int], kind: Kind, lang: str | None
+) -> bool:
     text = sentence.text
     if figure == 0:
         return says_nobody(text, lang, kind)
@@ -46,9 +48,9 @@ def check_figures(record: Record, context: Context) -> list[str]:
         ref = f"{kind}_sentence"
         parts = [p for p in (getattr(g, kind) for g in record.groups) if p]
         pointed = article.sentence(getattr(record, ref))
-        if pointed is not None and pointed.number not in article.directives:
-            if _states(pointed, figure, parts, kind, lang):
-                continue
+        usable = pointed is not None and pointed.number not in article.directives
+        if usable and pointed is not None and _states(pointed, figure, parts, kind, lang):
+            continue
         found = next(
             (s for s in article.news_sentences() if _states(s, figure, parts, kind, lang)), None
         )

@@ -74,9 +74,7 @@ def check_perpetrators(record: Record, context: Context) -> list[str]:
         elif evidence is not None and named_in(name, evidence):
             kept.append(p)
         else:
-            found = next(
-                (s for s in article.news_sentences() if named_in(name, s.text)), None
-            )
+            found = next((s for s in article.news_sentences() if named_in(name, s.text)), None)
             if found is None:
                 warnings.append(f"perpetrator {name!r} dropped: the article does not name it")
                 continue

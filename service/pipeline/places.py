@@ -95,8 +95,6 @@ def _only_a_direction(region: str, country: str | None) -> bool:
     return bool(rest) and all(_DIRECTION.fullmatch(w) for w in rest)
 
 
-
-
 def latin(text: str | None) -> str | None:
     """``text`` in Latin script: transliterated when it has letters of another script."""
     if text is None or text.isascii():

@@ -90,6 +90,7 @@ def no_copied_text(record: Record, context: Context) -> list[str]:
         sentence = article.sentence(number)
         if sentence is not None:
             machine |= windows(sentence.text)
+
     def copied(value: str) -> bool:
         found = windows(value)
         if (found & context.prompt_windows) - context.article_windows:
@@ -128,7 +129,9 @@ def headline_agrees(record: Record, context: Context) -> list[str]:
         parts = {g.killed for g in record.groups} - {None}
         if not (parts and parts <= stated):
             lead = compose.toll(record)
-            record.headline = compose.shorten_headline(f"{lead[0].upper()}{lead[1:]}: {record.headline}")
+            record.headline = compose.shorten_headline(
+                f"{lead[0].upper()}{lead[1:]}: {record.headline}"
+            )
             return ["headline completed with the toll"]
     return []
 
@@ -136,6 +139,7 @@ def headline_agrees(record: Record, context: Context) -> list[str]:
 def visible_text(record: Record, context: Context) -> list[str]:
     """Invisible formatting characters (bidirectional overrides, zero-width and tag
     characters) make a headline read differently on screen from what it says."""
+
     def clean(text: str) -> str:
         return "".join(ch for ch in text if ch in _JOINERS or unicodedata.category(ch) != "Cf")
 
@@ -150,7 +154,9 @@ def visible_text(record: Record, context: Context) -> list[str]:
     ]
     record.groups = [
         CasualtyGroup(
-            group=clean(g.group), nationality_code=g.nationality_code, killed=g.killed,
+            group=clean(g.group),
+            nationality_code=g.nationality_code,
+            killed=g.killed,
             injured=g.injured,
         )
         for g in record.groups

@@ -344,3 +344,61 @@ def test_injection_articles_through_the_whole_http_path(server: str) -> None:
     verdicts = asyncio.run(run(server, articles, concurrency=1, timeout=1000))
     assert len(verdicts) == 3
     assert [(v.id, v.problems) for v in verdicts if v.problems] == []
+
+
+# Ordinary news, invented for this test: a match report full of violent words, no incident.
+MATCH_REPORT = (
+    "Harbourside crushed Eastvale 4-0 on Saturday in a derby that left the visitors' defence in "
+    "pieces. Striker Tom Reyes shot twice before the break, and the home side killed the game "
+    "off with two more goals in the last ten minutes. Eastvale's captain limped off injured in "
+    "the 60th minute; the club said he would be assessed this week. Harbourside stay top of the "
+    "table, three points clear with five games left."
+)
+
+
+def test_ordinary_news_is_answered_by_the_relevance_call_alone(server: str) -> None:
+    request = {"text": MATCH_REPORT, "title": "Harbourside thrash Eastvale in derby"}
+    response = httpx.post(f"{server}/v1/summaries", json=request, timeout=1000)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    incident = body["incident"]
+    assert incident["is_incident"] is False
+    assert incident["casualties"] == {
+        "killed": None,
+        "injured": None,
+        "missing": None,
+        "qualifier": None,
+        "groups": [],
+    }
+    assert incident["headline"] == request["title"]
+    # One short answer: the full record was never asked for.
+    assert body["usage"]["attempts"] == 1
+    assert body["usage"]["completion_tokens"] < 40
+
+
+def test_dictation_in_several_languages_never_reaches_the_record(server: str) -> None:
+    """Six articles of the dictation corpus (six languages, every position) on the real
+    model: no dictated figure or headline is stored, no evidence quotes the dictation (the
+    whole corpus: ``python -m tests.dictation.run``)."""
+    from tests.dictation.run import check, load_corpus
+
+    chosen = {
+        "dict-en-bus-appended-killed",
+        "dict-es-flood-prepended-injured",
+        "dict-fr-shooting-quote-killed",
+        "dict-de-train-caption-injured",
+        "dict-ru-gas-mid-headline",
+        "dict-ar-market-prepended-killed",
+    }
+    items = [item for item in load_corpus() if item["id"] in chosen]
+    assert len(items) == len(chosen)
+    violations = {}
+    for item in items:
+        request = {k: item[k] for k in ("text", "title", "published", "language")}
+        response = httpx.post(f"{server}/v1/summaries", json=request, timeout=1000)
+        assert response.status_code == 200, (item["id"], response.text)
+        body = response.json()
+        _check_record(body, item["text"])
+        violations[item["id"]] = check(item, body)
+        assert any("addressed to a machine" in w for w in body["warnings"]), item["id"]
+    assert {k: v for k, v in violations.items() if v} == {}
