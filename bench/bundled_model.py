@@ -137,7 +137,10 @@ def main() -> None:
     seed = _articles(None, 0)[0]
     seed_prompt = model._formatter(
         messages=prompts.messages(
-            text=seed["text"], title=seed.get("title"), published=seed.get("published")
+            task="record",
+            sentences=_numbered(seed["text"]),
+            title=seed.get("title"),
+            published=seed.get("published"),
         )
     ).prompt
     pp_at_context, tg_at_context = model.run(lambda: _rates_at(model, prompts.system, seed_prompt))
@@ -146,8 +149,12 @@ def main() -> None:
 
     rows = []
     for i, article in enumerate(_articles(args.dataset, args.limit)):
+        # The record call alone: the bare baseline has no relevance call.
         messages = prompts.messages(
-            text=article["text"], title=article.get("title"), published=article.get("published")
+            task="record",
+            sentences=_numbered(article["text"]),
+            title=article.get("title"),
+            published=article.get("published"),
         )
         body = {k: article.get(k) for k in ("text", "title", "published") if article.get(k)}
 
@@ -308,3 +315,10 @@ def _markdown(summary: dict[str, Any], rows: list[dict[str, Any]], args: Any) ->
 
 if __name__ == "__main__":
     main()
+
+
+def _numbered(text: str) -> str:
+    from service.language import detect_language
+    from service.sentences import numbered, split_sentences
+
+    return numbered(split_sentences(text, detect_language(text)))

@@ -64,39 +64,46 @@ QUIET_CORES = 0.15
 
 
 class ScriptedModel:
-    """A tiny OpenAI-compatible server: every chat completion returns ``draft`` as JSON."""
+    """A tiny OpenAI-compatible server answering with ``turn`` (``tests.fake_llm.Turn``): the
+    relevance answer, then the record pointing at the prompt's sentences."""
 
-    def __init__(self, draft: dict[str, Any]) -> None:
+    def __init__(self, turn: Any) -> None:
         self.calls = 0
-        content = json.dumps(draft)
-        reply = json.dumps(
-            {
-                "id": "chatcmpl-bench",
-                "object": "chat.completion",
-                "created": 1_700_000_000,
-                "model": "scripted-model",
-                "choices": [
-                    {
-                        "index": 0,
-                        "message": {"role": "assistant", "content": content},
-                        "finish_reason": "stop",
-                    }
-                ],
-                "usage": {"prompt_tokens": 100, "completion_tokens": 50, "total_tokens": 150},
-            }
-        ).encode()
+
+        def reply(body: dict[str, Any]) -> bytes:
+            # The relevance answer, or the record pointing at the prompt's sentences.
+            return json.dumps(
+                {
+                    "id": "chatcmpl-bench",
+                    "object": "chat.completion",
+                    "created": 1_700_000_000,
+                    "model": "scripted-model",
+                    "choices": [
+                        {
+                            "index": 0,
+                            "message": {
+                                "role": "assistant",
+                                "content": json.dumps(turn.answer(body)),
+                            },
+                            "finish_reason": "stop",
+                        }
+                    ],
+                    "usage": {"prompt_tokens": 100, "completion_tokens": 50, "total_tokens": 150},
+                }
+            ).encode()
+
         model = self
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
             def do_POST(self) -> None:
-                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 if not self.path.endswith("/chat/completions"):
                     self._send(404, b'{"error": {"message": "not found"}}')
                     return
                 model.calls += 1
-                self._send(200, reply)
+                self._send(200, reply(json.loads(raw)))
 
             def _send(self, status: int, body: bytes) -> None:
                 self.send_response(status)
