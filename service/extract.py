@@ -28,6 +28,7 @@ import openai
 from instructor.v2.core.errors import IncompleteOutputException, InstructorRetryException
 from instructor.v2.core.function_calls import ResponseSchema
 from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic_core import from_json
 
 from schemas.incident import IncidentDraft, RelevanceAnswer
 from service import llm
@@ -75,6 +76,7 @@ DraftResponse = _response_schema(IncidentDraft)
 RelevanceResponse = _response_schema(RelevanceAnswer)
 
 M = TypeVar("M", bound=BaseModel)
+RELEVANCE_MAX_TOKENS = 64
 
 
 @dataclass
@@ -170,6 +172,12 @@ class Extractor:
             task=task, sentences=sentences, title=title, published=published
         )
         repairs: list[str] = []
+        # A relevance answer is a dozen tokens; a cap keeps a runaway one short.
+        max_tokens = (
+            min(settings.max_tokens, RELEVANCE_MAX_TOKENS)
+            if task == "relevance"
+            else (settings.max_tokens)
+        )
         try:
             async with asyncio.timeout_at(_loop_time(deadline)):
                 value, completion = await self._client.create_with_completion(
@@ -177,7 +185,7 @@ class Extractor:
                     response_model=response_model,
                     messages=cast(Any, messages),
                     max_retries=settings.attempts - 1,
-                    max_tokens=settings.max_tokens,
+                    max_tokens=max_tokens,
                     temperature=settings.llm_temperature,
                 )
             total = getattr(value, "_total_usage", None) or completion.usage
@@ -187,14 +195,17 @@ class Extractor:
             ) from exc
         except InstructorRetryException as exc:
             value = self._salvage(exc, response_model, attempts, calls)
-            repairs.append(
-                f"the model's {task} answer broke the schema and was reduced to its valid part"
-            )
+            cut_off = isinstance(exc.__cause__, IncompleteOutputException)
+            how = f"was cut off at {max_tokens} tokens" if cut_off else "broke the schema"
+            repairs.append(f"the model's {task} answer {how} and was reduced to its valid part")
             total = exc.total_usage
         except IncompleteOutputException as exc:
-            raise ModelInvalidOutput(
-                f"the model's answer was cut off at max_tokens={settings.max_tokens}"
-            ) from exc
+            value = self._salvage_cut_off(exc, response_model)
+            repairs.append(
+                f"the model's {task} answer was cut off at {max_tokens} tokens and was reduced "
+                "to its valid part"
+            )
+            total = getattr(exc.last_completion, "usage", None)
         except openai.APIError as exc:
             raise _transport_failure(exc) from exc
         usage = Usage(
@@ -206,6 +217,16 @@ class Extractor:
         )
         return Answer(value=cast(M, value), usage=usage, repairs=repairs)
 
+    def _salvage_cut_off(self, exc: IncompleteOutputException, response_model: type[M]) -> M:
+        content = _content(exc.last_completion)
+        salvaged = reduce_to_valid(response_model, content, partial=True) if content else None
+        if salvaged is None:
+            raise ModelInvalidOutput(
+                f"the model's answer was cut off at max_tokens={self._settings.max_tokens}"
+            ) from exc
+        log.warning("a cut-off answer reduced to its valid part")
+        return salvaged
+
     def _salvage(
         self,
         exc: InstructorRetryException,
@@ -215,10 +236,11 @@ class Extractor:
     ) -> M:
         """The valid part of the last answer, or the error the request fails with."""
         cause = exc.__cause__
-        if isinstance(cause, openai.APIError | IncompleteOutputException):
+        if isinstance(cause, openai.APIError):
             raise self._failure(exc, attempts, calls) from exc
         content = _content(exc.last_completion)
-        salvaged = reduce_to_valid(response_model, content) if content else None
+        partial = isinstance(cause, IncompleteOutputException)
+        salvaged = reduce_to_valid(response_model, content, partial=partial) if content else None
         if salvaged is None:
             raise self._failure(exc, attempts, calls) from exc
         log.warning(
@@ -286,17 +308,26 @@ def _content(completion: Any) -> str | None:
     return content if isinstance(content, str) else None
 
 
-def reduce_to_valid(model: type[M], content: str) -> M | None:
+def reduce_to_valid(model: type[M], content: str, *, partial: bool = False) -> M | None:
     """``content`` as ``model``, keeping what is valid: JSON parsed leniently (control
-    characters inside strings allowed), unknown keys dropped, invalid list items removed and
-    other invalid values set to null, or to empty where the field cannot be null."""
+    characters inside strings allowed; with ``partial``, an answer cut off midway keeps what
+    it completed), unknown keys dropped, invalid list items removed and other invalid values
+    set to null, or to empty where the field cannot be null."""
     start, end = content.find("{"), content.rfind("}")
-    if start < 0 or end < start:
+    if start < 0:
         return None
     try:
+        if end < start:
+            raise json.JSONDecodeError("no closing brace", content, len(content))
         data = json.loads(content[start : end + 1], strict=False)
     except json.JSONDecodeError:
-        return None
+        if not partial:
+            return None
+        try:
+            # A string cut off midway is dropped, not kept half-written.
+            data = from_json(_without_controls(content[start:]), allow_partial=True)
+        except ValueError:
+            return None
     if not isinstance(data, dict):
         return None
     schema = model.model_json_schema()
@@ -311,6 +342,11 @@ def reduce_to_valid(model: type[M], content: str) -> M | None:
         ):
             _clear(data, schema, tuple(error["loc"]), error["type"])
     return None
+
+
+def _without_controls(text: str) -> str:
+    # Strict JSON forbids raw control characters inside strings; as data they are spaces.
+    return "".join(" " if ord(ch) < 0x20 else ch for ch in text)
 
 
 def _clear(data: Any, schema: dict[str, Any], loc: tuple[Any, ...], kind: str) -> None:

@@ -11,7 +11,7 @@ import httpx
 
 from service import summarize
 from tests.conftest import SEEDS, running_app
-from tests.fake_llm import ScriptedLLM, draft_from_record
+from tests.fake_llm import ScriptedLLM, completion, draft_from_record
 
 
 def seed_request(seed: dict[str, Any]) -> dict[str, Any]:
@@ -365,3 +365,18 @@ async def test_a_zero_toll_needs_a_sentence_saying_nobody(make_settings, seed):
     async with running_app(make_settings(), llm) as client:
         response = await client.post("/v1/summaries", json=seed_request(seed))
     assert response.json()["incident"]["casualties"]["injured"] is None
+
+
+async def test_an_answer_cut_off_at_the_token_limit_keeps_what_it_completed(make_settings, seed):
+    cut = (
+        '{"category": "air_or_missile_strike", "killed_sentence": null, "killed": null, '
+        '"injured_sentence": 2, "injured": 12, "missing": null, "qualifier": null, "grou'
+    )
+    llm = ScriptedLLM(httpx.Response(200, json=completion(cut, finish_reason="length")))
+    async with running_app(make_settings(), llm) as client:
+        response = await client.post("/v1/summaries", json=seed_request(seed))
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["incident"]["casualties"]["injured"] == 12
+    assert body["incident"]["headline"].startswith("12 injured")
+    assert any("was cut off at 1024 tokens" in w for w in body["warnings"])
