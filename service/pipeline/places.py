@@ -69,7 +69,8 @@ def country_code_for(name: str | None, code: str | None) -> tuple[str | None, st
     chosen = by_name or by_code
     if chosen is None:
         return name, None
-    return (name or getattr(chosen, "common_name", None) or chosen.name), chosen.alpha_2
+    # The country in English, as ISO 3166-1 names it ("Brasil" is Brazil).
+    return (getattr(chosen, "common_name", None) or chosen.name), chosen.alpha_2
 
 
 def _fuzzy_country(name: str) -> list[Any]:
