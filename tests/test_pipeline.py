@@ -302,3 +302,22 @@ def test_an_answer_that_breaks_the_schema_is_reduced_to_its_valid_part() -> None
 def test_the_rules_version_is_a_hash_of_the_pipelines_source() -> None:
     assert len(pipeline.RULES_VERSION) == 12
     assert int(pipeline.RULES_VERSION, 16) >= 0
+
+
+def test_the_same_answers_judged_twice_give_the_same_record() -> None:
+    text = "Two soldiers and a civilian were killed in Brenmoor on Monday, officials said."
+    draft = {
+        "killed": 2,
+        "killed_sentence": 1,
+        "groups": [
+            {"group": "soldiers", "nationality_code": None, "killed": 2, "injured": None},
+            {"group": "civilian", "nationality_code": None, "killed": 1, "injured": None},
+        ],
+    }
+    relevance = RelevanceAnswer.model_validate({"kind": "armed_attack", "sentence": 1})
+    parsed = IncidentDraft.model_validate(draft_payload(draft))
+    _, context = make(text, draft, kind="armed_attack")
+    first, _ = pipeline.run(record_from_answers(relevance, parsed), context)
+    second, _ = pipeline.run(record_from_answers(relevance, parsed), context)
+    assert first == second
+    assert parsed.groups[0].killed == 2  # the answer itself is never changed

@@ -70,8 +70,10 @@ def record_from_answers(relevance: RelevanceAnswer, draft: IncidentDraft | None)
     record.killed, record.killed_sentence = draft.killed, draft.killed_sentence
     record.injured, record.injured_sentence = draft.injured, draft.injured_sentence
     record.missing, record.qualifier = draft.missing, draft.qualifier
-    record.groups = list(draft.groups)
-    record.perpetrators = list(draft.perpetrators)
+    # Copies: steps change the record in place, and the answers may be judged again (an
+    # ablation runs the pipeline several times on the same answers).
+    record.groups = [g.model_copy() for g in draft.groups]
+    record.perpetrators = [p.model_copy() for p in draft.perpetrators]
     record.perpetrator_sentence = draft.perpetrator_sentence
     record.date, record.location = draft.date, draft.location
     record.weapons, record.responses = list(draft.weapons), list(draft.responses)
