@@ -321,3 +321,30 @@ def test_the_same_answers_judged_twice_give_the_same_record() -> None:
     second, _ = pipeline.run(record_from_answers(relevance, parsed), context)
     assert first == second
     assert parsed.groups[0].killed == 2  # the answer itself is never changed
+
+
+def test_a_total_is_completed_only_from_groups_its_own_sentence_names() -> None:
+    text = (
+        "Two US troops and a British service member perished in a rocket attack on the base. "
+        "The UK said the attack killed a member of the Royal Army Medical Corps."
+    )
+    groups = [
+        {"group": "US troops", "nationality_code": "US", "killed": 2, "injured": None},
+        {"group": "British service member", "nationality_code": "GB", "killed": 1, "injured": None},
+        {
+            "group": "Royal Army Medical Corps",
+            "nationality_code": None,
+            "killed": 1,
+            "injured": None,
+        },
+    ]
+    record, context = make(
+        text, {"killed": 2, "killed_sentence": 1, "groups": groups}, kind="air_or_missile_strike"
+    )
+    incident, warnings = finish(record, context)
+    assert incident["casualties"]["killed"] == 3
+    assert [g["group"] for g in incident["casualties"]["groups"]] == [
+        "US troops",
+        "British service member",
+    ]
+    assert "killed total 2 completed to 3: its sentence counts every group" in warnings

@@ -13,6 +13,7 @@ from typing import Literal
 
 from service.languages import figure_stated, numbers_in, reports_casualties, says_nobody
 from service.pipeline.context import Context
+from service.pipeline.perpetrators import folded_words
 from service.pipeline.record import Record
 from service.sentences import Sentence
 
@@ -74,9 +75,19 @@ def check_figures(record: Record, context: Context) -> list[str]:
     return warnings
 
 
+def _names(text: str, group: str) -> bool:
+    """Whether ``text`` names ``group``: a word of it, or a word sharing its first five letters
+    ("servicemen" and "service member", "soldats" and "soldat"), compared in Latin letters."""
+    words = folded_words(text)
+    return any(
+        w in words or (len(w) >= 5 and any(t[:5] == w[:5] for t in words))
+        for w in folded_words(group)
+    )
+
+
 def check_breakdown(record: Record, context: Context) -> list[str]:
-    """Groups that do not fit their total go; a total left out of its groups is their sum when
-    the sentence states every part."""
+    """Groups that do not fit their total go; a total that left out groups its own sentence
+    names and counts is their sum."""
     if not record.is_incident:
         return []
     warnings = []
@@ -86,19 +97,27 @@ def check_breakdown(record: Record, context: Context) -> list[str]:
         if not parts:
             continue
         sentence = context.article.sentence(getattr(record, f"{kind}_sentence"))
+        named = [
+            g
+            for g in record.groups
+            if getattr(g, kind) and sentence is not None and _names(sentence.text, g.group)
+        ]
+        counted = [getattr(g, kind) for g in named]
         language = context.article.language
         if (
             total is not None
-            and len(parts) > 1
-            and sum(parts) > total
+            and len(counted) > 1
+            and sum(counted) > total
             and sentence is not None
-            and _states(sentence, sum(parts), parts, kind, language)
+            and _states(sentence, sum(counted), counted, kind, language)
         ):
-            # "Two soldiers and a civilian" read as 2: its sentence states every group.
+            # "Two soldiers and a civilian" read as 2: the total's own sentence names and counts
+            # every group. Groups it does not name may repeat one it does, and go.
             warnings.append(
-                f"{kind} total {total} completed to {sum(parts)}: its sentence counts every group"
+                f"{kind} total {total} completed to {sum(counted)}: its sentence counts every group"
             )
-            setattr(record, kind, sum(parts))
+            setattr(record, kind, sum(counted))
+            record.groups = [g for g in record.groups if g in named or not getattr(g, kind)]
             continue
         if total is None or sum(parts) > total:
             for g in record.groups:
