@@ -193,6 +193,7 @@ class ScriptedOpenAI:
         self.mode = mode
         self.delay = delay
         self.calls = 0
+        self.record_calls = 0  # calls for a full record; the rest are relevance calls
         self.prompt_tokens = 0
         self.completion_tokens = 0
         self.in_flight = 0
@@ -232,6 +233,7 @@ class ScriptedOpenAI:
             return
         with self._lock:
             self.calls += 1
+            self.record_calls += 0 if is_relevance_call(body) else 1
             self.in_flight += 1
             self.requests.append(body)
             number, hook = self.calls, self.on_call

@@ -67,11 +67,12 @@ def test_the_same_article_on_every_worker_costs_one_model_call(tmp_path: Path) -
             # The kernel may hand a whole burst to one worker: new bursts (of a new article
             # each) until one has been spread over both.
             for attempt in range(6):
-                before, logged = llm.calls, len(answering_pids(service))
+                before, logged = llm.record_calls, len(answering_pids(service))
                 answers = asyncio.run(burst(service, [article(attempt, tag="workers")] * 24))
                 assert [a.status_code for a in answers] == [200] * 24, answers[0].text
                 assert len({a.json()["id"] for a in answers}) == 1
-                assert llm.calls - before == 1, f"burst {attempt}: {llm.calls - before} calls"
+                extractions = llm.record_calls - before
+                assert extractions == 1, f"burst {attempt}: {extractions} extractions"
                 if len(set(answering_pids(service, skip=logged))) == WORKERS:
                     break
             else:
@@ -89,7 +90,7 @@ def test_a_worker_killed_mid_extraction_leaves_its_article_to_the_others(tmp_pat
         service = start(tmp_path, llm.base_url)
         try:
             for attempt in range(6):
-                before = llm.calls
+                before, records = llm.calls, llm.record_calls
                 answers = asyncio.run(
                     burst_and_kill_the_claimant(service, article(50 + attempt), coordination, llm)
                 )
@@ -97,7 +98,9 @@ def test_a_worker_killed_mid_extraction_leaves_its_article_to_the_others(tmp_pat
                 assert all(a.status_code == 200 for a in ok), [a.text for a in ok]
                 if ok:  # some requests had landed on the surviving worker
                     assert len({a.json()["id"] for a in ok}) == 1
-                    assert llm.calls - before == 2  # the killed worker's call, then the take-over
+                    # The killed worker's relevance call, then the take-over's two calls.
+                    assert llm.calls - before == 3
+                    assert llm.record_calls - records == 1
                     break
                 wait_for_workers(service)  # every request was on the killed worker: again
             else:
