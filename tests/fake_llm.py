@@ -98,16 +98,17 @@ class ScriptedLLM:
         """Calls for a full record: the long ones."""
         return len(self.requests) - len(self.relevance_requests)
 
+    def _current_step(self) -> Step | None:
+        if self._index < len(self.steps):
+            return self.steps[self._index]
+        return self.steps[-1] if self.repeat_last and self.steps else None
+
     def _auto_relevance(self, body: dict[str, Any]) -> dict[str, Any] | None:
         """The relevance answer for a step scripted as a record only (a draft, an error, raw
         text): the article is an incident of the draft's category, and the step is kept for
         the record call. A ``Turn`` or a relevance-shaped dict answers for itself."""
-        index = self._index
-        if index < len(self.steps):
-            step = self.steps[index]
-        elif self.repeat_last and self.steps:
-            step = self.steps[-1]
-        else:
+        step = self._current_step()
+        if step is None:
             return None
         if callable(step) and not isinstance(step, Exception | Turn):
             return None  # a function answers every call itself
@@ -129,12 +130,8 @@ class ScriptedLLM:
             auto = self._auto_relevance(body)
             if auto is not None:
                 return httpx.Response(200, json=completion(json.dumps(auto)))
-        index = self._index
-        if index < len(self.steps):
-            step = self.steps[index]
-        elif self.repeat_last and self.steps:
-            step = self.steps[-1]
-        else:
+        step = self._current_step()
+        if step is None:
             raise AssertionError(f"unscripted model call #{len(self.requests)}")
         if isinstance(step, Turn):
             # A turn is used up by its record call, or by its relevance call when no record
