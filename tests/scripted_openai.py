@@ -396,6 +396,10 @@ class ScriptedServer:
         return self.app.calls
 
     @property
+    def record_calls(self) -> int:
+        return self.app.record_calls
+
+    @property
     def on_call(self) -> Callable[[int], None] | None:
         return self.app.on_call
 
