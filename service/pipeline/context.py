@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 from service.article import ArticleText
 
@@ -18,6 +18,13 @@ def windows(text: str) -> set[tuple[str, ...]]:
     return {tuple(words[i : i + WINDOW]) for i in range(len(words) - WINDOW + 1)}
 
 
+@lru_cache(maxsize=4)
+def prompt_windows(prompt: str) -> frozenset[tuple[str, ...]]:
+    """The prompt's runs of words between quoted strings (no window spans an example of good
+    output), computed once per prompt rather than on every extraction."""
+    return frozenset(w for part in _QUOTED.split(prompt) for w in windows(part))
+
+
 @dataclass(frozen=True)
 class Context:
     article: ArticleText
@@ -26,10 +33,9 @@ class Context:
     stale_after_days: int | None = 60
     disabled: frozenset[str] = field(default_factory=frozenset)
 
-    @cached_property
-    def prompt_windows(self) -> set[tuple[str, ...]]:
-        # Runs of words between quoted strings: no window spans an example of good output.
-        return {w for part in _QUOTED.split(self.prompt) for w in windows(part)}
+    @property
+    def prompt_windows(self) -> frozenset[tuple[str, ...]]:
+        return prompt_windows(self.prompt)
 
     @cached_property
     def article_windows(self) -> set[tuple[str, ...]]:
