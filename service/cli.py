@@ -255,6 +255,13 @@ def evaluate_dataset(
     json_report: Annotated[
         Path | None, typer.Option(help="Also write the scores and timings as JSON.")
     ] = None,
+    answers: Annotated[
+        Path | None,
+        typer.Option(
+            help="With --ablation: keep the model's answers in this JSON Lines file and reuse "
+            "them for articles answered before under the same model and prompts."
+        ),
+    ] = None,
     api_key: Annotated[
         str | None,
         typer.Option(envvar="SUMMARIZER_EVAL_API_KEY", help="API key for --base-url."),
@@ -284,7 +291,7 @@ def evaluate_dataset(
                 raise EvaluationError("--ablation runs the service in-process; no --base-url")
             files = {path.name: load_dataset(path, limit) for path in datasets}
             items = [item for part in files.values() for item in part]
-            result = run_ablation(items, settings, on_prediction=progress)
+            result = run_ablation(items, settings, on_prediction=progress, answers=answers)
             for name, predictions in result.variants.items():
                 path = out.with_name(f"{out.stem}.{name.replace(':', '-')}{out.suffix}")
                 with path.open("w", encoding="utf-8") as fh:

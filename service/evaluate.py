@@ -205,9 +205,12 @@ def run_ablation(
     *,
     transport: httpx.AsyncBaseTransport | None = None,
     on_prediction: OnPrediction | None = None,
+    answers: Path | None = None,
 ) -> Ablation:
     return asyncio.run(
-        predict_ablation(items, settings, transport=transport, on_prediction=on_prediction)
+        predict_ablation(
+            items, settings, transport=transport, on_prediction=on_prediction, answers=answers
+        )
     )
 
 
@@ -217,13 +220,16 @@ async def predict_ablation(
     *,
     transport: httpx.AsyncBaseTransport | None = None,
     on_prediction: OnPrediction | None = None,
+    answers: Path | None = None,
 ) -> Ablation:
     """The model's answers for each article once (through the service's own ``Summarizer``,
-    in-process), then the pipeline run on them with each variant's steps."""
+    in-process), then the pipeline run on them with each variant's steps. With ``answers``,
+    an article answered before under the same model and prompts reuses that answer."""
     from service.app import create_app
     from service.errors import SummarizerError
     from service.pipeline import STEP_NAMES
-    from service.summarize import Article
+    from service.recorded_answers import AnswerBook, Recorded, answer_key
+    from service.summarize import Article, ModelAnswers
 
     every = frozenset(STEP_NAMES)
     variants: dict[str, frozenset[str]] = {
@@ -239,15 +245,27 @@ async def predict_ablation(
                 raise EvaluationError(app.state.not_ready_reason)
             await asyncio.sleep(0.05)
         summarizer = app.state.summarizer
+        book = AnswerBook(answers) if answers is not None else None
         for item in items:
             article = Article(
                 text=item["text"], published=item.get("published"), language=item.get("language")
             )
+            key = answer_key(item["id"], item["text"], summarizer.model, summarizer.prompt_version)
+            recorded = book.get(key) if book is not None else None
             started = time.perf_counter()
             try:
-                answers = await summarizer.answers(
-                    article, time.monotonic() + settings.request_deadline_s
-                )
+                if recorded is not None:
+                    model_answers = ModelAnswers(
+                        text=summarizer.read(article),
+                        relevance=recorded.relevance,
+                        record=recorded.record,
+                    )
+                else:
+                    model_answers = await summarizer.answers(
+                        article, time.monotonic() + settings.request_deadline_s
+                    )
+                    if book is not None:
+                        book.put(key, Recorded(model_answers.relevance, model_answers.record))
             except SummarizerError as exc:
                 error = {"code": exc.code, "message": exc.message}
                 for name in variants:
@@ -255,15 +273,20 @@ async def predict_ablation(
                 if on_prediction:
                     on_prediction(results["service"][-1])
                 continue
-            seconds = time.perf_counter() - started
-            usage = answers.usage.public()
+            usage = model_answers.usage.public()
+            # A reused answer's seconds are those of the run that asked the model.
+            seconds = (
+                time.perf_counter() - started if recorded is None else usage["latency_ms"] / 1000
+            )
             timing = {
-                "relevance_ms": answers.relevance.usage.latency_ms,
-                "record_ms": answers.record.usage.latency_ms if answers.record else None,
+                "relevance_ms": model_answers.relevance.usage.latency_ms,
+                "record_ms": (
+                    model_answers.record.usage.latency_ms if model_answers.record else None
+                ),
             }
             for name, disabled in variants.items():
                 try:
-                    incident, warnings, _ = summarizer.finish(answers, disabled=disabled)
+                    incident, warnings, _ = summarizer.finish(model_answers, disabled=disabled)
                 except ValueError as exc:  # a variant whose record breaks the contract
                     error = {"code": "invalid_record", "message": str(exc)[:300]}
                     results[name].append({"id": item["id"], "error": error, "seconds": seconds})
@@ -273,7 +296,7 @@ async def predict_ablation(
                     "warnings": warnings,
                     "usage": usage,
                     "timing": timing,
-                    "language": answers.text.language,
+                    "language": model_answers.text.language,
                 }
                 results[name].append({"id": item["id"], "response": response, "seconds": seconds})
             if on_prediction:

@@ -301,14 +301,18 @@ class Summarizer:
             self._coordination.release(key)
         return stored
 
-    async def answers(self, article: Article, deadline: float) -> ModelAnswers:
-        """The model's answers for ``article``: what it is and, for an incident, its record."""
-        text = read_article(
+    def read(self, article: Article) -> ArticleText:
+        """The article as the model is shown it: its sentences, language and lead."""
+        return read_article(
             article.text,
             title=article.title,
             published=article.published,
             language=article.language or detect_language(article.text),
         )
+
+    async def answers(self, article: Article, deadline: float) -> ModelAnswers:
+        """The model's answers for ``article``: what it is and, for an incident, its record."""
+        text = self.read(article)
         # A title addressed to a machine is not shown; the article's sentences of that kind
         # are shown as withheld (``ArticleText.prompt``).
         title = None if text.title_is_directive else article.title

@@ -20,6 +20,7 @@ from service.evaluate import (
     load_dataset,
     percentile,
     request_body,
+    run_ablation,
     serve_in_thread,
 )
 from service.scoring import Failure
@@ -279,3 +280,27 @@ def test_percentile_interpolates():
     assert percentile([4.0], 0.95) == 4.0
     assert percentile([1.0, 2.0, 3.0, 4.0], 0.5) == 2.5
     assert percentile([float(n) for n in range(1, 21)], 0.95) == pytest.approx(19.05)
+
+
+def test_an_ablation_reuses_the_answers_on_file_and_asks_again_for_the_rest(
+    make_settings, dataset, tmp_path
+):
+    items = load_dataset(dataset, limit=2)
+    answers = tmp_path / "answers.jsonl"
+    first_llm = ScriptedLLM(scripted_model)
+    first = run_ablation(items, make_settings(), transport=first_llm.transport(), answers=answers)
+    assert first_llm.record_calls == 1  # the boat; the rowing story ends at the relevance call
+    assert len(answers.read_text(encoding="utf-8").splitlines()) == 2
+
+    second_llm = ScriptedLLM(scripted_model)
+    second = run_ablation(
+        load_dataset(dataset), make_settings(), transport=second_llm.transport(), answers=answers
+    )
+    # Only the article not on file (the fire) reached the model; it answers with prose.
+    assert second_llm.record_calls == 0
+    assert all("Kisumu" in " ".join(str(m) for m in r["messages"]) for r in second_llm.requests)
+    for name, predictions in first.variants.items():
+        assert [p["response"]["incident"] for p in predictions] == [
+            p["response"]["incident"] for p in second.variants[name][:2]
+        ]
+    assert second.variants["service"][2]["error"]["code"] == "model_invalid_output"

@@ -205,6 +205,37 @@ def test_a_figure_without_a_casualty_word_is_not_stated():
 
 
 @pytest.mark.parametrize(
+    ("language", "sentence", "figure", "kind"),
+    [
+        ("en", "No deaths were reported, but 24 people were taken to hospital.", 24, "injured"),
+        ("es", "No hubo muertos; 9 personas resultaron heridas.", 9, "injured"),
+        ("fr", "Cinq personnes ont été tuées, 30 autres blessées.", 30, "injured"),
+        ("de", "12 Menschen wurden verletzt, niemand starb.", 12, "injured"),
+        ("ru", "Семь человек погибли, 15 ранены.", 15, "injured"),
+        ("en", "The attack wounded 40 people, killing 3 of them.", 40, "injured"),
+    ],
+)
+def test_a_figure_belongs_to_the_kind_its_own_clause_names(language, sentence, figure, kind):
+    other = "killed" if kind == "injured" else "injured"
+    assert figure_stated(sentence, figure, language, kind)
+    assert not figure_stated(sentence, figure, language, other)
+
+
+@pytest.mark.parametrize(
+    ("language", "sentence", "figure", "kind"),
+    [
+        # The figure's clause names no kind: the sentence's words decide, as before.
+        ("en", "At least 5 people, including two children, were killed.", 5, "killed"),
+        ("en", "Two people were killed and 12 injured in the blast.", 12, "killed"),
+        ("en", "Five people died in hospital.", 5, "killed"),
+        ("en", "Road deaths fell to 1,204, with 3 killed in the crash.", 1204, "killed"),
+    ],
+)
+def test_a_clause_without_a_kind_or_with_both_does_not_decide(language, sentence, figure, kind):
+    assert figure_stated(sentence, figure, language, kind)
+
+
+@pytest.mark.parametrize(
     ("language", "sentence", "kind"),
     [
         ("en", "A man was killed when the wall collapsed.", "killed"),

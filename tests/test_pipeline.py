@@ -71,7 +71,9 @@ def test_a_figure_its_sentence_states_in_spanish_stays_with_that_sentence_as_evi
     assert SPANISH[killed["start"] : killed["end"]] == killed["quote"]
     assert "Nueve personas murieron" in killed["quote"]
     assert injured["quote"] == killed["quote"]  # one sentence states both
-    assert warnings == []
+    # "el viernes por la noche", published on Saturday the 14th.
+    assert incident["date"]["iso"] == "2026-03-13"
+    assert [w for w in warnings if "event date" not in w] == []
 
 
 def test_a_figure_no_sentence_states_is_withheld_in_any_language() -> None:
@@ -348,3 +350,57 @@ def test_a_total_is_completed_only_from_groups_its_own_sentence_names() -> None:
         "British service member",
     ]
     assert "killed total 2 completed to 3: its sentence counts every group" in warnings
+
+
+@pytest.mark.parametrize(
+    ("language", "text", "day"),
+    [
+        # Published on Saturday 2026-03-14.
+        ("en", "A bus overturned near Lusima on Thursday, killing six passengers.", "2026-03-12"),
+        (
+            "es",
+            "Seis pasajeros murieron ayer cuando un autobús volcó cerca de Lusima.",
+            "2026-03-13",
+        ),
+        (
+            "de",
+            "Am Mittwoch kamen bei einem Busunglück bei Lusima sechs Menschen ums Leben.",
+            "2026-03-11",
+        ),
+        ("ru", "Вчера при падении автобуса у Лусимы погибли шесть человек.", "2026-03-13"),
+        ("tr", "Dün Lusima yakınlarında devrilen otobüste 6 kişi öldü.", "2026-03-13"),
+    ],
+)
+def test_the_event_day_is_the_day_its_sentence_names_not_the_publication_day(
+    language: str, text: str, day: str
+) -> None:
+    # The model copied the page's date; the sentence reporting the event names its own day.
+    record, context = make(
+        text,
+        {"date": {"text": "2026-03-14", "iso": "2026-03-14", "precision": "day"}},
+        language=language,
+    )
+    incident, warnings = finish(record, context)
+    assert incident["date"]["iso"] == day
+    assert any("not the publication day" in w for w in warnings)
+
+
+def test_an_event_on_the_publication_day_keeps_that_day() -> None:
+    text = "A bus overturned near Lusima on Saturday, killing six passengers, police said today."
+    record, context = make(
+        text, {"date": {"text": "Saturday", "iso": None, "precision": None}}, language="en"
+    )
+    incident, _ = finish(record, context)
+    assert incident["date"]["iso"] == "2026-03-14"
+
+
+def test_a_day_named_outside_the_event_sentences_does_not_date_the_event() -> None:
+    text = (
+        "A bus overturned near Lusima, killing six passengers, police said today. "
+        "The road had been reopened on Tuesday after repairs."
+    )
+    record, context = make(
+        text, {"date": {"text": "today", "iso": None, "precision": None}}, language="en"
+    )
+    incident, _ = finish(record, context)
+    assert incident["date"]["iso"] == "2026-03-14"

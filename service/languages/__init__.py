@@ -55,8 +55,23 @@ def figure_stated(sentence: str, figure: int, language: str | None, kind: Kind) 
     if not reports_casualties(sentence, code, kind):
         return False
     if figure in counts.numbers_in(sentence, code):
-        return True
+        return not _only_of_other_kind(sentence, figure, code, kind)
     return figure == 1 and _one(code, kind).search(fold(sentence)) is not None
+
+
+# Clauses end at punctuation that every script shares; a comma inside "1,204" does not end one.
+_CLAUSE_END = re.compile(r"[;:()\u2014\u2013\u061b\u3001\u3002]|\s-\s|[,\u060c\uff0c](?!\d)")
+
+
+def _only_of_other_kind(sentence: str, figure: int, code: str | None, kind: Kind) -> bool:
+    """Whether every clause that writes ``figure`` counts the other kind and not this one:
+    "no deaths were reported, but 24 people were taken to hospital" does not state 24 dead."""
+    other: Kind = "injured" if kind == "killed" else "killed"
+    clauses = [c for c in _CLAUSE_END.split(sentence) if figure in counts.numbers_in(c, code)]
+    return bool(clauses) and all(
+        reports_casualties(c, code, other) and not reports_casualties(c, code, kind)
+        for c in clauses
+    )
 
 
 def says_nobody(sentence: str, language: str | None, kind: Kind) -> bool:

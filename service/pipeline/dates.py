@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime, timedelta
+from functools import cache
 from typing import Any
 
 from dateparser.date import DateDataParser
+from dateparser.languages.loader import default_loader
 
 from schemas.incident import EventDate, Precision
 from service.pipeline.context import Context
@@ -24,8 +26,68 @@ def resolve_event_date(record: Record, context: Context) -> list[str]:
     article = context.article
     event, warnings = resolve_date(record.date, article.published)
     fixed, note = date_after_weekday(event, article.text)
+    if note is None and article.published and fixed.iso in (None, article.published):
+        sentences = [
+            article.sentence(n)
+            for n in (record.event_sentence, record.killed_sentence, record.injured_sentence)
+        ]
+        texts = [s.text for s in sentences if s is not None and s.number not in article.directives]
+        fixed, note = day_the_article_names(fixed, texts, article.published, article.language)
     record.date = fixed
     return warnings + ([note] if note else [])
+
+
+# The days before publication an article names in words ("yesterday", "on Tuesday"): a week.
+_RELATIVE_DAYS = 7
+
+
+def day_the_article_names(
+    event: EventDate, sentences: list[str], published: str, language: str | None
+) -> tuple[EventDate, str | None]:
+    """The day the sentences reporting the event name in words, when the model gave only the
+    publication day (or none): a report written "yesterday" or "on Tuesday" is dated by its
+    page, the event by its sentence. The words are dateparser's own for the article's language
+    (weekdays, "yesterday", "the day before yesterday"), resolved to a day of the week before
+    publication."""
+    base = date.fromisoformat(published)
+    words = _day_words((language or "").split("-")[0].lower())
+    if words is None:
+        return event, None
+    for sentence in sentences:
+        match = words.search(sentence)
+        if match is None:
+            continue
+        parsed = _parse(match.group(), base)
+        if parsed is None or parsed[1] != "day":
+            continue
+        day = date.fromisoformat(parsed[0])
+        if base - timedelta(days=_RELATIVE_DAYS) <= day < base:
+            return (
+                EventDate(text=match.group(), iso=parsed[0], precision="day"),
+                f"event date {parsed[0]} from the article's {match.group()!r}, "
+                "not the publication day",
+            )
+    return event, None
+
+
+_WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+_DAYS_AGO = re.compile(r"[12] day ago|last \w+day")
+
+
+@cache
+def _day_words(code: str) -> re.Pattern[str] | None:
+    try:
+        info = default_loader.get_locale(code).info
+    except (KeyError, ValueError):  # a language dateparser does not read
+        return None
+    # Abbreviations ("mar", "tu") are ordinary words too often; full names only.
+    names = [n for day in _WEEKDAYS for n in info.get(day, []) if len(n) >= 4]
+    relative = info.get("relative-type", {})
+    names += [n for key, values in relative.items() if _DAYS_AGO.fullmatch(key) for n in values]
+    if not names:
+        return None
+    alternation = "|".join(re.escape(n) for n in sorted(set(names), key=len, reverse=True))
+    return re.compile(rf"(?<!\w)(?:{alternation})(?!\w)", re.IGNORECASE)
 
 
 def resolve_date(event: EventDate, published: str | None) -> tuple[EventDate, list[str]]:
