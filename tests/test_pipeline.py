@@ -88,7 +88,7 @@ def test_a_figure_no_sentence_states_is_withheld_in_any_language() -> None:
         language="es",
     )
     incident, warnings = finish(record, context)
-    assert incident["casualties"]["killed"] is None
+    assert incident["casualties"]["killed"] == 9  # what the article states, read in its place
     assert "999" not in incident["headline"]
     assert any("killed figure 999 withheld" in w for w in warnings)
 
@@ -138,7 +138,8 @@ def test_a_sentence_addressed_to_a_machine_is_withheld_from_the_model_and_never_
     shown = context.article.prompt()
     assert "999" not in shown and WITHHELD in shown
     incident, warnings = finish(record, context)
-    assert incident["casualties"]["killed"] is None
+    # The dictated figure goes; the toll the reporting sentence states is read in its place.
+    assert incident["casualties"]["killed"] == killed
     assert "999" not in incident["headline"] + incident["summary"]
     assert any("addressed to a machine" in w for w in warnings)
     assert all(e["start"] < len(text.split(". ")[0]) + 2 for e in incident["evidence"])
@@ -404,3 +405,60 @@ def test_a_day_named_outside_the_event_sentences_does_not_date_the_event() -> No
     )
     incident, _ = finish(record, context)
     assert incident["date"]["iso"] == "2026-03-14"
+
+
+@pytest.mark.parametrize(
+    ("language", "text", "draft", "expected"),
+    [
+        (
+            "en",
+            "A gunman killed two people and wounded five others at a market in Brenmoor.",
+            {"killed": 2, "killed_sentence": 1},
+            (2, 5),
+        ),
+        (
+            "pt",
+            "O acidente perto de Lusima deixou oito mortos e 43 feridos, segundo a polícia.",
+            {"killed": 8, "killed_sentence": 1},
+            (8, 43),
+        ),
+        (
+            "ru",
+            "При пожаре на рынке в Велмаре погибли семь человек, а 15 получили ранения.",
+            {"injured": 15, "injured_sentence": 1},
+            (7, 15),
+        ),
+        (
+            "id",
+            "Sebuah bus terguling di dekat Lusima. Tidak ada korban jiwa, 12 penumpang luka-luka.",
+            {"injured": 12, "injured_sentence": 2},
+            (0, 12),
+        ),
+    ],
+)
+def test_a_figure_the_cited_sentence_states_plainly_is_read_when_the_model_left_it_out(
+    language: str, text: str, draft: dict[str, Any], expected: tuple[int, int]
+) -> None:
+    record, context = make(text, draft, language=language)
+    incident, warnings = finish(record, context)
+    assert (incident["casualties"]["killed"], incident["casualties"]["injured"]) == expected
+    assert any("read from sentence" in w for w in warnings)
+    for evidence in incident["evidence"]:
+        assert text[evidence["start"] : evidence["end"]] == evidence["quote"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # Two counts of the injured: which is the total is not for a rule to guess.
+        "A bus overturned near Lusima, killing 3; 4 were badly hurt and 51 were slightly hurt.",
+        # The figure's clause names both kinds.
+        "A bus overturned near Lusima; 3 people were killed or injured.",
+        # Uncited sentences are not read.
+        "A bus overturned near Lusima, killing 3. Last year 40 were injured on the same road.",
+    ],
+)
+def test_a_figure_is_not_read_when_the_sentences_leave_it_in_doubt(text: str) -> None:
+    record, context = make(text, {"killed": 3, "killed_sentence": 1}, language="en")
+    incident, _ = finish(record, context)
+    assert incident["casualties"]["injured"] is None

@@ -28,6 +28,8 @@ __all__ = [
     "SUPPORTED",
     "Kind",
     "casualty_terms",
+    "clauses",
+    "counts_of_kind",
     "figure_stated",
     "is_directive",
     "numbers_in",
@@ -60,18 +62,45 @@ def figure_stated(sentence: str, figure: int, language: str | None, kind: Kind) 
 
 
 # Clauses end at punctuation that every script shares; a comma inside "1,204" does not end one.
-_CLAUSE_END = re.compile(r"[;:()\u2014\u2013\u061b\u3001\u3002]|\s-\s|[,\u060c\uff0c](?!\d)")
+_CLAUSE_END = r"[;:()\u2014\u2013\u061b\u3001\u3002]|\s-\s|[,\u060c\uff0c](?!\d)"
+
+
+def clauses(sentence: str, language: str | None) -> list[str]:
+    """``sentence`` cut at punctuation and at the words that join clauses in its language and
+    English: "killed 3 and wounded 12" is two clauses."""
+    return [c for c in _clause_end(_code(language)).split(fold(sentence)) if c and c.strip()]
+
+
+def counts_of_kind(sentence: str, language: str | None, kind: Kind) -> set[int]:
+    """The counts written in clauses that name this kind of casualty and not the other: in
+    "one man was killed and two others were wounded", 2 is a count of injured. A number whose
+    words a conjunction splits ("one hundred and twenty") is read whole or not at all."""
+    code = _code(language)
+    other: Kind = "injured" if kind == "killed" else "killed"
+    whole = counts.numbers_in(sentence, code)
+    found: set[int] = set()
+    for clause in clauses(sentence, code):
+        if reports_casualties(clause, code, kind) and not reports_casualties(clause, code, other):
+            found |= counts.numbers_in(clause, code) & whole
+    return found
 
 
 def _only_of_other_kind(sentence: str, figure: int, code: str | None, kind: Kind) -> bool:
     """Whether every clause that writes ``figure`` counts the other kind and not this one:
     "no deaths were reported, but 24 people were taken to hospital" does not state 24 dead."""
     other: Kind = "injured" if kind == "killed" else "killed"
-    clauses = [c for c in _CLAUSE_END.split(sentence) if figure in counts.numbers_in(c, code)]
-    return bool(clauses) and all(
+    written = [c for c in clauses(sentence, code) if figure in counts.numbers_in(c, code)]
+    return bool(written) and all(
         reports_casualties(c, code, other) and not reports_casualties(c, code, kind)
-        for c in clauses
+        for c in written
     )
+
+
+@cache
+def _clause_end(code: str | None) -> re.Pattern[str]:
+    words = tuple(w for lang in _languages(code) for w in lexicon(lang).conjunctions)
+    joined = rf"{START}(?:{'|'.join(words)})(?![{WORD_CHARS}])"
+    return re.compile(rf"{_CLAUSE_END}|{joined}", _FLAGS)
 
 
 def says_nobody(sentence: str, language: str | None, kind: Kind) -> bool:

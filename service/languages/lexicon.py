@@ -49,6 +49,7 @@ class Lexicon:
     code: str
     prefix: str  # what may precede a term inside its word: a compound's head, a proclitic
     terms: dict[Kind, tuple[str, ...]]
+    conjunctions: tuple[str, ...]  # words that join two clauses: "and", "while"
     nobody: dict[Kind, tuple[str, ...]]
     one: dict[Kind, tuple[str, ...]]  # one person killed or hurt, said without a numeral
     directive: tuple[str, ...]
@@ -83,6 +84,7 @@ def lexicon(code: str) -> Lexicon:
         code=code,
         prefix=fold(raw.get("prefix", "")),
         terms={kind: _fragments(raw.get(kind, [])) for kind in KINDS},
+        conjunctions=_fragments(raw.get("conjunctions", [])),
         nobody={kind: _fragments(raw.get("nobody", {}).get(kind, [])) for kind in KINDS},
         one={
             kind: tuple(f.replace("{person}", person) for f in _fragments(one.get(kind, [])))

@@ -11,7 +11,13 @@ from __future__ import annotations
 
 from typing import Literal
 
-from service.languages import figure_stated, numbers_in, reports_casualties, says_nobody
+from service.languages import (
+    counts_of_kind,
+    figure_stated,
+    numbers_in,
+    reports_casualties,
+    says_nobody,
+)
 from service.pipeline.context import Context
 from service.pipeline.perpetrators import folded_words
 from service.pipeline.record import Record
@@ -127,4 +133,44 @@ def check_breakdown(record: Record, context: Context) -> list[str]:
                 f"{'with no total' if total is None else f'more than the total {total}'}"
             )
     record.groups = [g for g in record.groups if g.killed is not None or g.injured is not None]
+    return warnings
+
+
+def read_missed_figures(record: Record, context: Context) -> list[str]:
+    """A figure the model left out that the sentences it cited for this incident state
+    plainly: one count, in a clause naming only that kind of casualty ("killed two and wounded
+    five"), or a sentence saying nobody was. Several candidates (a sub-count, an earlier toll)
+    leave the figure out: which is the total is the model's to say, never guessed."""
+    if not record.is_incident:
+        return []
+    article = context.article
+    cited = {
+        s.number: s
+        for n in (record.killed_sentence, record.injured_sentence, record.event_sentence)
+        if (s := article.sentence(n)) is not None and s.number not in article.directives
+    }
+    warnings = []
+    for kind in KINDS:
+        if getattr(record, kind) is not None:
+            continue
+        found = {
+            (figure, number)
+            for number, sentence in cited.items()
+            for figure in counts_of_kind(sentence.text, article.language, kind)
+        }
+        if not found:
+            found = {
+                (0, number)
+                for number, sentence in cited.items()
+                if says_nobody(sentence.text, article.language, kind)
+            }
+        figures = {figure for figure, _ in found}
+        if len(figures) != 1:
+            continue
+        figure, number = min(found, key=lambda pair: pair[1])
+        setattr(record, kind, figure)
+        setattr(record, f"{kind}_sentence", number)
+        if kind == "killed" and record.qualifier is None:
+            record.qualifier = "exact"
+        warnings.append(f"{kind} figure {figure} read from sentence {number}, which states it")
     return warnings
