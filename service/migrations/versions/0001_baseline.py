@@ -21,7 +21,7 @@ def upgrade() -> None:
         sa.Column("cache_key", sa.String(64), nullable=False),
         sa.Column("superseded", sa.Boolean(), nullable=False),
         sa.Column("content_sha256", sa.String(64), nullable=False),
-        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("model", sa.String(), nullable=False),
         sa.Column("prompt_version", sa.String(), nullable=False),
         sa.Column("schema_version", sa.String(), nullable=False),
@@ -45,6 +45,6 @@ def upgrade() -> None:
         sa.Column("name", sa.String(64), primary_key=True),
         sa.Column("key_sha256", sa.String(64), nullable=False, unique=True),
         sa.Column("prefix", sa.String(16), nullable=False),
-        sa.Column("created_at", sa.DateTime(), nullable=False),
-        sa.Column("revoked_at", sa.DateTime(), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
     )

@@ -44,7 +44,7 @@ def upgrade() -> None:
         "summaries",
         sa.column("id", sa.String()),
         sa.column("content_sha256", sa.String()),
-        sa.column("created_at", sa.DateTime()),
+        sa.column("created_at", sa.DateTime(timezone=True)),
         sa.column("latest", sa.Boolean()),
         sa.column("place", sa.String()),
         sa.column("perpetrators", sa.String()),
