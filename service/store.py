@@ -538,10 +538,25 @@ class Store:
             stmt = stmt.where(older)
         order: list[Any] = [col(SummaryRow.created_at).desc(), col(SummaryRow.id).desc()]
         if score is not None:
-            stmt = stmt.add_columns(score.label("score"))
-            order.insert(0, score.desc())
+            # Rank the matches on their keys alone, then read the bodies of one page: sorting
+            # thousands of matches with their 2 KB bodies attached cost most of the time.
+            ranked = (
+                stmt.with_only_columns(
+                    col(SummaryRow.id), col(SummaryRow.created_at), score.label("score")
+                )
+                .order_by(score.desc(), *order)
+                .limit(query.limit + 1)
+                .subquery("ranked")
+            )
+            stmt = (
+                select(SummaryRow.body, ranked.c.created_at, ranked.c.id, ranked.c.score)
+                .join(ranked, col(SummaryRow.id) == ranked.c.id)
+                .order_by(ranked.c.score.desc(), ranked.c.created_at.desc(), ranked.c.id.desc())
+            )
+        else:
+            stmt = stmt.order_by(*order).limit(query.limit + 1)
         with self.engine.connect() as conn:
-            rows: Any = conn.execute(stmt.order_by(*order).limit(query.limit + 1)).all()
+            rows: Any = conn.execute(stmt).all()
         page = rows[: query.limit]
         more = len(rows) > query.limit
         cursor = None
