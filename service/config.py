@@ -192,10 +192,6 @@ class Settings(BaseSettings):
             return self.database_url
         return f"sqlite:///{self.data_dir / 'summaries.sqlite3'}"
 
-    @property
-    def uses_database_server(self) -> bool:
-        return self.resolved_database_url.startswith(("postgresql", "postgres:"))
-
     @cached_property
     def api_key_list(self) -> tuple[str, ...]:
         if not self.api_keys:
