@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from service.coordination import Coordination
+from service.coordination import Shared
 from service.errors import RateLimited, Unauthorized
 
 log = logging.getLogger("service.keys")
@@ -117,7 +117,7 @@ class RateLimiter:
     only for authenticated keys, so their number is bounded by the number of keys.
     """
 
-    def __init__(self, per_minute: int, burst: int, shared: Coordination | None = None) -> None:
+    def __init__(self, per_minute: int, burst: int, shared: Shared | None = None) -> None:
         self.per_minute = per_minute
         self._rate = per_minute / 60.0  # tokens per second
         self._burst = float(max(1, burst))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import re
 from datetime import date
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import orjson
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -324,7 +324,9 @@ async def get_summary(summary_id: str, store: StoreDep) -> Response:
 
 @router.get(
     "/v1/summaries",
-    summary="List stored summaries, newest first",
+    summary="List stored summaries, newest first (best match first with q)",
+    description="Each article once, as its newest record (a refresh or a new prompt makes "
+    "another record of the same article); `versions=all` lists every stored record.",
     responses={200: {"model": SummaryPage}, **_errors(422)},
     dependencies=ONE_VALUE_EACH,
 )
@@ -336,10 +338,20 @@ async def list_summaries(
     since: Annotated[IsoDate | None, Query(description="Event date on or after.")] = None,
     until: Annotated[IsoDate | None, Query(description="Event date on or before.")] = None,
     q: Annotated[
-        str | None, Query(max_length=200, description="Text in headline or summary.")
+        str | None,
+        Query(
+            max_length=200,
+            description="Full-text search over headline, summary, place and perpetrators: "
+            'every word must occur (as a word or the start of one; a number whole), "quoted '
+            'words" as a phrase. Results come best match first.',
+        ),
     ] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    cursor: Annotated[str | None, Query(max_length=300)] = None,
+    versions: Annotated[
+        Literal["current", "all"],
+        Query(description="current: each article's newest record; all: every stored record."),
+    ] = "current",
 ) -> Response:
     query = ListQuery(
         country_code=country_code,
@@ -350,6 +362,7 @@ async def list_summaries(
         q=q,
         limit=limit,
         cursor=cursor,
+        versions=versions,
     )
     bodies, next_cursor = await asyncio.to_thread(store.list, query)
     items = [{**orjson.loads(b), "cached": True} for b in bodies]

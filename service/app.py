@@ -28,19 +28,20 @@ from service import api, web
 from service.access import Access, KeyGuard, KeyRing, RateLimiter
 from service.config import Settings
 from service.coordination import FILE_NAME as COORDINATION_FILE
-from service.coordination import Coordination
+from service.coordination import Coordination, DatabaseCoordination, Shared
 from service.errors import (
     BodyTooLarge,
     DatabaseDamaged,
     InvalidInput,
     MalformedRequest,
+    SchemaOutOfDate,
     SummarizerError,
 )
 from service.extract import Extractor
 from service.language import detect_language
 from service.llm import build_client
 from service.prompts import load_prompts
-from service.store import Store, make_engine
+from service.store import Pool, Store, make_engine
 from service.summarize import Summarizer
 
 log = logging.getLogger("service.app")
@@ -226,22 +227,17 @@ def create_app(
         state.settings = settings
         state.ready = False
         state.not_ready_reason = "loading the model"
-        store = Store(
-            make_engine(settings.resolved_database_url, synchronous=settings.sqlite_synchronous)
-        )
+        store = open_store(settings)
         try:
             await asyncio.to_thread(store.verify_integrity)
-        except DatabaseDamaged as exc:
+            await asyncio.to_thread(prepare_schema, store, settings)
+        except (DatabaseDamaged, SchemaOutOfDate) as exc:
             log.critical("not starting: %s", exc.message)
             store.engine.dispose()
             raise
-        await asyncio.to_thread(store.create_schema)
         keys = KeyRing(settings.api_key_list, store.key_digests)
         await asyncio.to_thread(keys.load)
-        # Several workers share single flight and rate limits through a file (see there).
-        coordination = (
-            Coordination(settings.data_dir / COORDINATION_FILE) if settings.workers > 1 else None
-        )
+        coordination = await asyncio.to_thread(open_coordination, settings, store)
         state.coordination = coordination
         state.access = Access(
             keys,
@@ -277,6 +273,42 @@ def create_app(
     _declare_security(app, open_paths)
     app.add_middleware(RequestContext, max_body_bytes=settings.max_body_bytes)  # outermost
     return app
+
+
+def open_store(settings: Settings) -> Store:
+    pool = Pool(
+        size=settings.database_pool_size,
+        max_overflow=settings.database_pool_overflow,
+        timeout_s=settings.database_pool_timeout_s,
+        connect_timeout_s=settings.database_connect_timeout_s,
+    )
+    return Store(
+        make_engine(
+            settings.resolved_database_url, synchronous=settings.sqlite_synchronous, pool=pool
+        )
+    )
+
+
+def prepare_schema(store: Store, settings: Settings) -> None:
+    """Upgrade the schema (under the migration lock), or check it is current."""
+    if not settings.database_migrate:
+        store.require_current_schema()
+        return
+    before, after = store.migrate()
+    if before != after:
+        log.info("database schema upgraded", extra={"from": before, "to": after})
+
+
+def open_coordination(settings: Settings, store: Store) -> Shared | None:
+    """What single flight and the rate limits are shared through, if anything: PostgreSQL
+    for every process of every replica on it; a file for the workers of one host on SQLite."""
+    if store.backend == "postgresql":
+        return DatabaseCoordination(
+            store.libpq_url(), connect_timeout_s=settings.database_connect_timeout_s
+        )
+    if settings.workers > 1:
+        return Coordination(settings.data_dir / COORDINATION_FILE)
+    return None
 
 
 def worker_app() -> FastAPI:

@@ -21,6 +21,11 @@ keys_app = typer.Typer(
     "call every API route; managing keys is only possible here.",
 )
 app.add_typer(keys_app, name="keys")
+db_app = typer.Typer(
+    no_args_is_help=True,
+    help="The database's schema (SUMMARIZER_DATABASE_URL: SQLite by default, or PostgreSQL).",
+)
+app.add_typer(db_app, name="db")
 
 
 @app.command()
@@ -67,22 +72,59 @@ def serve(
 
 
 def _prepare_workers(settings: Settings) -> None:
-    """What the workers must not race each other for: the database schema is created, and the
-    file they coordinate through starts empty."""
+    """What the workers must not race each other for: the database schema is upgraded, and
+    the file they coordinate through (SQLite only) starts empty."""
+    from service.app import open_store, prepare_schema
     from service.coordination import Coordination
-    from service.errors import DatabaseDamaged
-    from service.store import Store, make_engine
+    from service.errors import DatabaseDamaged, SchemaOutOfDate
 
-    store = Store(make_engine(settings.resolved_database_url))
+    store = open_store(settings)
     try:
         store.verify_integrity()
-        store.create_schema()
-    except DatabaseDamaged as exc:
+        prepare_schema(store, settings)
+        shared_file = store.backend == "sqlite"
+    except (DatabaseDamaged, SchemaOutOfDate) as exc:
         typer.echo(f"error: not starting: {exc.message}", err=True)
         raise typer.Exit(1) from None
     finally:
         store.close()
-    Coordination.reset(settings.data_dir)
+    if shared_file:
+        Coordination.reset(settings.data_dir)
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Upgrade the schema to this release's (`serve` does it at start unless
+    SUMMARIZER_DATABASE_MIGRATE=false). Safe to run while replicas start: one migrates."""
+    from service.app import open_store
+    from service.errors import DatabaseDamaged
+
+    store = open_store(Settings())
+    try:
+        store.verify_integrity()
+        before, after = store.migrate()
+    except DatabaseDamaged as exc:
+        typer.echo(f"error: {exc.message}", err=True)
+        raise typer.Exit(1) from None
+    finally:
+        store.close()
+    word = "already at" if before == after else f"upgraded from {before or 'empty'} to"
+    typer.echo(f"{store.backend}: {word} revision {after}")
+
+
+@db_app.command("current")
+def db_current() -> None:
+    """Print the schema revision of the database and the one this release needs."""
+    from service import migrations
+    from service.app import open_store
+
+    store = open_store(Settings())
+    try:
+        have = store.revision()
+    finally:
+        store.close()
+    typer.echo(f"database  {have or 'none'}\nrelease   {migrations.head()}")
+    raise typer.Exit(0 if have == migrations.head() else 1)
 
 
 @app.command()
@@ -160,11 +202,10 @@ def model_verify() -> None:
 
 
 def _key_store():
-    from service.store import Store, make_engine
+    from service.app import open_store
 
-    settings = Settings()
-    store = Store(make_engine(settings.resolved_database_url))
-    store.create_schema()
+    store = open_store(Settings())
+    store.migrate()
     return store
 
 

@@ -99,6 +99,24 @@ class Settings(BaseSettings):
         default="NORMAL",
         description="NORMAL survives a process kill; FULL also survives a power loss.",
     )
+    database_migrate: bool = Field(
+        default=True,
+        description="Upgrade the schema at start-up (under a lock, so replicas starting "
+        "together migrate once); false: refuse to start on an older schema and leave the "
+        "upgrade to `incident-summarizer db upgrade`.",
+    )
+    database_pool_size: int = Field(
+        default=10, ge=1, le=1000, description="PostgreSQL: connections each process keeps."
+    )
+    database_pool_overflow: int = Field(
+        default=10, ge=0, le=1000, description="PostgreSQL: extra connections under a burst."
+    )
+    database_pool_timeout_s: float = Field(
+        default=30.0, gt=0, description="PostgreSQL: longest wait for a pooled connection."
+    )
+    database_connect_timeout_s: int = Field(
+        default=10, ge=1, le=600, description="PostgreSQL: longest wait to open a connection."
+    )
 
     # --- limits ---
     max_body_bytes: int = Field(default=1_048_576, ge=1024)

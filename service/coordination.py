@@ -1,4 +1,4 @@
-"""What the worker processes of one service share (``SUMMARIZER_WORKERS`` > 1).
+"""What the processes of one service share: worker processes, and replicas on other hosts.
 
 Each worker is its own process with its own event loop, so what one keeps in memory the others
 never see. Two promises must still hold for the service as a whole:
@@ -9,21 +9,37 @@ never see. Two promises must still hold for the service as a whole:
 - **Rate limits.** A key's requests per minute count across all workers, whichever worker
   its connections land on. The token bucket of each key is a row here.
 
-Both live in a small SQLite file beside the records (``coordination.sqlite3``). It holds the
-state of running processes only, so it is written without waiting for the disk
-(``synchronous=OFF``) and cleared when the service starts. Every operation is one short
-``BEGIN IMMEDIATE`` transaction on the event loop's thread (tens of microseconds); the
-busy timeout covers the moments another worker holds the lock.
+Two implementations of the one interface (``claim``, ``release``, ``holder``, ``take``):
+
+- ``Coordination``: the worker processes of one host (``SUMMARIZER_WORKERS`` > 1) with the
+  SQLite store. A small SQLite file beside the records (``coordination.sqlite3``). It holds the
+  state of running processes only, so it is written without waiting for the disk
+  (``synchronous=OFF``) and cleared when the service starts. Every operation is one short
+  ``BEGIN IMMEDIATE`` transaction on the event loop's thread (tens of microseconds); the
+  busy timeout covers the moments another worker holds the lock.
+- ``DatabaseCoordination``: every process of every replica with the PostgreSQL store. A claim
+  is a session-level advisory lock held by the process's own connection: PostgreSQL releases
+  it the moment that connection ends, so a killed process (or host) leaves no claim behind and
+  needs no expiry. A bucket is a row of ``rate_buckets``, refilled and spent by one
+  ``INSERT … ON CONFLICT DO UPDATE`` on the database's clock, the same for every host.
 """
 
 from __future__ import annotations
 
+import hashlib
+import logging
 import os
+import socket
 import sqlite3
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any, Protocol, TypeVar
+
+log = logging.getLogger("service.coordination")
+T = TypeVar("T")
 
 FILE_NAME = "coordination.sqlite3"
 
@@ -49,6 +65,16 @@ def _alive(pid: int) -> bool:
     except PermissionError:  # exists, owned by another user
         return True
     return True
+
+
+class Shared(Protocol):
+    """What single flight and the rate limiter need from either implementation."""
+
+    def claim(self, key: str, ttl_s: float) -> bool: ...
+    def release(self, key: str) -> None: ...
+    def holder(self, key: str) -> int | None: ...
+    def take(self, name: str, rate_per_s: float, burst: float) -> float | None: ...
+    def close(self) -> None: ...
 
 
 class Coordination:
@@ -137,3 +163,118 @@ class Coordination:
                 (name, tokens, now),
             )
             return wait
+
+
+def _lock_key(key: str) -> int:
+    """The advisory lock's 64-bit key for a claim (distinct from the migration lock's)."""
+    digest = hashlib.sha256(b"incident-summarizer/claim\x1f" + key.encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+class DatabaseCoordination:
+    """One process's connection to PostgreSQL for claims and buckets (see the module's
+    docstring). Operations are single statements in autocommit mode, run on the event
+    loop's thread: a round trip on the local network, no transaction left open."""
+
+    _REFILLED = (
+        "LEAST(%(burst)s, b.tokens + GREATEST(0, EXTRACT(EPOCH FROM now() - b.at)::float8)"
+        " * %(rate)s)"
+    )
+    _TAKE = f"""
+        INSERT INTO rate_buckets AS b (name, tokens, at, granted)
+        VALUES (%(name)s, %(burst)s - 1, now(), true)
+        ON CONFLICT (name) DO UPDATE SET
+            tokens = {_REFILLED} - CASE WHEN {_REFILLED} >= 1 THEN 1 ELSE 0 END,
+            granted = {_REFILLED} >= 1,
+            at = GREATEST(b.at, now())
+        RETURNING tokens, granted
+    """
+
+    def __init__(self, conninfo: str, *, connect_timeout_s: int = 10) -> None:
+        self._conninfo = conninfo
+        self._timeout = connect_timeout_s
+        self.pid = os.getpid()
+        self._held: set[str] = set()
+        self._lock = threading.Lock()
+        self._conn: Any = None
+        self._connect()
+
+    def _connect(self) -> None:
+        import psycopg
+
+        self._conn = psycopg.connect(
+            self._conninfo,
+            autocommit=True,
+            connect_timeout=self._timeout,
+            application_name=f"incident-summarizer {self.pid}@{socket.gethostname()}"[:63],
+        )
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()  # ends the session: every claim it holds is released
+
+    def _run(self, operation: Callable[[Any], T]) -> T:
+        """``operation(connection)``; once more on a new connection if the old one broke
+        (the claims it held went with it, as they would with this process)."""
+        import psycopg
+
+        with self._lock:
+            try:
+                return operation(self._conn)
+            except psycopg.OperationalError:
+                if not self._conn.closed:
+                    raise
+                log.warning("coordination connection lost; reconnecting")
+                self._held.clear()
+                self._connect()
+                return operation(self._conn)
+
+    def claim(self, key: str, ttl_s: float) -> bool:
+        """Claim ``key`` for this process: True if no other process holds it. ``ttl_s`` is
+        not needed: the claim ends with its holder's connection."""
+        if key in self._held:
+            return True
+
+        def lock(conn: Any) -> bool:
+            row = conn.execute("SELECT pg_try_advisory_lock(%s)", (_lock_key(key),)).fetchone()
+            return bool(row[0])
+
+        if self._run(lock):
+            self._held.add(key)
+            return True
+        return False
+
+    def release(self, key: str) -> None:
+        if key not in self._held:
+            return
+        self._held.discard(key)
+        self._run(lambda conn: conn.execute("SELECT pg_advisory_unlock(%s)", (_lock_key(key),)))
+
+    def holder(self, key: str) -> int | None:
+        """The OS process id of the process holding ``key`` (from its application name)."""
+        lock = _lock_key(key) & 0xFFFFFFFFFFFFFFFF
+        row = self._run(
+            lambda conn: conn.execute(
+                """
+                SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a USING (pid)
+                WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
+                  AND l.classid::bigint = %s AND l.objid::bigint = %s
+                  AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+                """,
+                (lock >> 32, lock & 0xFFFFFFFF),
+            ).fetchone()
+        )
+        if row is None:
+            return None
+        return int(row[0].split()[-1].split("@")[0])
+
+    def take(self, name: str, rate_per_s: float, burst: float) -> float | None:
+        """Spend a token of ``name``'s bucket: None when allowed, else seconds to wait. The
+        same arithmetic as ``Coordination.take``, in one atomic statement."""
+        row = self._run(
+            lambda conn: conn.execute(
+                self._TAKE, {"name": name, "rate": rate_per_s, "burst": burst}
+            ).fetchone()
+        )
+        tokens, granted = row
+        return None if granted else (1.0 - tokens) / rate_per_s

@@ -76,6 +76,12 @@ class DatabaseDamaged(SummarizerError):
     status, code = 503, "database_damaged"
 
 
+class SchemaOutOfDate(SummarizerError):
+    """The database's schema is older than this release and migrating at start is off."""
+
+    status, code = 503, "schema_out_of_date"
+
+
 class ModelFileError(SummarizerError):
     """The bundled model file is missing or does not match its published hash."""
 

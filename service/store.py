@@ -1,8 +1,17 @@
 """Stored summaries: the SQLModel table, the engine, and every query the service makes.
 
-SQLite runs in WAL mode with a busy timeout; writes open with ``BEGIN IMMEDIATE`` so two
-writers never deadlock upgrading a read lock. ``SUMMARIZER_DATABASE_URL`` may point at a
-server database instead; the SQLite-only settings are then skipped.
+Two backends, one schema (``service.migrations``):
+
+- **SQLite** (the embedded default): WAL mode with a busy timeout; writes open with
+  ``BEGIN IMMEDIATE`` so two writers never deadlock upgrading a read lock. Text search is an
+  FTS5 table kept in step by triggers.
+- **PostgreSQL** (``postgresql+psycopg://``, for several replicas): a sized connection pool,
+  sessions in UTC, text search on a generated ``tsvector`` column with a GIN index.
+
+An *article* is its normalized text (``content_sha256``). It may have several records: one per
+model, prompt and rules version, and one per ``refresh``. ``latest`` marks the newest of them,
+the one the listing shows; ``superseded`` marks the records a refresh replaced for their cache
+key, which the cache no longer serves.
 """
 
 from __future__ import annotations
@@ -10,23 +19,38 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import hashlib
 import os
+import re
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import orjson
-from sqlalchemy import Engine, Table, bindparam, event, insert, text, update
-from sqlalchemy.engine import make_url
+from sqlalchemy import (
+    ColumnElement,
+    Engine,
+    Table,
+    bindparam,
+    column,
+    event,
+    func,
+    insert,
+    literal_column,
+    table,
+    text,
+    update,
+)
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import StaticPool
 from sqlmodel import Field, Index, Session, SQLModel, col, create_engine, or_, select
 
-from service.errors import DatabaseDamaged, InvalidInput
+from service.errors import DatabaseDamaged, InvalidInput, SchemaOutOfDate
 
 
 class SummaryRow(SQLModel, table=True):
@@ -34,11 +58,15 @@ class SummaryRow(SQLModel, table=True):
     __table_args__ = (
         Index("ix_summaries_created", "created_at", "id"),
         Index("ix_summaries_key_current", "cache_key", "superseded"),
+        Index("ix_summaries_latest", "latest", "created_at", "id"),
+        Index("ix_summaries_article", "content_sha256", "created_at"),
     )
 
     id: str = Field(primary_key=True, max_length=64)
     cache_key: str = Field(max_length=64)
     superseded: bool = False
+    # The newest record of its article (``content_sha256``): what the listing shows.
+    latest: bool = True
     content_sha256: str = Field(max_length=64)
     created_at: datetime
     model: str
@@ -53,6 +81,9 @@ class SummaryRow(SQLModel, table=True):
     event_date: str | None = Field(default=None, index=True)
     headline: str
     summary: str
+    # Searched with headline and summary (see ``search_fields``).
+    place: str | None = None
+    perpetrators: str | None = None
     # The whole resource as served (without ``cached``), so a hit is one read, no rebuild.
     body: bytes
 
@@ -82,6 +113,59 @@ class ListQuery:
     q: str | None = None
     limit: int = 20
     cursor: str | None = None
+    # "current": each article's newest record once; "all": every stored record.
+    versions: Literal["current", "all"] = "current"
+
+
+def search_fields(incident: dict[str, Any]) -> dict[str, str | None]:
+    """The searched columns besides headline and summary, from a record's ``incident``."""
+    names = [
+        p.get("name") or ""
+        for p in incident.get("perpetrators") or []
+        if (p.get("name") or "").lower() != "unknown"
+    ]
+    return {
+        "place": (incident.get("location") or {}).get("place"),
+        "perpetrators": " ".join(n for n in names if n) or None,
+    }
+
+
+_WORD = re.compile(r"[^\W_]+")
+_PHRASE = re.compile(r'"([^"]*)"')
+MAX_SEARCH_TERMS = 16
+
+
+@dataclass(frozen=True)
+class SearchTerms:
+    """What ``q`` asks for: every word (a prefix, unless it is a number) and every quoted
+    phrase (its words adjacent, in order) must occur. Case is ignored; nothing is stemmed."""
+
+    words: tuple[str, ...]
+    phrases: tuple[tuple[str, ...], ...]
+
+    @classmethod
+    def parse(cls, q: str) -> SearchTerms:
+        phrases = [tuple(_WORD.findall(p.lower())) for p in _PHRASE.findall(q)]
+        words = _WORD.findall(_PHRASE.sub(" ", q).lower())
+        phrases = [p for p in phrases if p]
+        if len(words) + sum(map(len, phrases)) > MAX_SEARCH_TERMS:
+            raise InvalidInput(f"q may hold at most {MAX_SEARCH_TERMS} words")
+        return cls(tuple(words), tuple(phrases))
+
+    @property
+    def empty(self) -> bool:
+        return not self.words and not self.phrases
+
+    def fts5(self) -> str:
+        # Terms are runs of letters and digits only, so quoting them is all the escaping needed.
+        parts = [f'"{w}"' if w.isdigit() else f'"{w}"*' for w in self.words]
+        parts += ['"' + " ".join(p) + '"' for p in self.phrases]
+        return " AND ".join(parts)
+
+    def tsquery(self) -> str:
+        parts = [w if w.isdigit() else f"{w}:*" for w in self.words]
+        parts += ["(" + " <-> ".join(p) + ")" for p in self.phrases]
+        return " & ".join(parts)
 
 
 def _sqlite_pragmas(synchronous: str):
@@ -98,10 +182,44 @@ def _sqlite_pragmas(synchronous: str):
     return on_connect
 
 
-def make_engine(url: str, *, synchronous: str = "NORMAL") -> Engine:
+def database_url(url: str) -> URL:
+    """``url`` parsed; a plain ``postgresql://`` (or ``postgres://``) URL means psycopg 3."""
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url.removeprefix("postgres://")
     parsed = make_url(url)
+    if parsed.drivername == "postgresql":
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed
+
+
+@dataclass(frozen=True)
+class Pool:
+    """Connections to a database server, per process (SQLite sizes its own pool)."""
+
+    size: int = 10
+    max_overflow: int = 10
+    timeout_s: float = 30.0
+    recycle_s: float = 1800.0
+    connect_timeout_s: int = 10
+
+
+def make_engine(url: str, *, synchronous: str = "NORMAL", pool: Pool | None = None) -> Engine:
+    parsed = database_url(url)
+    if parsed.get_backend_name() == "postgresql":
+        pool = pool or Pool()
+        return create_engine(
+            parsed,
+            pool_pre_ping=True,
+            pool_size=pool.size,
+            max_overflow=pool.max_overflow,
+            pool_timeout=pool.timeout_s,
+            pool_recycle=pool.recycle_s,
+            # UTC sessions: ``created_at`` is a UTC time without a zone, whatever the
+            # server's own time zone.
+            connect_args={"options": "-c timezone=UTC", "connect_timeout": pool.connect_timeout_s},
+        )
     if parsed.get_backend_name() != "sqlite":
-        return create_engine(url, pool_pre_ping=True)
+        return create_engine(parsed, pool_pre_ping=True)
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     # One pooled connection per worker thread of asyncio's default executor (where the
@@ -130,6 +248,16 @@ def make_engine(url: str, *, synchronous: str = "NORMAL") -> Engine:
 # The hit path's statements, for the event-loop reader below (SQLite stores booleans as 0/1).
 _CURRENT_SQL = "SELECT body FROM summaries WHERE cache_key = ? AND superseded = 0 LIMIT 1"
 _BY_ID_SQL = "SELECT body FROM summaries WHERE id = ?"
+
+
+# Held while migrating: replicas starting together migrate once (PostgreSQL advisory lock; on
+# SQLite the write lock of ``BEGIN IMMEDIATE`` serves).
+MIGRATION_LOCK = int.from_bytes(
+    hashlib.sha256(b"incident-summarizer/migrate").digest()[:8], "big", signed=True
+)
+
+_FTS = table("summaries_fts", column("id"))
+_SEARCH_VECTOR: ColumnElement[Any] = literal_column("summaries.search")
 
 
 class Store:
@@ -188,8 +316,45 @@ class Store:
         """``get`` without leaving the event loop when the database allows it."""
         return await self._read_one(_BY_ID_SQL, summary_id, self.get)
 
+    @property
+    def backend(self) -> str:
+        return self.engine.dialect.name
+
+    def libpq_url(self) -> str:
+        """The database's URL as libpq reads it (for ``service.coordination``)."""
+        url = self.engine.url.set(drivername="postgresql")
+        return url.render_as_string(hide_password=False)
+
+    def migrate(self) -> tuple[str | None, str | None]:
+        """Upgrade the schema to the newest revision, under the migration lock; returns the
+        revisions before and after. A second process arriving meanwhile waits, then finds
+        nothing left to do."""
+        from service import migrations
+
+        with self._write_engine.begin() as conn:  # SQLite: BEGIN IMMEDIATE, the write lock
+            if self.backend == "postgresql":
+                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
+            return migrations.upgrade(conn)
+
+    def revision(self) -> str | None:
+        from service import migrations
+
+        with self.engine.connect() as conn:
+            return migrations.current(conn)
+
+    def require_current_schema(self) -> None:
+        from service import migrations
+
+        have, want = self.revision(), migrations.head()
+        if have != want:
+            raise SchemaOutOfDate(
+                f"the database schema is at revision {have or 'none'}, this release needs "
+                f"{want}: run `incident-summarizer db upgrade` (or start with "
+                "SUMMARIZER_DATABASE_MIGRATE=true)"
+            )
+
     def create_schema(self) -> None:
-        SQLModel.metadata.create_all(self.engine)
+        self.migrate()
 
     def check(self) -> None:
         """The database answers (for /readyz: cheap, whatever the database's size)."""
@@ -269,11 +434,30 @@ class Store:
     )
     _INSERT = insert(_SUMMARIES)
 
+    _RETIRE = (
+        update(_SUMMARIES)
+        .where(
+            _SUMMARIES.c.content_sha256 == bindparam("sha"),
+            _SUMMARIES.c.latest.is_(True),
+            _SUMMARIES.c.id != bindparam("keep"),
+        )
+        .values(latest=False)
+    )
+
     def put(self, row: SummaryRow) -> None:
-        """Store ``row`` as the live record of its key; an earlier one stays, superseded."""
-        values = row.model_dump()
+        """Store ``row`` as the live record of its key and the newest of its article; the
+        earlier ones stay, superseded or no longer latest."""
+        values = {**row.model_dump(), "latest": True}
         with self._write_engine.begin() as conn:
+            if self.backend == "postgresql":
+                # Two replicas storing records of one article at once must not both leave
+                # theirs marked latest: one waits for the other's commit, then sees its row.
+                conn.execute(
+                    text("SELECT pg_advisory_xact_lock(:key)"),
+                    {"key": _article_lock(row.content_sha256)},
+                )
             conn.execute(self._SUPERSEDE, {"key": row.cache_key, "keep": row.id})
+            conn.execute(self._RETIRE, {"sha": row.content_sha256, "keep": row.id})
             # The same id again (a second process raced this one to the same article).
             if conn.execute(self._REPLACE, {**values, "row_id": row.id}).rowcount == 0:
                 conn.execute(self._INSERT, values)
@@ -321,7 +505,16 @@ class Store:
             return session.get(SummaryRow, summary_id) is not None
 
     def list(self, query: ListQuery) -> tuple[list[bytes], str | None]:
-        stmt = select(SummaryRow.body, SummaryRow.created_at, SummaryRow.id)
+        """A page of records, newest first; with ``q``, best match first (then newest)."""
+        terms = SearchTerms.parse(query.q) if query.q else None
+        if terms is not None and terms.empty:
+            return [], None  # nothing searchable in q (punctuation only): nothing matches
+        score: ColumnElement[float] | None = None
+        stmt: Any = select(SummaryRow.body, SummaryRow.created_at, SummaryRow.id)
+        if terms is not None:
+            stmt, score = self._search(stmt, terms)
+        if query.versions == "current":
+            stmt = stmt.where(col(SummaryRow.latest) == True)  # noqa: E712 (SQL, not Python)
         if query.country_code:
             stmt = stmt.where(SummaryRow.country_code == query.country_code.upper())
         if query.category:
@@ -332,45 +525,82 @@ class Store:
             stmt = stmt.where(col(SummaryRow.event_date) >= query.since)
         if query.until:
             stmt = stmt.where(col(SummaryRow.event_date) <= query.until)
-        if query.q:
-            pattern = f"%{_escape_like(query.q)}%"
-            stmt = stmt.where(
-                or_(
-                    col(SummaryRow.headline).ilike(pattern, escape="\\"),
-                    col(SummaryRow.summary).ilike(pattern, escape="\\"),
-                )
-            )
         if query.cursor:
-            created, last_id = decode_cursor(query.cursor)
-            stmt = stmt.where(
-                or_(
-                    SummaryRow.created_at < created,
-                    (SummaryRow.created_at == created) & (SummaryRow.id < last_id),
-                )
+            created, last_id, last_score = decode_cursor(query.cursor)
+            if (score is None) != (last_score is None):
+                raise InvalidInput("cursor belongs to a listing with a different q")
+            older = or_(
+                SummaryRow.created_at < created,
+                (SummaryRow.created_at == created) & (SummaryRow.id < last_id),
             )
-        stmt = stmt.order_by(col(SummaryRow.created_at).desc(), col(SummaryRow.id).desc())
-        with Session(self.engine) as session:
-            rows = session.exec(stmt.limit(query.limit + 1)).all()
+            if score is not None:
+                older = or_(score < last_score, (score == last_score) & older)
+            stmt = stmt.where(older)
+        order: list[Any] = [col(SummaryRow.created_at).desc(), col(SummaryRow.id).desc()]
+        if score is not None:
+            # Rank the matches on their keys alone, then read the bodies of one page: sorting
+            # thousands of matches with their 2 KB bodies attached cost most of the time.
+            ranked = (
+                stmt.with_only_columns(
+                    col(SummaryRow.id), col(SummaryRow.created_at), score.label("score")
+                )
+                .order_by(score.desc(), *order)
+                .limit(query.limit + 1)
+                .subquery("ranked")
+            )
+            stmt = (
+                select(SummaryRow.body, ranked.c.created_at, ranked.c.id, ranked.c.score)
+                .join(ranked, col(SummaryRow.id) == ranked.c.id)
+                .order_by(ranked.c.score.desc(), ranked.c.created_at.desc(), ranked.c.id.desc())
+            )
+        else:
+            stmt = stmt.order_by(*order).limit(query.limit + 1)
+        with self.engine.connect() as conn:
+            rows: Any = conn.execute(stmt).all()
         page = rows[: query.limit]
         more = len(rows) > query.limit
-        cursor = encode_cursor(page[-1][1], page[-1][2]) if more and page else None
+        cursor = None
+        if more and page:
+            last = page[-1]
+            cursor = encode_cursor(last[1], last[2], last[3] if score is not None else None)
         return [r[0] for r in page], cursor
 
+    def _search(self, stmt: Any, terms: SearchTerms) -> tuple[Any, ColumnElement[float]]:
+        """``stmt`` narrowed to the records matching ``terms``, and their score (higher is
+        better): bm25 over the FTS5 table on SQLite, ``ts_rank`` on PostgreSQL."""
+        if self.backend == "postgresql":
+            query = func.to_tsquery(literal_column("'simple'"), terms.tsquery())
+            stmt = stmt.where(_SEARCH_VECTOR.op("@@")(query))
+            return stmt, func.ts_rank(_SEARCH_VECTOR, query)
+        if self.backend != "sqlite":
+            raise InvalidInput("text search needs SQLite or PostgreSQL")
+        stmt = stmt.join(_FTS, _FTS.c.id == SummaryRow.id).where(
+            text("summaries_fts MATCH :fts").bindparams(fts=terms.fts5())
+        )
+        # Column weights: id (not indexed), headline, summary, place, perpetrators.
+        return stmt, -func.bm25(literal_column("summaries_fts"), 0.0, 4.0, 1.0, 2.0, 2.0)
 
-def _escape_like(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+def _article_lock(content_sha256: str) -> int:
+    return int.from_bytes(bytes.fromhex(content_sha256[:16]), "big", signed=True)
 
 
-def encode_cursor(created_at: datetime, summary_id: str) -> str:
-    raw = orjson.dumps([created_at.isoformat(), summary_id])
+def encode_cursor(created_at: datetime, summary_id: str, score: float | None = None) -> str:
+    parts: list[Any] = [created_at.isoformat(), summary_id]
+    if score is not None:
+        parts.append(float(score))
+    raw = orjson.dumps(parts)
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str) -> tuple[datetime, str]:
+def decode_cursor(cursor: str) -> tuple[datetime, str, float | None]:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        created, summary_id = orjson.loads(raw)
-        return datetime.fromisoformat(created), str(summary_id)
+        created, summary_id, *rest = orjson.loads(raw)
+        if len(rest) > 1 or (rest and not isinstance(rest[0], int | float)):
+            raise ValueError("unexpected cursor parts")
+        score = float(rest[0]) if rest else None
+        return datetime.fromisoformat(created), str(summary_id), score
     except (ValueError, TypeError, binascii.Error, orjson.JSONDecodeError) as exc:
         raise InvalidInput("cursor is not one this service issued") from exc
 

@@ -35,7 +35,7 @@ from schemas.incident import (
 from service import llm, pipeline
 from service.article import ArticleText, read_article
 from service.config import Settings
-from service.coordination import Coordination
+from service.coordination import Shared
 from service.errors import (
     ArticleTooLarge,
     DeadlineExceeded,
@@ -46,7 +46,7 @@ from service.errors import (
 from service.extract import Answer, Extractor, Usage
 from service.language import detect_language
 from service.pipeline import RULES_VERSION, Context, StepOutcome
-from service.store import Store, SummaryRow, utcnow
+from service.store import Store, SummaryRow, search_fields, utcnow
 
 log = logging.getLogger("service.summarize")
 
@@ -164,7 +164,7 @@ class Summarizer:
         *,
         count_tokens: Callable[[str], int] | None = None,
         max_article_tokens: int | None = None,
-        coordination: Coordination | None = None,
+        coordination: Shared | None = None,
     ) -> None:
         self._settings = settings
         self._store = store
@@ -385,6 +385,7 @@ class Summarizer:
             "incident": incident.model_dump(mode="json"),
             "warnings": warnings,
         }
+        searched = search_fields(resource["incident"])
         row = SummaryRow(
             id=summary_id,
             cache_key=key,
@@ -402,6 +403,8 @@ class Summarizer:
             event_date=incident.date.iso,
             headline=incident.headline,
             summary=incident.summary,
+            place=searched["place"],
+            perpetrators=searched["perpetrators"],
             body=orjson.dumps(resource),
         )
         await asyncio.to_thread(self._store.put, row)

@@ -19,6 +19,9 @@ from tests.conftest import running_app
 from tests.fake_llm import ScriptedLLM, draft_from_record
 from tests.test_errors_and_listing import error_of
 
+# The same tests on SQLite and on PostgreSQL (tests.conftest's database_url).
+pytestmark = pytest.mark.backends
+
 OPEN = {"/healthz", "/readyz", "/", "/web/app.js", "/web/app.css"}
 
 

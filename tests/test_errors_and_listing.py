@@ -10,6 +10,9 @@ import pytest
 from tests.conftest import load_seed, running_app
 from tests.fake_llm import ScriptedLLM, Turn, draft_from_record
 
+# The same tests on SQLite and on PostgreSQL (tests.conftest's database_url).
+pytestmark = pytest.mark.backends
+
 
 def error_of(response) -> dict[str, Any]:
     body = response.json()
@@ -215,8 +218,11 @@ async def test_list_filters_and_cursor_pagination(make_settings):
             "2020-03-07",
             "2020-03-09",
         ]
-        found = await listing(q="NUMBER 2")
+        found = await listing(q='"NUMBER 2"')  # a phrase: these words, adjacent
         assert [i["id"] for i in found["items"]] == [ids[2]]
+        ranked = await listing(q="NUMBER 2")  # both words, anywhere: best match first
+        assert ranked["items"][0]["id"] == ids[2]
+        assert len(ranked["items"]) == 5
         assert (await listing(q="100%_"))["items"] == []
         assert len((await listing(is_incident="true"))["items"]) == 5
         assert (await listing(is_incident="false"))["items"] == []

@@ -20,6 +20,9 @@ from service.summarize import Slots
 from tests.conftest import running_app
 from tests.fake_llm import ScriptedLLM, draft_from_record
 
+# The same tests on SQLite and on PostgreSQL (tests.conftest's database_url).
+pytestmark = pytest.mark.backends
+
 INVALID = '{"is_incident": true, "unexpected": 1}'
 
 

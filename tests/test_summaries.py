@@ -8,10 +8,14 @@ import json
 from typing import Any
 
 import httpx
+import pytest
 
 from service import summarize
 from tests.conftest import SEEDS, running_app
 from tests.fake_llm import ScriptedLLM, completion, draft_from_record
+
+# The same tests on SQLite and on PostgreSQL (tests.conftest's database_url).
+pytestmark = pytest.mark.backends
 
 
 def seed_request(seed: dict[str, Any]) -> dict[str, Any]:

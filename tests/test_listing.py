@@ -1,0 +1,187 @@
+"""The listing: each article once (its newest record), every record with ``versions=all``, and
+full-text search over headline, summary, place and perpetrators, best match first."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import orjson
+import pytest
+
+from service import app as app_module
+from service.app import open_store
+from service.errors import InvalidInput
+from service.prompts import load_prompts
+from service.store import MAX_SEARCH_TERMS, ListQuery, Store, SummaryRow
+from tests.conftest import load_seed, running_app
+from tests.fake_llm import ScriptedLLM, Turn, draft_from_record
+
+pytestmark = pytest.mark.backends
+
+
+def _turn(seed: dict[str, Any], *, summary: str, place: str | None = None) -> Turn:
+    turn = draft_from_record(copy.deepcopy(seed["expected"]))
+    assert turn.record is not None
+    turn.record["summary"] = summary
+    if place is not None:
+        turn.record["location"]["place"] = place
+    return turn
+
+
+async def test_an_article_is_listed_once_after_a_refresh_and_a_prompt_change(
+    make_settings, monkeypatch
+):
+    seed = load_seed("seed-camp-taji.json")
+    other = {**seed["request"], "text": seed["request"]["text"] + " A second article."}
+    settings = make_settings()
+    llm = ScriptedLLM(
+        _turn(seed, summary="First record of the strike."),
+        _turn(seed, summary="Another article's record."),
+        _turn(seed, summary="Refreshed record of the strike."),
+        _turn(seed, summary="Record under the new prompt."),
+        repeat_last=False,
+    )
+    async with running_app(settings, llm) as client:
+        first = (await client.post("/v1/summaries", json=seed["request"])).json()
+        second = (await client.post("/v1/summaries", json=other)).json()
+        refreshed = await client.post("/v1/summaries?refresh=true", json=seed["request"])
+        assert refreshed.status_code == 200
+    # A new prompt: another cache key for the same article, so a new record of it.
+    edited = dataclasses.replace(load_prompts(), version="edited-prompt")
+    monkeypatch.setattr(app_module, "load_prompts", lambda: edited)
+    async with running_app(settings, llm) as client:
+        newest = await client.post("/v1/summaries", json=seed["request"])
+        assert newest.headers["X-Cache"] == "miss"
+        listing = (await client.get("/v1/summaries")).json()
+        every = (await client.get("/v1/summaries", params={"versions": "all"})).json()
+        old = await client.get(f"/v1/summaries/{first['id']}")
+        bad = await client.get("/v1/summaries", params={"versions": "some"})
+    assert llm.record_calls == 4
+    ids = [first["id"], second["id"], refreshed.json()["id"], newest.json()["id"]]
+    assert len(set(ids)) == 4
+    # Each article once, its newest record first; the older records are still listed on demand
+    # and still served by id.
+    assert [i["id"] for i in listing["items"]] == [ids[3], ids[1]]
+    assert listing["items"][0]["incident"]["summary"] == "Record under the new prompt."
+    assert [i["id"] for i in every["items"]] == ids[::-1]
+    assert old.status_code == 200
+    assert bad.status_code == 422
+    assert bad.json()["error"]["code"] == "invalid_input"
+
+
+@pytest.fixture
+def store(make_settings) -> Iterator[Store]:
+    store = open_store(make_settings())
+    store.migrate()
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+def _row(n: int, *, headline: str, summary: str, place: str | None, perpetrators: str | None):
+    created = datetime(2026, 12, 1, tzinfo=UTC) + timedelta(minutes=n)
+    resource = {"id": f"r{n}", "incident": {"headline": headline}}
+    return SummaryRow(
+        id=f"r{n}",
+        cache_key=f"key{n}",
+        content_sha256=f"{n:064x}",
+        created_at=created,
+        model="m",
+        prompt_version="p",
+        schema_version="1",
+        is_incident=True,
+        country_code="IQ",
+        headline=headline,
+        summary=summary,
+        place=place,
+        perpetrators=perpetrators,
+        body=orjson.dumps(resource),
+    )
+
+
+def _ids(store: Store, q: str, **filters: Any) -> list[str]:
+    bodies, _ = store.list(ListQuery(q=q, limit=100, **filters))
+    return [orjson.loads(b)["id"] for b in bodies]
+
+
+def test_search_covers_place_and_perpetrators_and_ranks_the_headline_first(store: Store):
+    rows = [
+        _row(
+            1,
+            headline="Rockets hit a base",
+            summary="At night.",
+            place="Camp Taji",
+            perpetrators=None,
+        ),
+        _row(
+            2,
+            headline="Convoy ambushed",
+            summary="Near the river.",
+            place="Samarra",
+            perpetrators="Saraya Example",
+        ),
+        _row(
+            3,
+            headline="Mortar fire on a market",
+            summary="Samarra officials counted the dead.",
+            place="Tikrit",
+            perpetrators=None,
+        ),
+        _row(
+            4,
+            headline="Samarra bridge bombed",
+            summary="Traffic stopped.",
+            place=None,
+            perpetrators=None,
+        ),
+        _row(
+            5,
+            headline="Market fire",
+            summary="No one was hurt in 2020.",
+            place=None,
+            perpetrators=None,
+        ),
+    ]
+    for row in rows:
+        store.put(row)
+    # Headline outweighs place, place outweighs the summary.
+    assert _ids(store, "samarra") == ["r4", "r2", "r3"]
+    assert _ids(store, "SAMAR") == ["r4", "r2", "r3"]  # the start of a word, any case
+    assert _ids(store, "samarra convoy") == ["r2"]  # every word must occur
+    assert _ids(store, "saraya") == ["r2"]  # perpetrators
+    assert _ids(store, "taji") == ["r1"]  # place
+    assert _ids(store, '"officials counted"') == ["r3"]
+    assert _ids(store, '"counted officials"') == []  # a phrase keeps its order
+    assert _ids(store, "202") == []  # a number matches whole
+    assert _ids(store, "2020") == ["r5"]
+    assert _ids(store, "%_") == []  # nothing searchable
+    assert _ids(store, "samarra", country_code="FR") == []  # filters still apply
+    with pytest.raises(InvalidInput):
+        _ids(store, " ".join(["w"] * (MAX_SEARCH_TERMS + 1)))
+    # Paging through ranked results: each once, in rank order.
+    pages, cursor = [], None
+    while True:
+        bodies, cursor = store.list(ListQuery(q="samarra", limit=2, cursor=cursor))
+        pages.append([orjson.loads(b)["id"] for b in bodies])
+        if cursor is None:
+            break
+    assert pages == [["r4", "r2"], ["r3"]]
+    # A search's cursor does not page a plain listing.
+    _, ranked_cursor = store.list(ListQuery(q="samarra", limit=1))
+    with pytest.raises(InvalidInput):
+        store.list(ListQuery(cursor=ranked_cursor))
+
+
+def test_a_record_replaced_by_id_stays_searchable_once(store: Store):
+    """Two processes storing the same record id: the second replaces the first's row, and the
+    search index follows (one hit, with the new words)."""
+    store.put(_row(1, headline="Old words", summary="x", place=None, perpetrators=None))
+    store.put(_row(1, headline="New words", summary="x", place=None, perpetrators=None))
+    assert _ids(store, "words") == ["r1"]
+    assert _ids(store, "old") == []
+    assert _ids(store, "new") == ["r1"]
