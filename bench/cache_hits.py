@@ -531,8 +531,9 @@ def render(
             "on (stderr to a file), `/metrics` on; SQLite file in a temp dir, "
             "`SUMMARIZER_LLM_BASE_URL` pointing at a scripted OpenAI-compatible server on "
             "loopback that returns the `seeds/seed-camp-taji.json` draft. The seed is POSTed "
-            "once (miss, one model call), then every measured POST is the same: a hit, no "
-            "model call (checked: the model saw no call after the first POST); every GET asks for its id. "
+            "once (a miss: the model's two answers), then every measured POST is the same: a "
+            "hit (checked: the model saw no call after the first POST); every GET asks for "
+            "its id. "
             f"Access log checked after the run: {logged:,} lines for the {answered:,} answers "
             "of the measured windows (warm-ups also write lines).",
             "- Baseline: `bench/bare_app.py` under `uvicorn --workers 1 --no-access-log "
