@@ -42,7 +42,8 @@ def serve(
     import uvicorn
     from pydantic import ValidationError
 
-    from service.app import configure_logging, create_app
+    from service.app import create_app
+    from service.logs import configure_logging
 
     if workers is not None:
         os.environ["SUMMARIZER_WORKERS"] = str(workers)  # the worker processes read it too
@@ -68,9 +69,10 @@ def serve(
 
 def _prepare_workers(settings: Settings) -> None:
     """What the workers must not race each other for: the database schema is created, and the
-    file they coordinate through starts empty."""
+    file they coordinate through and the directory of their metrics start empty."""
     from service.coordination import Coordination
     from service.errors import DatabaseDamaged
+    from service.metrics import prepare_multiprocess_dir
     from service.store import Store, make_engine
 
     store = Store(make_engine(settings.resolved_database_url))
@@ -83,6 +85,7 @@ def _prepare_workers(settings: Settings) -> None:
     finally:
         store.close()
     Coordination.reset(settings.data_dir)
+    prepare_multiprocess_dir(settings.data_dir)  # the workers inherit its name
 
 
 @app.command()
@@ -97,7 +100,7 @@ def summarize(
 
     A file's first line is taken as the title when a blank line follows it.
     """
-    from service.app import configure_logging
+    from service.logs import configure_logging
 
     settings = Settings()
     configure_logging("WARNING")

@@ -117,6 +117,11 @@ class Settings(BaseSettings):
     rate_limit_burst: int = Field(
         default=60, ge=1, description="Requests one API key may make at once, above its rate."
     )
+    metrics_open: bool = Field(
+        default=False,
+        description="Serve GET /metrics without an API key (for a Prometheus that scrapes "
+        "over a private network). Off: /metrics needs a key like the API, when keys exist.",
+    )
 
     # --- processes ---
     workers: int = Field(
