@@ -11,7 +11,6 @@ import sqlite3
 
 import httpx
 
-from service import api
 from service.app import create_app
 from tests import asgi
 from tests.conftest import running_app
