@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from service.app import JsonFormatter
+from service.logs import JsonFormatter
 from service.errors import DeadlineExceeded
 from service.summarize import Slots
 from tests.conftest import running_app
