@@ -86,7 +86,8 @@ async def test_the_metrics_follow_a_miss_then_a_hit_then_reads(make_settings, se
     assert value(after, REQUESTS, method="GET", route="/metrics", status="200") == 2
     latency = {"method": "POST", "route": "/v1/summaries"}
     assert value(after, "summarizer_http_request_duration_seconds_count", **latency) == 2
-    assert value(after, "summarizer_http_request_duration_seconds_bucket", **latency, le="+Inf") == 2
+    bucket = "summarizer_http_request_duration_seconds_bucket"
+    assert value(after, bucket, **latency, le="+Inf") == 2
     assert value(after, "summarizer_http_request_duration_seconds_sum", **latency) > 0
     assert value(after, "summarizer_model_slots") == 256  # a model server's default
     assert value(after, "summarizer_model_slots_busy") == 0
