@@ -17,6 +17,7 @@ import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
+from fastapi.telemetry import TelemetryConfig
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -55,6 +56,9 @@ def error_response(exc: SummarizerError, request_id: str | None) -> Response:
     return Response(orjson.dumps(body), exc.status, headers, media_type="application/json")
 
 
+# FastAPI's native OpenTelemetry, off: it asked the global providers whether any was set up on
+# every request.
+_NO_TELEMETRY: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False}
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
@@ -268,6 +272,7 @@ def create_app(
         version="1",
         summary="News article in, strict evidence-backed incident record out, cached.",
         lifespan=lifespan,
+        telemetry=None if settings.opentelemetry else _NO_TELEMETRY,
     )
     # Made here rather than in lifespan: the outermost middleware records into it.
     metrics = Metrics.for_process(workers=settings.workers, slots=settings.concurrency)
