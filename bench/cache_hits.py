@@ -1,24 +1,29 @@
-"""Cache-hit throughput and latency of ``POST /v1/summaries``, against a bare FastAPI baseline.
+"""Throughput and latency of the two hit paths, against a bare FastAPI baseline, side by side.
 
     .venv/bin/python -m bench.cache_hits [--seconds S] [--warmup W] [--concurrency 1,8,32,128]
 
-What it does, all on loopback:
+The hit paths are ``POST /v1/summaries`` answered from the SQLite cache (``X-Cache: hit``) and
+``GET /v1/summaries/{id}``. What it does, all on loopback:
 
 1. starts a scripted OpenAI-compatible model server (a thread here) that answers every chat
    completion with the seed article's expected draft (``tests.fake_llm.draft_from_record``);
-2. starts the real service under uvicorn in a subprocess (one worker, no access log, log level
-   warning), with its SQLite database in a temporary directory, pointed at that model server;
+2. starts the real service as users run it, ``incident-summarizer serve`` in a subprocess, with
+   the default settings (one worker, log level INFO: one access-log line per request, written
+   to a file here; ``/metrics`` on), its SQLite database in a temporary directory, pointed at
+   that model server;
 3. POSTs ``seeds/seed-camp-taji.json`` once (a miss: one model call, one write), then again
-   (a hit) and keeps that hit's body and headers;
-4. starts ``bench.bare_app`` under the same uvicorn settings in another subprocess: one FastAPI
-   POST route that returns those same bytes and headers and does nothing else;
-5. for each concurrency level, for both targets (alternating which goes first), runs the load
-   generator in its own process (``wrk`` with ``bench/post.lua`` when installed, otherwise
-   ``bench.loadgen``): a warm-up, then the measured window, N keep-alive connections in a closed
-   loop. The machine is shared (other processes, the client itself): each run first waits
-   (``--wait-idle``) for other processes to go idle, records the CPU they took during the
-   window, and is repeated (``--retries``) when they took some; the least disturbed run counts;
-6. prints a markdown table and writes it, with the machine, commit, date and command, into the
+   (a hit) and keeps that hit's body and headers, and those of ``GET /v1/summaries/{id}``;
+4. starts ``bench.bare_app`` under uvicorn (one worker, no access log) in another subprocess:
+   two FastAPI routes that return those same bytes and headers and do nothing else;
+5. for each concurrency level and path, for both targets (alternating which goes first), runs
+   the load generator in its own process (``wrk`` with ``bench/request.lua`` when installed,
+   otherwise ``bench.loadgen``): a warm-up, then the measured window, N keep-alive connections
+   in a closed loop. The machine is shared (other processes, the client itself): each run
+   first waits (``--wait-idle``) for other processes to go idle, records the CPU they took
+   during the window, and is repeated (``--retries``) when they took some; the least
+   disturbed run counts;
+6. checks that the service wrote one access-log line per request it answered, then prints
+   markdown tables and writes them, with the machine, commit, date and command, into the
    "## Cache hits" section of BENCHMARKS.md (replacing only that section).
 """
 
@@ -52,7 +57,7 @@ from bench import report
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED = ROOT / "seeds" / "seed-camp-taji.json"
-LUA = Path(__file__).resolve().parent / "post.lua"
+LUA = Path(__file__).resolve().parent / "request.lua"
 SECTION = "## Cache hits"
 PATH = "/v1/summaries"
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -235,6 +240,16 @@ def post(url: str, body: bytes) -> httpx.Response:
 # --- load generation -----------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class HitPath:
+    """One hit path: how to ask for it."""
+
+    kind: str  # "post" or "get"
+    method: str
+    path: str
+    body_file: Path | None
+
+
 @dataclass
 class Run:
     target: str
@@ -293,23 +308,24 @@ def children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def wrk_command(url: str, body_file: Path, concurrency: int, seconds: int) -> list[str]:
+def wrk_command(url: str, target: HitPath, concurrency: int, seconds: int) -> list[str]:
+    body = [str(target.body_file)] if target.body_file else []
     return [
         "wrk", "-t1", f"-c{concurrency}", f"-d{seconds}s", "--timeout", "30s", "--latency",
-        "-s", str(LUA), url + PATH, "--", str(body_file),
+        "-s", str(LUA), url + target.path, "--", target.method, *body,
     ]  # fmt: skip
 
 
-def run_wrk(server: Server, body_file: Path, concurrency: int, seconds: int, warmup: int) -> Run:
+def run_wrk(server: Server, target: HitPath, concurrency: int, seconds: int, warmup: int) -> Run:
     if warmup > 0:
         subprocess.run(
-            wrk_command(server.url, body_file, concurrency, warmup),
+            wrk_command(server.url, target, concurrency, warmup),
             check=True, capture_output=True,
         )  # fmt: skip
     server.check_alive()
     cpu0, client0, busy0 = server.cpu_seconds(), children_cpu(), machine_busy()
     done = subprocess.run(
-        wrk_command(server.url, body_file, concurrency, seconds),
+        wrk_command(server.url, target, concurrency, seconds),
         check=True, capture_output=True, text=True,
     )  # fmt: skip
     cpu1, client1, busy1 = server.cpu_seconds(), children_cpu(), machine_busy()
@@ -332,14 +348,15 @@ def run_wrk(server: Server, body_file: Path, concurrency: int, seconds: int, war
 
 
 def run_python(
-    server: Server, body_file: Path, concurrency: int, seconds: float, warmup: float
+    server: Server, target: HitPath, concurrency: int, seconds: float, warmup: float
 ) -> Run:
     server.check_alive()
     client0 = children_cpu()
+    body = ["--body", str(target.body_file)] if target.body_file else []
     proc = subprocess.Popen(
         [
-            sys.executable, "-m", "bench.loadgen", "--url", server.url + PATH,
-            "--body", str(body_file), "--concurrency", str(concurrency),
+            sys.executable, "-m", "bench.loadgen", "--url", server.url + target.path,
+            "--method", target.method, *body, "--concurrency", str(concurrency),
             "--seconds", str(seconds), "--warmup", str(warmup),
         ],
         cwd=ROOT, stdout=subprocess.PIPE, env=clean_env(),
@@ -430,81 +447,100 @@ def commit() -> str:
     return f"{head} (plus uncommitted changes in the working tree)" if dirty else head
 
 
+KINDS = {
+    "post": "`POST /v1/summaries`, a cache hit",
+    "get": "`GET /v1/summaries/{id}`",
+}
+
+
 def render(
-    cells: dict[tuple[str, int], Cell],
+    cells: dict[tuple[str, str, int], Cell],
     levels: list[int],
+    kinds: list[str],
     *,
     client: str,
     args: argparse.Namespace,
     command: str,
     hit_bytes: int,
-    header_names: list[str],
+    header_names: dict[str, list[str]],
+    log_lines: tuple[int, int],
 ) -> str:
     rows = [
-        "| clients | service req/s | bare req/s | service / bare "
+        "| path | clients | service req/s | bare req/s | service / bare "
         "| service p50 / p99 ms | bare p50 / p99 ms |",
-        "|---:|---:|---:|---:|---:|---:|",
+        "|---|---:|---:|---:|---:|---:|---:|",
     ]
     cpu_rows = [
-        "| clients | service server CPU (cores) | service CPU µs/req | bare server CPU (cores) "
-        "| bare CPU µs/req | client CPU (cores), service / bare run "
+        "| path | clients | service server CPU (cores) | service CPU µs/req "
+        "| bare server CPU (cores) | bare CPU µs/req | client CPU (cores), service / bare run "
         "| other processes' CPU (cores), service / bare run | errors |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    for c in levels:
-        s, b = cells[("service", c)], cells[("bare", c)]
-        srps, brps = s.median("rps"), b.median("rps")
-        rows.append(
-            f"| {c} | {srps:,.0f} | {brps:,.0f} | {srps / brps:.2f}x "
-            f"| {s.median('p50_ms'):.2f} / {s.median('p99_ms'):.2f} "
-            f"| {b.median('p50_ms'):.2f} / {b.median('p99_ms'):.2f} |"
-        )
-        cpu_rows.append(
-            f"| {c} | {s.cores:.2f} | {s.cpu_us_per_request:,.0f} | {b.cores:.2f} "
-            f"| {b.cpu_us_per_request:,.0f} | {s.client_cores:.2f} / {b.client_cores:.2f} "
-            f"| {s.other_cores:.2f} / {b.other_cores:.2f} | {s.errors + b.errors} |"
-        )
+    for kind in kinds:
+        for c in levels:
+            s, b = cells[("service", kind, c)], cells[("bare", kind, c)]
+            srps, brps = s.median("rps"), b.median("rps")
+            rows.append(
+                f"| {kind.upper()} | {c} | {srps:,.0f} | {brps:,.0f} | {srps / brps:.2f}x "
+                f"| {s.median('p50_ms'):.2f} / {s.median('p99_ms'):.2f} "
+                f"| {b.median('p50_ms'):.2f} / {b.median('p99_ms'):.2f} |"
+            )
+            cpu_rows.append(
+                f"| {kind.upper()} | {c} | {s.cores:.2f} | {s.cpu_us_per_request:,.0f} "
+                f"| {b.cores:.2f} | {b.cpu_us_per_request:,.0f} "
+                f"| {s.client_cores:.2f} / {b.client_cores:.2f} "
+                f"| {s.other_cores:.2f} / {b.other_cores:.2f} | {s.errors + b.errors} |"
+            )
     noisy = max(cell.other_cores for cell in cells.values())
     quiet = (
-        f"**Warning: other processes used up to {noisy:.2f} cores during a measured window; "
-        "these figures are not from a quiet machine.**"
+        f"**The machine was busy: other processes used up to {noisy:.2f} cores during a "
+        "measured window, so absolute figures are lower than on a quiet machine; the ratios "
+        "compare runs made side by side under the same load.**"
         if noisy > QUIET_CORES
         else "The machine was otherwise quiet (other processes' CPU column)."
     )
     if client == "wrk":
         client_line = (
-            f"`{' '.join(sh('wrk', '--version').split()[:2]) or 'wrk'}`"
-            ", one thread, Lua POST script `bench/post.lua`; percentiles from wrk's latency "
-            "histogram (`--latency`)"
+            f"`{' '.join(sh('wrk', '--version').split()[:2]) or 'wrk'}` (Debian's `wrk` "
+            "package, `apt-get install wrk`; CI does not run benchmarks), one thread, Lua "
+            "script `bench/request.lua`; percentiles from wrk's latency histogram (`--latency`)"
         )
     else:
         client_line = "`bench.loadgen` (raw asyncio streams on uvloop, one process)"
     rounds = f"{args.rounds} rounds, medians shown; " if args.rounds > 1 else ""
+    answered, logged = log_lines
     return "\n".join(
         [
             SECTION,
             "",
-            "`POST /v1/summaries` answered from the SQLite cache (the `X-Cache: hit` path), "
-            "against a bare FastAPI route returning the same bytes.",
+            "The two hit paths, `POST /v1/summaries` answered from the SQLite cache (the "
+            "`X-Cache: hit` path) and `GET /v1/summaries/{id}`, against a bare FastAPI route "
+            "returning the same bytes, measured side by side in one run.",
             "",
             *report.provenance(command),
             f"- Software: {versions()}",
             f"- Client: {client_line}. Closed loop: *clients* = keep-alive connections, each "
             "sending its next request when the previous answer arrives. "
-            f"{rounds}Per level and target: {args.warmup:g} s warm-up, then {args.seconds:g} s "
-            "measured; the two targets alternate which runs first. Before each run the bench "
-            f"waits up to {args.wait_idle:g} s for other processes to go idle; a run during "
-            f"which they used over {QUIET_CORES} cores is repeated up to {args.retries} "
-            "time(s), and the least disturbed attempt is kept.",
-            "- Service: `uvicorn service.app:create_app --factory --workers 1 --no-access-log "
-            "--log-level warning` (uvloop, httptools), SQLite file in a temp dir, "
+            f"{rounds}Per level, path and target: {args.warmup:g} s warm-up, then "
+            f"{args.seconds:g} s measured; the two targets alternate which runs first. Before "
+            f"each run the bench waits up to {args.wait_idle:g} s for other processes to go "
+            f"idle; a run during which they used over {QUIET_CORES} cores is repeated up to "
+            f"{args.retries} time(s), and the least disturbed attempt is kept.",
+            "- Service: `incident-summarizer serve --port PORT` as the README starts it, default "
+            "settings: one worker (uvloop, httptools), log level INFO with the JSON access log "
+            "on (stderr to a file), `/metrics` on; SQLite file in a temp dir, "
             "`SUMMARIZER_LLM_BASE_URL` pointing at a scripted OpenAI-compatible server on "
             "loopback that returns the `seeds/seed-camp-taji.json` draft. The seed is POSTed "
-            "once (miss, one model call), then every measured request is the same POST: a hit, "
-            "no model call (checked: the model saw exactly one call).",
-            f"- Baseline: `bench/bare_app.py` under the same uvicorn flags: one POST route that "
-            f"reads the body and returns the captured hit body ({hit_bytes:,} bytes, identical "
-            f"bytes) with the same headers ({', '.join(header_names)}); nothing else.",
+            "once (a miss: the model's two answers), then every measured POST is the same: a "
+            "hit (checked: the model saw no call after the first POST); every GET asks for "
+            "its id. "
+            f"Access log checked after the run: {logged:,} lines for the {answered:,} answers "
+            "of the measured windows (warm-ups also write lines).",
+            "- Baseline: `bench/bare_app.py` under `uvicorn --workers 1 --no-access-log "
+            "--log-level warning`: a POST route that reads the body and a GET route, both "
+            f"returning the captured bytes ({hit_bytes:,} bytes, identical) with the same "
+            f"headers (POST: {', '.join(header_names['post'])}; GET: "
+            f"{', '.join(header_names['get'])}); nothing else, no log line.",
             "",
             *rows,
             "",
@@ -529,7 +565,7 @@ def render(
 
 
 def measure(
-    server: Server, body_file: Path, level: int, args: argparse.Namespace, label: str
+    server: Server, target: HitPath, level: int, args: argparse.Namespace, label: str
 ) -> Run:
     """One measured run; repeated (up to ``args.retries`` times) when other processes took CPU
     during it. Returns the least disturbed attempt."""
@@ -541,9 +577,9 @@ def measure(
             label + (f" (retry {attempt})" if attempt else ""), end=" ", flush=True, file=sys.stderr
         )
         if args.client == "wrk":
-            run = run_wrk(server, body_file, level, args.seconds, args.warmup)
+            run = run_wrk(server, target, level, args.seconds, args.warmup)
         else:
-            run = run_python(server, body_file, level, args.seconds, args.warmup)
+            run = run_python(server, target, level, args.seconds, args.warmup)
         attempts.append(run)
         print(
             f"{run.rps:8,.0f} req/s  p50 {run.p50_ms:7.2f} ms  p99 {run.p99_ms:7.2f} ms  "
@@ -562,6 +598,15 @@ def parse_levels(value: str) -> list[int]:
     return levels
 
 
+def access_log_lines(log: Path) -> int:
+    """Lines of the service's log that are access-log lines (one per request answered)."""
+    count = 0
+    with log.open("rb") as lines:
+        for line in lines:
+            count += b'"logger":"service.access"' in line
+    return count
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         prog="python -m bench.cache_hits", description=__doc__.split("\n\n")[0]
@@ -570,6 +615,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--warmup", type=int, default=2, help="warm-up seconds per run")
     parser.add_argument(
         "--concurrency", type=parse_levels, default=[1, 8, 32, 128], help="e.g. 1,8,32,128"
+    )
+    parser.add_argument(
+        "--paths", default="post,get", help="hit paths to measure: post, get or both"
     )
     parser.add_argument("--rounds", type=int, default=1, help="repeat every run; report medians")
     parser.add_argument("--client", choices=["auto", "wrk", "python"], default="auto")
@@ -591,6 +639,9 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     argv = sys.argv[1:] if argv is None else argv
     command = shlex.join([".venv/bin/python", "-m", "bench.cache_hits", *argv])
+    kinds = [k.strip() for k in args.paths.split(",") if k.strip()]
+    if not kinds or set(kinds) - set(KINDS):
+        parser.error(f"--paths: a comma-separated list of {', '.join(KINDS)}")
 
     if args.client == "auto":
         args.client = "wrk" if shutil.which("wrk") else "python"
@@ -611,14 +662,14 @@ def main(argv: list[str] | None = None) -> None:
         work = Path(tmp)
         body_file = work / "request.json"
         body_file.write_bytes(body)
+        # The settings users start with: the scripted model server, a temporary data directory;
+        # nothing else (log level INFO, so the access log is on).
         service_env = clean_env(
             SUMMARIZER_LLM_BASE_URL=f"http://127.0.0.1:{model.port}/v1",
             SUMMARIZER_LLM_MODEL="scripted-model",
             SUMMARIZER_DATA_DIR=str(work),
-            SUMMARIZER_DATABASE_URL=f"sqlite:///{work / 'summaries.sqlite3'}",
-            SUMMARIZER_LOG_LEVEL="WARNING",
         )
-        service_cmd = uvicorn_command("service.app:create_app", free_port(), factory=True)
+        service_cmd = [sys.executable, "-m", "service.cli", "serve", "--port", str(free_port())]
         with serve("service", service_cmd, service_env, work) as service:
             wait_until(service, "/readyz")
             miss = post(service.url, body)
@@ -626,60 +677,95 @@ def main(argv: list[str] | None = None) -> None:
                 raise RuntimeError(
                     f"first POST: {miss.status_code} {miss.headers} {miss.text[:300]}"
                 )
+            calls_for_the_miss = model.calls  # the relevance answer and the record
             hit = post(service.url, body)
             again = post(service.url, body)
             if hit.headers.get("x-cache") != "hit" or not hit.json().get("cached"):
                 raise RuntimeError(f"second POST was not a hit: {hit.headers} {hit.text[:500]}")
             if again.content != hit.content:
                 raise RuntimeError("two hits returned different bodies")
+            get_path = f"{PATH}/{hit.json()['id']}"
+            by_id = httpx.get(service.url + get_path, timeout=60.0)
+            if by_id.status_code != 200 or by_id.content != hit.content:
+                raise RuntimeError(f"GET by id: {by_id.status_code} {by_id.text[:300]}")
             skip = {"date", "server", "content-length", "content-type"}
-            extra_headers = {k: v for k, v in hit.headers.items() if k not in skip}
             (work / "hit.json").write_bytes(hit.content)
-            (work / "headers.json").write_text(json.dumps(extra_headers))
+            for name, answer in (("headers", hit), ("get-headers", by_id)):
+                extra = {k: v for k, v in answer.headers.items() if k not in skip}
+                (work / f"{name}.json").write_text(json.dumps(extra))
+            targets = {
+                "post": HitPath("post", "POST", PATH, body_file),
+                "get": HitPath("get", "GET", get_path, None),
+            }
 
             bare_env = clean_env(
                 BENCH_BARE_BODY=str(work / "hit.json"),
                 BENCH_BARE_HEADERS=str(work / "headers.json"),
+                BENCH_BARE_GET_HEADERS=str(work / "get-headers.json"),
             )
             bare_cmd = uvicorn_command("bench.bare_app:app", free_port())
             with serve("bare", bare_cmd, bare_env, work) as bare:
                 wait_until(bare, "/docs")
-                check = post(bare.url, body)
-                if check.content != hit.content:
-                    raise RuntimeError("the bare app's body differs from the hit body")
-                names = sorted(hit.headers.keys())
-                if sorted(check.headers.keys()) != names:
-                    raise RuntimeError(f"headers differ: {hit.headers} vs {check.headers}")
+                names: dict[str, list[str]] = {}
+                for kind, ours in (("post", hit), ("get", by_id)):
+                    if kind == "post":
+                        check = post(bare.url, body)
+                    else:
+                        check = httpx.get(bare.url + get_path, timeout=60.0)
+                    if check.content != ours.content:
+                        raise RuntimeError(f"the bare app's {kind} body differs from the service's")
+                    names[kind] = sorted(ours.headers.keys())
+                    if sorted(check.headers.keys()) != names[kind]:
+                        raise RuntimeError(f"headers differ: {ours.headers} vs {check.headers}")
 
-                cells: dict[tuple[str, int], Cell] = {}
-                targets = (service, bare)
-                total = len(args.concurrency) * 2 * args.rounds
+                logged_before = access_log_lines(service.log)
+                cells: dict[tuple[str, str, int], Cell] = {}
+                servers = (service, bare)
+                total = len(args.concurrency) * len(kinds) * 2 * args.rounds
                 n = 0
                 for r in range(args.rounds):
                     for i, level in enumerate(args.concurrency):
-                        order = targets if (i + r) % 2 == 0 else targets[::-1]
-                        for server in order:
-                            n += 1
-                            label = f"[{n}/{total}] {server.name:7} c={level}"
-                            run = measure(server, body_file, level, args, label)
-                            cells.setdefault((server.name, level), Cell()).runs.append(run)
+                        for j, kind in enumerate(kinds):
+                            order = servers if (i + j + r) % 2 == 0 else servers[::-1]
+                            for server in order:
+                                n += 1
+                                label = f"[{n}/{total}] {server.name:7} {kind:4} c={level}"
+                                run = measure(server, targets[kind], level, args, label)
+                                key = (server.name, kind, level)
+                                cells.setdefault(key, Cell()).runs.append(run)
                 service.check_alive()
                 bare.check_alive()
 
             final = post(service.url, body)
             if final.headers.get("x-cache") != "hit" or final.content != hit.content:
                 raise RuntimeError("the service stopped answering the same hit")
-            if model.calls != 1:
-                raise RuntimeError(f"the scripted model was called {model.calls} times, not once")
+            if model.calls != calls_for_the_miss:
+                raise RuntimeError(
+                    f"the scripted model was called {model.calls - calls_for_the_miss} times "
+                    "after the first POST"
+                )
+            # Every request answered wrote its line (the warm-ups' too, hence at least).
+            answered = sum(
+                run.requests
+                for (name, _, _), cell in cells.items()
+                if name == "service"
+                for run in cell.runs
+            )
+            time.sleep(1.0)  # lines still on their way to the file
+            logged = access_log_lines(service.log) - logged_before
+            if logged < answered:
+                raise RuntimeError(f"{answered} requests answered, {logged} access-log lines")
 
     section = render(
         cells,
         args.concurrency,
+        kinds,
         client=client,
         args=args,
         command=command,
         hit_bytes=len(hit.content),
         header_names=names,
+        log_lines=(answered, logged),
     )
     report.publish(args.output, SECTION, section, write=not args.no_write)
 

@@ -9,6 +9,7 @@ test.
         --concurrency 32 --seconds 10 --warmup 2
     python -m bench.loadgen --url ... --distinct run1 --concurrency 256 --seconds 10
     python -m bench.loadgen --url ... --body body.json --requests 10000 --concurrency 32
+    python -m bench.loadgen --url http://127.0.0.1:8000/v1/summaries/ID --method GET
 
 ``--distinct TAG`` sends a new article with every request (``article(TAG, n)``), so each one
 is a cache miss; ``--requests N`` sends exactly N requests in all instead of running for a time.
@@ -64,15 +65,11 @@ def article(tag: str, n: int) -> dict[str, str]:
     return {"title": f"{killed} killed in {town}", "text": text, "published": "2026-03-12"}
 
 
-def build_request(host: str, port: int, path: str, body: bytes) -> bytes:
-    head = (
-        f"POST {path} HTTP/1.1\r\n"
-        f"Host: {host}:{port}\r\n"
-        "Content-Type: application/json\r\n"
-        f"Content-Length: {len(body)}\r\n"
-        "\r\n"
-    )
-    return head.encode("ascii") + body
+def build_request(host: str, port: int, path: str, body: bytes, method: str = "POST") -> bytes:
+    head = f"{method} {path} HTTP/1.1\r\nHost: {host}:{port}\r\n"
+    if method != "GET":
+        head += f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+    return (head + "\r\n").encode("ascii") + body
 
 
 def content_length(head: bytes) -> int:
@@ -97,10 +94,18 @@ class Requests:
     """Where the next request comes from: one fixed body, or a new article every time."""
 
     def __init__(
-        self, host: str, port: int, path: str, body: bytes, distinct: str | None, total: int
+        self,
+        host: str,
+        port: int,
+        path: str,
+        body: bytes,
+        distinct: str | None,
+        total: int,
+        method: str = "POST",
     ) -> None:
         self._head = (host, port, path)
-        self._fixed = build_request(host, port, path, body) if distinct is None else b""
+        fixed = build_request(host, port, path, body, method) if distinct is None else b""
+        self._fixed = fixed
         self._distinct = distinct
         self._left = total or None  # None: no limit
         self._n = 0
@@ -168,10 +173,11 @@ async def run(
     *,
     distinct: str | None = None,
     total: int = 0,
+    method: str = "POST",
 ) -> dict:
     parts = urlsplit(url)
     host, port = parts.hostname or "127.0.0.1", parts.port or 80
-    requests = Requests(host, port, parts.path or "/", body, distinct, total)
+    requests = Requests(host, port, parts.path or "/", body, distinct, total, method)
     latencies: list[float] = []
     errors = [0]
     seen: dict[str, int] = {}
@@ -205,6 +211,7 @@ async def run(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--url", required=True)
+    parser.add_argument("--method", choices=["POST", "GET"], default="POST")
     parser.add_argument("--body", type=Path, help="file holding the JSON body")
     parser.add_argument("--distinct", metavar="TAG", help="a new article with every request")
     parser.add_argument("--requests", type=int, default=0, help="send exactly this many")
@@ -212,7 +219,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--warmup", type=float, default=2.0)
     args = parser.parse_args()
-    if (args.body is None) == (args.distinct is None):
+    if args.method == "POST" and (args.body is None) == (args.distinct is None):
         parser.error("give one of --body and --distinct")
     work = run(
         args.url,
@@ -222,6 +229,7 @@ def main() -> None:
         args.warmup,
         distinct=args.distinct,
         total=args.requests,
+        method=args.method,
     )
     try:
         import uvloop

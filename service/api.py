@@ -22,8 +22,9 @@ from service.errors import (
     NotReady,
     UnsupportedMediaType,
 )
-from service.store import ListQuery
-from service.summarize import Article, with_cached
+from service.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
+from service.store import ListQuery, Store
+from service.summarize import Article, Summarizer, with_cached
 
 
 async def single_query_values(request: Request) -> None:
@@ -51,6 +52,9 @@ async def require_json(request: Request) -> None:
 
 
 health = APIRouter()
+# ``/metrics``: needs a key like the API unless SUMMARIZER_METRICS_OPEN (see app.py). Not in the
+# OpenAPI document: it is for Prometheus, not for integrators.
+operations = APIRouter(include_in_schema=False)
 
 
 def _iso_date_only(value: Any) -> Any:
@@ -174,15 +178,14 @@ class SchemaOut(BaseModel):
     schema_: dict[str, Any] = Field(alias="schema")
 
 
-async def read_article(request: Request) -> ArticleIn:
+def parse_article(body: bytes) -> ArticleIn:
     """The JSON body as an ``ArticleIn``, parsed and validated in one pass (pydantic-core).
 
     FastAPI's own body handling decodes the JSON to Python objects first and then validates
     those: twice the work, on the path every cache hit takes.
     """
-    await require_json(request)
     try:
-        return ArticleIn.model_validate_json(await request.body())
+        return ArticleIn.model_validate_json(body)
     except ValidationError as exc:
         errors = exc.errors(include_url=False)
         if any(e["type"] == "model_type" for e in errors):  # JSON, but not an object
@@ -190,8 +193,31 @@ async def read_article(request: Request) -> ArticleIn:
         raise RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in errors]) from exc
 
 
+# --- what the two hit paths answer ---------------------------------------------------------------
+# One implementation each: the routes below call these, and so does ``FastLane``, which answers
+# the plain requests before FastAPI routes them.
+
+SUMMARIES = "/v1/summaries"
+SUMMARY = "/v1/summaries/{summary_id}"
+
+
+async def summary_of(summarizer: Summarizer, body: bytes, *, refresh: bool) -> tuple[bytes, str]:
+    """``POST /v1/summaries``: the response body and its ``X-Cache`` value."""
+    article = parse_article(body)
+    answer, hit = await summarizer.summarize_json(_article(article), refresh=refresh)
+    return answer, "hit" if hit else "miss"
+
+
+async def stored_summary(store: Store, summary_id: str) -> bytes:
+    """``GET /v1/summaries/{summary_id}``: the response body."""
+    body = await store.get_async(summary_id)
+    if body is None:
+        raise NotFound(f"no summary with id {summary_id!r}")
+    return with_cached(body, True)
+
+
 @router.post(
-    "/v1/summaries",
+    SUMMARIES,
     summary="Summarize an article",
     responses={200: {"model": SummaryOut}, **_errors(400, 413, 415, 422, 502, 503, 504)},
     openapi_extra={
@@ -209,40 +235,48 @@ async def create_summary(
     # those took about half of a cache hit's CPU time. The checks and the errors are the same.
     await single_query_values(request)
     summarizer = await get_summarizer(request)
-    article = await read_article(request)
-    body, hit = await summarizer.summarize_json(_article(article), refresh=refresh)
-    request.state.cache = "hit" if hit else "miss"
-    return Response(body, media_type="application/json", headers={"X-Cache": request.state.cache})
+    await require_json(request)
+    body, cache = await summary_of(summarizer, await request.body(), refresh=refresh)
+    request.state.cache = cache
+    return Response(body, media_type="application/json", headers={"X-Cache": cache})
 
 
-class CachedSummaries:
-    """Answers ``POST /v1/summaries`` before FastAPI routes the request.
+class FastLane:
+    """Answers the two hit paths before FastAPI routes the request.
 
-    A cache hit is the path an archive replay takes thousands of times, and a miss in front of
-    a fast model server is CPU-bound; FastAPI's routing and dependency machinery was most of a
-    hit's cost and a fifth of a miss's (it also parsed the body a second time). This middleware
-    sits inside the request-id, body-limit and API-key layers, so those apply as before. It
-    answers only a plain request: the same media-type check, the same body parsing
-    (``read_article``'s model) and then the same call as the route, with the same bytes and
-    headers. Its errors are the route's too: a ``SummarizerError`` is answered by
-    ``RequestContext`` with the one error body (``app.error_response``). Anything else (a
-    query string, a body that does not parse, the model still loading) goes on to the route
-    with the body replayed, which answers or refuses it exactly as without this layer.
+    A cache hit and a read by id are what an archive replay or a reader does thousands of
+    times; FastAPI's routing and dependency machinery was most of their cost (and it parsed
+    the POST body a second time). This layer sits inside the request-id, body-limit and
+    API-key layers, so those apply as before. It answers only a plain request (no query
+    string; for a POST, a JSON body that parses and the model loaded) by calling the same
+    function as the route (``summary_of``, ``stored_summary``) and sending the same bytes and
+    headers. Their errors are the route's too: a ``SummarizerError`` is answered by
+    ``RequestContext`` with the one error body (``app.error_response``). Anything else goes on
+    to the route (a POST with its body replayed), which answers or refuses it exactly as
+    without this layer. The route template it answered is left in ``scope["state"]["route"]``
+    for the access log and the metrics, as FastAPI leaves its route in ``scope["route"]``.
     """
 
-    def __init__(self, app: ASGIApp, path: str = "/v1/summaries") -> None:
+    def __init__(self, app: ASGIApp) -> None:
         self.app = app
-        self.path = path
+        self._by_id = SUMMARY[: SUMMARY.index("{")]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if (
-            scope["type"] != "http"
-            or scope["method"] != "POST"
-            or scope["path"] != self.path
-            or scope["query_string"]
-        ):
-            await self.app(scope, receive, send)
-            return
+        if scope["type"] == "http" and not scope["query_string"]:
+            path = scope["path"]
+            if path == SUMMARIES and scope["method"] == "POST":
+                await self._post(scope, receive, send)
+                return
+            if path.startswith(self._by_id) and scope["method"] == "GET":
+                summary_id = path[len(self._by_id) :]
+                if summary_id and "/" not in summary_id:
+                    scope.setdefault("state", {})["route"] = SUMMARY
+                    body = await stored_summary(scope["app"].state.store, summary_id)
+                    await _send_json(send, body, [])
+                    return
+        await self.app(scope, receive, send)
+
+    async def _post(self, scope: Scope, receive: Receive, send: Send) -> None:
         state = scope["app"].state
         summarizer = getattr(state, "summarizer", None)
         if summarizer is None or not getattr(state, "ready", False) or not _json_body(scope):
@@ -256,27 +290,31 @@ class CachedSummaries:
             chunks.append(message.get("body", b""))
             if not message.get("more_body", False):
                 break
+        scope.setdefault("state", {})["route"] = SUMMARIES
         try:
-            article = ArticleIn.model_validate_json(b"".join(chunks))
-        except ValidationError:
+            body, cache = await summary_of(summarizer, b"".join(chunks), refresh=False)
+        except RequestValidationError:
             # The route refuses it, with the route's error body.
             await self.app(scope, _replay(chunks, receive), send)
             return
-        body, hit = await summarizer.summarize_json(_article(article))
-        cache = b"hit" if hit else b"miss"
-        scope.setdefault("state", {})["cache"] = cache.decode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 200,
-                "headers": [
-                    (b"content-length", str(len(body)).encode()),
-                    (b"content-type", b"application/json"),
-                    (b"x-cache", cache),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+        scope["state"]["cache"] = cache
+        await _send_json(send, body, [(b"x-cache", cache.encode())])
+
+
+async def _send_json(send: Send, body: bytes, headers: list[tuple[bytes, bytes]]) -> None:
+    """What ``Response(body, media_type="application/json", headers=...)`` sends."""
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 200,
+            "headers": [
+                (b"content-length", str(len(body)).encode()),
+                (b"content-type", b"application/json"),
+                *headers,
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
 
 
 def _json_body(scope: Scope) -> bool:
@@ -310,20 +348,17 @@ def _article(article: ArticleIn) -> Article:
 
 
 @router.get(
-    "/v1/summaries/{summary_id}",
+    SUMMARY,
     summary="Get a stored summary",
     responses={200: {"model": SummaryOut}, **_errors(404)},
     dependencies=ONE_VALUE_EACH,
 )
 async def get_summary(summary_id: str, store: StoreDep) -> Response:
-    body = await store.get_async(summary_id)
-    if body is None:
-        raise NotFound(f"no summary with id {summary_id!r}")
-    return Response(with_cached(body, True), media_type="application/json")
+    return Response(await stored_summary(store, summary_id), media_type="application/json")
 
 
 @router.get(
-    "/v1/summaries",
+    SUMMARIES,
     summary="List stored summaries, newest first (best match first with q)",
     description="Each article once, as its newest record (a refresh or a new prompt makes "
     "another record of the same article); `versions=all` lists every stored record.",
@@ -398,3 +433,10 @@ async def readyz(request: Request) -> dict[str, Any]:
     except Exception as exc:
         raise NotReady(f"database unreachable: {exc}", retry_after=5) from exc
     return {"status": "ready", "model": state.summarizer.model}
+
+
+@operations.get("/metrics")
+async def metrics(request: Request) -> Response:
+    # With several workers this reads every worker's file: off the event loop.
+    body = await asyncio.to_thread(request.app.state.metrics.exposition)
+    return Response(body, media_type=METRICS_CONTENT_TYPE)

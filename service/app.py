@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import gc
-import json
 import logging
+import os
 import re
-import sys
 import time
-import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -20,6 +17,7 @@ import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
+from fastapi.telemetry import TelemetryConfig
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -40,51 +38,15 @@ from service.errors import (
 from service.extract import Extractor
 from service.language import detect_language
 from service.llm import build_client
+from service.logs import configure_logging, current_request_id, log_access
+from service.metrics import Metrics
 from service.prompts import load_prompts
 from service.store import Pool, Store, make_engine
 from service.summarize import Summarizer
 
 log = logging.getLogger("service.app")
-access_log = logging.getLogger("service.access")
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
-# The request being served; tasks started for it (a shared extraction) inherit it, so their
-# log lines carry the id of the request that started them.
-current_request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar(
-    "request_id", default=None
-)
-
-
-class JsonFormatter(logging.Formatter):
-    _SKIP = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
-
-    def format(self, record: logging.LogRecord) -> str:
-        line: dict[str, Any] = {
-            "ts": self.formatTime(record, "%Y-%m-%dT%H:%M:%S"),
-            "level": record.levelname.lower(),
-            "logger": record.name,
-            "msg": record.getMessage(),
-            "pid": record.process,  # which worker, when there are several
-        }
-        line.update({k: v for k, v in record.__dict__.items() if k not in self._SKIP})
-        if "request_id" not in line and (request_id := current_request_id.get()) is not None:
-            line["request_id"] = request_id
-        if record.exc_info:
-            line["exc"] = self.formatException(record.exc_info)
-        try:
-            return orjson.dumps(line, default=str, option=orjson.OPT_NON_STR_KEYS).decode()
-        except TypeError:  # orjson.JSONEncodeError: e.g. an integer wider than 64 bits
-            return json.dumps(line, default=str)
-
-
-def configure_logging(level: str) -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonFormatter())
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(level.upper())
-    for noisy in ("httpx", "httpcore", "openai", "instructor"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
 def error_response(exc: SummarizerError, request_id: str | None) -> Response:
@@ -95,42 +57,56 @@ def error_response(exc: SummarizerError, request_id: str | None) -> Response:
     return Response(orjson.dumps(body), exc.status, headers, media_type="application/json")
 
 
-class RequestContext:
-    """Request id, the body-size limit (checked before anything is buffered), one log line."""
+# FastAPI's native OpenTelemetry, off: it asked the global providers whether any was set up on
+# every request.
+_NO_TELEMETRY: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False}
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
-    def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
+
+class RequestContext:
+    """Request id, the body-size limit (checked before anything is buffered), one access-log
+    line and the request's metrics."""
+
+    def __init__(self, app: ASGIApp, max_body_bytes: int, metrics: Metrics | None = None) -> None:
         self.app = app
         self.max_body = max_body_bytes
+        self.metrics = metrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = dict(scope["headers"])
-        given = headers.get(b"x-request-id", b"").decode("latin-1")
-        request_id = given if _REQUEST_ID.match(given) else uuid.uuid4().hex
+        started = time.perf_counter()
+        given = b""
+        length = b""
+        for name, value in scope["headers"]:
+            if name == b"x-request-id":
+                given = value
+            elif name == b"content-length":
+                length = value
+        request_id = given.decode("latin-1")
+        if not (request_id and _REQUEST_ID.match(request_id)):
+            request_id = os.urandom(16).hex()  # as uuid4().hex, without building a UUID
         scope.setdefault("state", {})["request_id"] = request_id
         current_request_id.set(request_id)
-        started = time.perf_counter()
         status = 500
-
         responded = False
+        id_header = (b"x-request-id", request_id.encode())
 
         async def send_with_id(message: Message) -> None:
             nonlocal status, responded
             if message["type"] == "http.response.start":
                 status = message["status"]
                 responded = True
-                message["headers"] = [*message["headers"], (b"x-request-id", request_id.encode())]
+                message["headers"] = [*message["headers"], id_header]
             await send(message)
 
         try:
-            declared = int(headers.get(b"content-length", b"0") or 0)
+            declared = int(length or 0)
         except ValueError:
             declared = 0
-        too_large = BodyTooLarge(f"request body is over the {self.max_body:,}-byte limit")
         if declared > self.max_body:
-            await error_response(too_large, request_id)(scope, receive, send_with_id)
+            await error_response(self._too_large(), request_id)(scope, receive, send_with_id)
         else:
             received = 0
 
@@ -143,7 +119,7 @@ class RequestContext:
                         # The framework may turn this into a generic 400; the flag lets the
                         # error handler answer 413 instead.
                         scope["state"]["body_too_large"] = True
-                        raise too_large
+                        raise self._too_large()
                 return message
 
             try:
@@ -153,22 +129,52 @@ class RequestContext:
                 if responded:
                     raise
                 await error_response(exc, request_id)(scope, receive, send_with_id)
-        state = scope.get("state", {})
-        access_log.info(
-            "%s %s %s",
-            scope["method"],
-            scope["path"],
+        seconds = time.perf_counter() - started
+        state = scope["state"]
+        method, path, cache = scope["method"], scope["path"], state.get("cache")
+        log_access(
+            method,
+            path,
             status,
-            extra={
+            {
                 "request_id": request_id,
-                "method": scope["method"],
-                "path": scope["path"],
+                "method": method,
+                "path": path,
                 "status": status,
-                "duration_ms": round((time.perf_counter() - started) * 1000, 2),
-                "cache": state.get("cache"),
+                "duration_ms": round(seconds * 1000, 2),
+                "cache": cache,
                 "api_key": state.get("api_key"),
             },
         )
+        if self.metrics is not None:
+            route = state.get("route") or _route_of(scope)
+            method = method if method in _METHODS else "other"
+            self.metrics.request(method, route, status, seconds, cache)
+
+    def _too_large(self) -> BodyTooLarge:
+        return BodyTooLarge(f"request body is over the {self.max_body:,}-byte limit")
+
+
+def _route_of(scope: Scope) -> str:
+    """The route template a request was answered by, for the metrics' ``route`` label: never
+    the path itself, which a client could make unique every time."""
+    route = scope.get("route")  # set by FastAPI when it routed the request
+    if route is None:  # refused before routing (a key, a rate, a size): find where it led
+        app = scope.get("app")
+        route = _matching(getattr(getattr(app, "router", None), "routes", []), scope)
+    return getattr(route, "path", None) or "unmatched"
+
+
+def _matching(routes: list[BaseRoute], scope: Scope) -> BaseRoute | None:
+    for route in routes:
+        included = getattr(route, "original_router", None)  # a router included in the app
+        if included is not None:
+            found = _matching(included.routes, scope)
+            if found is not None:
+                return found
+        elif route.matches(scope)[0] != Match.NONE:
+            return route
+    return None
 
 
 def _install_error_handlers(app: FastAPI) -> None:
@@ -255,23 +261,33 @@ def create_app(
             store.close()
             if coordination is not None:
                 coordination.close()
+            metrics.close()
 
     app = FastAPI(
         title="Incident summarizer",
         version="1",
         summary="News article in, strict evidence-backed incident record out, cached.",
         lifespan=lifespan,
+        telemetry=None if settings.opentelemetry else _NO_TELEMETRY,
     )
+    # Made here rather than in lifespan: the outermost middleware records into it.
+    metrics = Metrics.for_process(workers=settings.workers, slots=settings.concurrency)
+    app.state.metrics = metrics
     _install_error_handlers(app)
     app.include_router(api.health)
     app.include_router(api.router)
+    app.include_router(api.operations)
     app.include_router(web.router)
     # Every path needs a key (when any is configured) but these; KeyGuard explains why.
     open_paths = {route.path for route in api.health.routes} | web.OPEN_PATHS  # type: ignore[attr-defined]
-    app.add_middleware(api.CachedSummaries)  # inside the key guard: hits need a key too
+    if settings.metrics_open:
+        open_paths |= {route.path for route in api.operations.routes}  # type: ignore[attr-defined]
+    app.add_middleware(api.FastLane)  # inside the key guard: hits need a key too
     app.add_middleware(KeyGuard, open_paths=open_paths, open_prefixes=web.OPEN_PREFIXES)
     _declare_security(app, open_paths)
-    app.add_middleware(RequestContext, max_body_bytes=settings.max_body_bytes)  # outermost
+    app.add_middleware(
+        RequestContext, max_body_bytes=settings.max_body_bytes, metrics=metrics
+    )  # outermost
     return app
 
 
@@ -437,6 +453,7 @@ async def _load_backend(
             count_tokens=count_tokens,
             max_article_tokens=max_article_tokens,
             coordination=app.state.coordination,
+            metrics=app.state.metrics,
         )
         app.state.ready = True
         app.state.not_ready_reason = None

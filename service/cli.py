@@ -47,7 +47,8 @@ def serve(
     import uvicorn
     from pydantic import ValidationError
 
-    from service.app import configure_logging, create_app
+    from service.app import create_app
+    from service.logs import configure_logging
 
     if workers is not None:
         os.environ["SUMMARIZER_WORKERS"] = str(workers)  # the worker processes read it too
@@ -72,11 +73,12 @@ def serve(
 
 
 def _prepare_workers(settings: Settings) -> None:
-    """What the workers must not race each other for: the database schema is upgraded, and
-    the file they coordinate through (SQLite only) starts empty."""
+    """What the workers must not race each other for: the database schema is upgraded, the
+    file they coordinate through (SQLite only) and the directory of their metrics start empty."""
     from service.app import open_store, prepare_schema
     from service.coordination import Coordination
     from service.errors import DatabaseDamaged, SchemaOutOfDate
+    from service.metrics import prepare_multiprocess_dir
 
     store = open_store(settings)
     try:
@@ -90,6 +92,7 @@ def _prepare_workers(settings: Settings) -> None:
         store.close()
     if shared_file:
         Coordination.reset(settings.data_dir)
+    prepare_multiprocess_dir(settings.data_dir)  # the workers inherit its name
 
 
 @db_app.command("upgrade")
@@ -139,7 +142,7 @@ def summarize(
 
     A file's first line is taken as the title when a blank line follows it.
     """
-    from service.app import configure_logging
+    from service.logs import configure_logging
 
     settings = Settings()
     configure_logging("WARNING")

@@ -135,6 +135,17 @@ class Settings(BaseSettings):
     rate_limit_burst: int = Field(
         default=60, ge=1, description="Requests one API key may make at once, above its rate."
     )
+    opentelemetry: bool = Field(
+        default=False,
+        description="FastAPI's own OpenTelemetry spans and metrics, for a process where an "
+        "OpenTelemetry SDK is set up. Off, FastAPI no longer looks up the global providers on "
+        "every request (4% of a cache hit's CPU); /metrics does not depend on it.",
+    )
+    metrics_open: bool = Field(
+        default=False,
+        description="Serve GET /metrics without an API key (for a Prometheus that scrapes "
+        "over a private network). Off: /metrics needs a key like the API, when keys exist.",
+    )
 
     # --- processes ---
     workers: int = Field(

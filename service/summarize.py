@@ -45,6 +45,7 @@ from service.errors import (
 )
 from service.extract import Answer, Extractor, Usage
 from service.language import detect_language
+from service.metrics import Metrics
 from service.pipeline import RULES_VERSION, Context, StepOutcome
 from service.store import Store, SummaryRow, search_fields, utcnow
 
@@ -110,13 +111,20 @@ class ModelAnswers:
 class Slots:
     """At most ``concurrency`` model calls at once, and at most ``depth`` waiting for one."""
 
-    def __init__(self, concurrency: int, depth: int, first_guess_s: float) -> None:
+    def __init__(
+        self, concurrency: int, depth: int, first_guess_s: float, metrics: Metrics | None = None
+    ) -> None:
         self._sem = asyncio.Semaphore(concurrency)
         self._concurrency = concurrency
         self._depth = depth
         self.waiting = 0
         self.busy = 0
         self._avg_s = first_guess_s
+        self._metrics = metrics
+
+    def _changed(self) -> None:
+        if self._metrics is not None:
+            self._metrics.queue(self.waiting, self.busy)
 
     def admit(self) -> None:
         if self.busy >= self._concurrency and self.waiting >= self._depth:
@@ -134,6 +142,7 @@ class Slots:
         a request that waited out its deadline in the queue gives up without building a
         model call it could not wait for."""
         self.waiting += 1
+        self._changed()
         loop = asyncio.get_running_loop()
         try:
             async with asyncio.timeout_at(loop.time() + deadline - time.monotonic()):
@@ -142,15 +151,18 @@ class Slots:
             raise DeadlineExceeded("no model slot came free before the deadline") from None
         finally:
             self.waiting -= 1
+            self._changed()
         if time.monotonic() >= deadline:
             self._sem.release()
             raise DeadlineExceeded("no model slot came free before the deadline")
         self.busy += 1
+        self._changed()
         started = time.monotonic()
         try:
             yield
         finally:
             self.busy -= 1
+            self._changed()
             self._sem.release()
             self._avg_s = 0.8 * self._avg_s + 0.2 * (time.monotonic() - started)
 
@@ -165,8 +177,10 @@ class Summarizer:
         count_tokens: Callable[[str], int] | None = None,
         max_article_tokens: int | None = None,
         coordination: Shared | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self._settings = settings
+        self._metrics = metrics
         self._store = store
         self._extractor = extractor
         self._coordination = coordination
@@ -177,6 +191,7 @@ class Summarizer:
             settings.concurrency,
             settings.queue_depth,
             first_guess_s=15.0 if settings.uses_bundled_model else 2.0,
+            metrics=metrics,
         )
 
     async def aclose(self) -> None:
@@ -363,9 +378,9 @@ class Summarizer:
             answers = await self.answers(article, deadline)
             incident, warnings, _ = self.finish(answers)
         except SummarizerError as exc:
-            _log_spend(spent, started, outcome=exc.code, status=exc.status, reason=exc.message)
+            self._spent(spent, started, outcome=exc.code, status=exc.status, reason=exc.message)
             raise
-        _log_spend(spent, started, outcome="ok", status=200)
+        self._spent(spent, started, outcome="ok", status=200)
         created = utcnow()
         summary_id = key[:32]
         if refresh and await asyncio.to_thread(self._store.exists, summary_id):
@@ -409,6 +424,26 @@ class Summarizer:
         )
         await asyncio.to_thread(self._store.put, row)
         return resource, False
+
+    def _spent(
+        self,
+        spent: llm.Ledger,
+        started: float,
+        *,
+        outcome: str,
+        status: int,
+        reason: str | None = None,
+    ) -> None:
+        _log_spend(spent, started, outcome=outcome, status=status, reason=reason)
+        if self._metrics is not None:
+            self._metrics.extraction(
+                outcome,
+                time.monotonic() - started,
+                calls=spent.calls,
+                retries=spent.retries,
+                prompt_tokens=spent.prompt_tokens,
+                completion_tokens=spent.completion_tokens,
+            )
 
 
 def _log_spend(

@@ -11,7 +11,6 @@ import sqlite3
 
 import httpx
 
-from service import api
 from service.app import create_app
 from tests import asgi
 from tests.conftest import running_app
@@ -124,26 +123,16 @@ async def test_a_repeated_query_parameter_is_refused_on_every_route(make_setting
     assert llm.record_calls == 1
 
 
-async def test_requests_are_answered_before_routing_with_the_routes_bytes(
-    make_settings, seed, monkeypatch
-):
+async def test_requests_are_answered_before_routing_with_the_routes_bytes(make_settings, seed):
     llm = ScriptedLLM(draft_from_record(seed["expected"]))
-    routed = 0
-    read_article = api.read_article
-
-    async def counting(request):  # only the route reads the body this way
-        nonlocal routed
-        routed += 1
-        return await read_article(request)
-
-    monkeypatch.setattr(api, "read_article", counting)
     async with running_app(make_settings(), llm) as client:
+        routed = _count_routed(client.app)  # type: ignore[attr-defined]
         miss = await client.post("/v1/summaries", json=seed["request"])
         fast = await client.post("/v1/summaries", json=seed["request"])
-        assert routed == 0  # the miss and the hit were answered before routing
+        assert routed == []  # the miss and the hit were answered before routing
         # A query string takes the route: the same hit, answered by the route itself.
         slow = await client.post("/v1/summaries?refresh=false", json=seed["request"])
-        assert routed == 1
+        assert routed == ["/v1/summaries"]
     assert (miss.status_code, miss.headers["X-Cache"]) == (200, "miss")
     assert miss.content.endswith(b',"cached":false}')
     assert fast.status_code == slow.status_code == 200
@@ -165,6 +154,54 @@ async def test_requests_are_answered_before_routing_with_the_routes_bytes(
         and fast.headers["x-request-id"] != slow.headers["x-request-id"]
     )
     assert llm.record_calls == 1
+
+
+def _count_routed(app) -> list[str]:
+    """The paths of the requests that reach FastAPI's router, from now on."""
+    routed: list[str] = []
+    inner = app.router.middleware_stack
+
+    async def counting(scope, receive, send):
+        routed.append(scope["path"])
+        await inner(scope, receive, send)
+
+    app.router.middleware_stack = counting
+    return routed
+
+
+async def test_a_read_by_id_is_answered_before_routing_with_the_routes_bytes(make_settings, seed):
+    llm = ScriptedLLM(draft_from_record(seed["expected"]))
+    async with running_app(make_settings(), llm) as client:
+        summary_id = (await client.post("/v1/summaries", json=seed["request"])).json()["id"]
+        routed = _count_routed(client.app)  # type: ignore[attr-defined]
+        fast = await client.get(f"/v1/summaries/{summary_id}")
+        missing = await client.get("/v1/summaries/no-such-id")
+        assert routed == []
+        # With a query string the route answers: the same bytes, the same 404.
+        slow = await client.get(f"/v1/summaries/{summary_id}?x=1")
+        routed_missing = await client.get("/v1/summaries/no-such-id?x=1")
+        repeated = await client.get(f"/v1/summaries/{summary_id}?x=1&x=2")
+        assert len(routed) == 3
+        nested = await client.get(f"/v1/summaries/{summary_id}/more")
+    assert (fast.status_code, slow.status_code) == (200, 200)
+    assert fast.content == slow.content
+    assert fast.content.endswith(b',"cached":true}')
+
+    def comparable(response: httpx.Response) -> dict[str, str]:
+        return {k: v for k, v in response.headers.items() if k != "x-request-id"}
+
+    assert comparable(fast) == comparable(slow)
+    assert "x-cache" not in fast.headers
+    assert missing.status_code == routed_missing.status_code == 404
+    assert missing.json()["error"]["code"] == "not_found"
+    assert missing.json()["error"]["request_id"] == missing.headers["x-request-id"]
+    assert {**missing.json()["error"], "request_id": None} == {
+        **routed_missing.json()["error"],
+        "request_id": None,
+    }
+    assert comparable(missing) == comparable(routed_missing)
+    assert repeated.status_code == 422  # the route's query check still applies
+    assert nested.status_code == 404
 
 
 async def test_a_failed_miss_gets_the_routes_error(make_settings, seed):

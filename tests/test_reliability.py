@@ -14,8 +14,8 @@ from typing import Any
 import httpx
 import pytest
 
-from service.app import JsonFormatter
 from service.errors import DeadlineExceeded
+from service.logs import JsonFormatter
 from service.summarize import Slots
 from tests.conftest import running_app
 from tests.fake_llm import ScriptedLLM, draft_from_record

@@ -84,6 +84,40 @@ def test_the_same_article_on_every_worker_costs_one_model_call(tmp_path: Path) -
             service.stop()
 
 
+def test_metrics_count_the_requests_of_every_worker(tmp_path: Path) -> None:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    def posts_answered(text: str) -> float:
+        return sum(
+            s.value
+            for family in text_string_to_metric_families(text)
+            for s in family.samples
+            if s.name == "summarizer_http_requests_total"
+            and s.labels == {"method": "POST", "route": "/v1/summaries", "status": "200"}
+        )
+
+    with scripted_server(mode="ok") as llm:
+        service = start(tmp_path, llm.base_url)
+        try:
+            sent = 0
+            for attempt in range(6):  # bursts until both workers have answered some
+                answers = asyncio.run(burst(service, [article(200 + attempt, tag="metrics")] * 12))
+                assert [a.status_code for a in answers] == [200] * 12
+                sent += len(answers)
+                if len(set(answering_pids(service))) == WORKERS:
+                    break
+            else:
+                pytest.fail("the kernel never spread a burst over both workers")
+            # Whichever worker answers a scrape, it counts every worker's requests.
+            scrapes = [httpx.get(f"{service.base_url}/metrics", timeout=10) for _ in range(6)]
+            files = {p.name for p in (tmp_path / "data" / "metrics").glob("counter_*.db")}
+        finally:
+            service.stop()
+    assert all(r.status_code == 200 for r in scrapes)
+    assert [posts_answered(r.text) for r in scrapes] == [sent] * len(scrapes)
+    assert {f"counter_{pid}.db" for pid in answering_pids(service)} <= files
+
+
 def test_a_worker_killed_mid_extraction_leaves_its_article_to_the_others(tmp_path: Path) -> None:
     coordination = tmp_path / "data" / "coordination.sqlite3"
     with scripted_server(mode="ok", delay=1.5) as llm:
