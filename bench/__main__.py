@@ -1,6 +1,7 @@
 """Run the service benchmarks one after another; each writes its own section of BENCHMARKS.md.
 
-    uv run python -m bench                    # cache hits, fast model server, memory, start-up
+    uv run python -m bench                    # cache hits (HTTP, then in-process), fast model
+                                              # server, memory, start-up
     uv run python -m bench --only fast_server,memory
     uv run python -m bench --with-model       # memory and start-up on the bundled model
 
@@ -16,9 +17,9 @@ import shlex
 import sys
 import time
 
-from bench import cache_hits, fast_server, memory, report, startup
+from bench import cache_hits, fast_server, hit_breakdown, memory, report, startup
 
-DEFAULT = ("cache_hits", "fast_server", "memory", "startup")
+DEFAULT = ("cache_hits", "hit_breakdown", "fast_server", "memory", "startup")
 
 
 def main() -> None:
@@ -43,6 +44,7 @@ def main() -> None:
     else:
         mains = {
             "cache_hits": cache_hits.main,
+            "hit_breakdown": hit_breakdown.main,
             "fast_server": fast_server.main,
             "memory": memory.main,
             "startup": startup.main,
