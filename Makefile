@@ -2,7 +2,7 @@
 UV ?= uv
 export UV_FROZEN := 1
 
-.PHONY: install run test unit integration lint eval bench bench-model
+.PHONY: install run test unit integration lint eval bench bench-model bench-listing
 
 install:  ## install uv if missing, then the locked dependencies (builds llama.cpp once, ~4 min)
 	@command -v $(UV) >/dev/null 2>&1 || python3 -m pip install --quiet uv
@@ -35,3 +35,6 @@ bench: install  ## service benchmarks (scripted model); bundled model vs a bare 
 
 bench-model: install  ## memory and start-up with the bundled model loaded
 	$(UV) run python -m bench --with-model
+
+bench-listing: install  ## list and search at 100,000 records, SQLite and PostgreSQL (SUMMARIZER_TEST_POSTGRES_URL or 127.0.0.1:5432)
+	$(UV) run python -m bench.listing

@@ -412,6 +412,8 @@ class Store:
             return conn.execute(self._CURRENT, {"key": cache_key}).scalar()
 
     def get(self, summary_id: str) -> bytes | None:
+        if "\x00" in summary_id:  # no id holds one, and PostgreSQL refuses it in a query
+            return None
         with self.engine.connect() as conn:
             return conn.execute(self._BY_ID, {"id": summary_id}).scalar()
 
@@ -448,6 +450,11 @@ class Store:
         """Store ``row`` as the live record of its key and the newest of its article; the
         earlier ones stay, superseded or no longer latest."""
         values = {**row.model_dump(), "latest": True}
+        # PostgreSQL's text cannot hold NUL; the served resource (``body``) keeps the text as
+        # it came, the columns that filter and search drop the character.
+        for name, value in values.items():
+            if isinstance(value, str) and "\x00" in value:
+                values[name] = value.replace("\x00", "")
         with self._write_engine.begin() as conn:
             if self.backend == "postgresql":
                 # Two replicas storing records of one article at once must not both leave
@@ -600,6 +607,8 @@ def decode_cursor(cursor: str) -> tuple[datetime, str, float | None]:
         if len(rest) > 1 or (rest and not isinstance(rest[0], int | float)):
             raise ValueError("unexpected cursor parts")
         score = float(rest[0]) if rest else None
+        if "\x00" in str(summary_id):
+            raise ValueError("NUL in a cursor")
         return datetime.fromisoformat(created), str(summary_id), score
     except (ValueError, TypeError, binascii.Error, orjson.JSONDecodeError) as exc:
         raise InvalidInput("cursor is not one this service issued") from exc

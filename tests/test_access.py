@@ -32,8 +32,13 @@ def cli_run(data_dir: Path, *args: str, **env: str) -> Any:
     return result
 
 
-def add_key(data_dir: Path, name: str) -> str:
-    result = cli_run(data_dir, "keys", "add", name)
+def on(database_url: str | None) -> dict[str, str]:
+    """The environment that points the command line at the test's database."""
+    return {"SUMMARIZER_DATABASE_URL": database_url} if database_url else {}
+
+
+def add_key(data_dir: Path, name: str, **env: str) -> str:
+    result = cli_run(data_dir, "keys", "add", name, **env)
     assert result.exit_code == 0, result.output
     return result.stdout.strip()
 
@@ -89,15 +94,15 @@ async def test_without_a_key_every_route_but_health_and_the_page_is_401(make_set
     assert llm.record_calls == 0
 
 
-async def test_a_key_reaches_the_api_and_nothing_else(make_settings, seed, tmp_path):
+async def test_a_key_reaches_the_api_and_nothing_else(make_settings, seed, tmp_path, database_url):
     llm = ScriptedLLM(draft_from_record(seed["expected"]))
-    key = add_key(tmp_path, "wire-desk")
+    key = add_key(tmp_path, "wire-desk", **on(database_url))
     async with running_app(make_settings(), llm) as client:
         auth = {"X-API-Key": key}
         made = await client.post("/v1/summaries", json=seed["request"], headers=auth)
         assert made.status_code == 200, made.text
         # Stored summaries are shared newsroom data: any valid key reads them.
-        other = add_key(tmp_path, "web-page")
+        other = add_key(tmp_path, "web-page", **on(database_url))
         await asyncio.sleep(2.1)  # the running server re-reads stored keys every 2 s
         bearer = {"Authorization": f"Bearer {other}"}
         fetched = await client.get(f"/v1/summaries/{made.json()['id']}", headers=bearer)
@@ -120,12 +125,12 @@ async def test_a_key_reaches_the_api_and_nothing_else(make_settings, seed, tmp_p
             assert key not in text and key_digest(key) not in text
 
 
-async def test_revoked_keys_stop_working_on_a_running_server(make_settings, tmp_path):
-    key = add_key(tmp_path, "scraper")
+async def test_revoked_keys_stop_working_on_a_running_server(make_settings, tmp_path, database_url):
+    key = add_key(tmp_path, "scraper", **on(database_url))
     async with running_app(make_settings(), ScriptedLLM()) as client:
         auth = {"X-API-Key": key}
         assert (await client.get("/v1/schema", headers=auth)).status_code == 200
-        assert cli_run(tmp_path, "keys", "revoke", "scraper").exit_code == 0
+        assert cli_run(tmp_path, "keys", "revoke", "scraper", **on(database_url)).exit_code == 0
         await asyncio.sleep(2.1)
         refused = await client.get("/v1/schema", headers=auth)
         assert refused.status_code == 401

@@ -3,6 +3,7 @@ full-text search over headline, summary, place and perpetrators, best match firs
 
 from __future__ import annotations
 
+import base64
 import copy
 import dataclasses
 from collections.abc import Iterator
@@ -185,3 +186,21 @@ def test_a_record_replaced_by_id_stays_searchable_once(store: Store):
     assert _ids(store, "words") == ["r1"]
     assert _ids(store, "old") == []
     assert _ids(store, "new") == ["r1"]
+
+
+async def test_a_nul_character_is_stored_served_and_refused_where_it_is_no_key(make_settings):
+    """PostgreSQL's text holds no NUL: a title with one is still stored and served as sent,
+    and an id or cursor with one is simply unknown, on both backends."""
+    seed = load_seed("seed-camp-taji.json")
+    request = {**seed["request"], "title": "Rockets\u0000 hit Camp Taji"}
+    async with running_app(make_settings(), ScriptedLLM(_turn(seed, summary="S."))) as client:
+        made = await client.post("/v1/summaries", json=request)
+        listed = await client.get("/v1/summaries")
+        missing = await client.get("/v1/summaries/abc%00def")
+        cursor = base64.urlsafe_b64encode(b'["2026-01-01T00:00:00+00:00","a\\u0000b"]')
+        bad_cursor = await client.get("/v1/summaries", params={"cursor": cursor.decode()})
+    assert made.status_code == 200, made.text
+    assert made.json()["title"] == "Rockets\u0000 hit Camp Taji"
+    assert [i["id"] for i in listed.json()["items"]] == [made.json()["id"]]
+    assert missing.status_code == 404
+    assert bad_cursor.status_code == 422

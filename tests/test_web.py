@@ -325,6 +325,16 @@ def test_seed_article_to_card_then_found_in_the_list(
     stored = httpx.post(service + "/v1/summaries", json=kenya["request"], timeout=20)
     assert stored.status_code == 200, stored.text
 
+    # Summarized again: a second record of the seed article. The list shows the article once,
+    # as its newest record.
+    paste_article(page, seed["request"])
+    page.get_by_label("Summarize again even if this article is already stored").check()
+    with page.expect_response(lambda r: "refresh=true" in r.url, timeout=20_000) as answer:
+        page.get_by_role("button", name="Summarize").click()
+    newest_id = answer.value.json()["id"]
+    assert newest_id != summary_id
+    expect(progress).to_be_hidden(timeout=20_000)
+
     page.get_by_role("link", name="Stored summaries").click()
     results = page.locator("#results li")
     expect(results).to_have_count(2)
@@ -374,7 +384,7 @@ def test_seed_article_to_card_then_found_in_the_list(
 
     results.first.locator("a").click()
     expect(page.locator("#card-headline")).to_have_text(expected["headline"])
-    assert page.url.endswith(f"#summary/{summary_id}")
+    assert page.url.endswith(f"#summary/{newest_id}")
     # The text pasted in this tab is kept with the id, so the quotes are highlighted again.
     expect(page.locator("#article-text mark").first).to_be_visible()
 
