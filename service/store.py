@@ -57,6 +57,16 @@ class SummaryRow(SQLModel, table=True):
     body: bytes
 
 
+class ArticleTextRow(SQLModel, table=True):
+    """The text a summary was made from: its evidence offsets point into it (for an article
+    sent as a page or a link, the text extracted from the page)."""
+
+    __tablename__ = "article_texts"
+
+    id: str = Field(primary_key=True, max_length=64)  # the summary's id
+    text: str
+
+
 class ApiKeyRow(SQLModel, table=True):
     """An API key made with ``incident-summarizer keys add``: its SHA-256, never the key."""
 
@@ -70,6 +80,7 @@ class ApiKeyRow(SQLModel, table=True):
 
 
 _SUMMARIES: Table = SummaryRow.__table__  # type: ignore[attr-defined]
+_TEXTS: Table = ArticleTextRow.__table__  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)
@@ -268,15 +279,31 @@ class Store:
         .values({c.name: bindparam(c.name) for c in _SUMMARIES.c if c.name != "id"})
     )
     _INSERT = insert(_SUMMARIES)
+    _REPLACE_TEXT = (
+        update(_TEXTS).where(_TEXTS.c.id == bindparam("row_id")).values(text=bindparam("text"))
+    )
+    _INSERT_TEXT = insert(_TEXTS)
+    _TEXT_BY_ID = select(ArticleTextRow.text).where(col(ArticleTextRow.id) == bindparam("id"))
 
-    def put(self, row: SummaryRow) -> None:
-        """Store ``row`` as the live record of its key; an earlier one stays, superseded."""
+    def put(self, row: SummaryRow, article_text: str | None = None) -> None:
+        """Store ``row`` as the live record of its key; an earlier one stays, superseded.
+        ``article_text``: the text its evidence offsets point into, kept beside it."""
         values = row.model_dump()
         with self._write_engine.begin() as conn:
             conn.execute(self._SUPERSEDE, {"key": row.cache_key, "keep": row.id})
             # The same id again (a second process raced this one to the same article).
             if conn.execute(self._REPLACE, {**values, "row_id": row.id}).rowcount == 0:
                 conn.execute(self._INSERT, values)
+            if article_text is not None:
+                text = {"row_id": row.id, "text": article_text}
+                if conn.execute(self._REPLACE_TEXT, text).rowcount == 0:
+                    conn.execute(self._INSERT_TEXT, {"id": row.id, "text": article_text})
+
+    def article_text(self, summary_id: str) -> str | None:
+        """The text summary ``summary_id`` was made from (None: unknown, or stored before
+        texts were kept)."""
+        with self.engine.connect() as conn:
+            return conn.execute(self._TEXT_BY_ID, {"id": summary_id}).scalar()
 
     # --- API keys (see service.access) ---------------------------------------------------
 
