@@ -15,8 +15,6 @@ from service.errors import FetchFailed, UrlNotAllowed
 from service.fetch import Fetcher, refused_because
 from tests.page_server import Route, page, page_server, redirect
 
-pytestmark = pytest.mark.asyncio
-
 
 class Resolver:
     """Names to addresses, counting the look-ups (the system's resolver is never asked)."""
