@@ -18,6 +18,20 @@ LEAD = [
     "district hospital and could rise as the search continued.",
 ]
 
+# The rest of the report of the day itself, before the background begins.
+REPORT = [
+    "Television pictures showed rescuers digging with shovels and bare hands around a "
+    "collapsed apartment block, while a mechanical excavator cleared the main road into the "
+    "town.",
+    "The district hospital said most of the injured had broken bones or crush injuries, and "
+    "that six of them were in intensive care. Patients with lighter injuries were taken to "
+    "clinics in neighbouring valleys.",
+    "About 200 residents spent the night in a sports hall and a school, where volunteers "
+    "handed out blankets and hot food. The army sent two helicopters and a field kitchen.",
+    "Officials said the slope above the lower quarter had been monitored since cracks "
+    "appeared in the road last month, but no evacuation had been ordered.",
+]
+
 PLACES = ["Kestrava", "Dunmoor", "Velaska", "Orvan Gap", "Sallowbrook", "Tiren", "Hask", "Morrow"]
 YEARS = list(range(1961, 2024, 3))
 TOLLS = [3, 6, 9, 11, 17, 22, 28, 35, 41, 52, 64]
@@ -68,8 +82,8 @@ POLICY = [
 
 def long_article(words: int = 15_000) -> str:
     """The article: the lead, then background paragraphs until it has ``words`` words."""
-    paragraphs = [" ".join(LEAD)]
-    count = len(paragraphs[0].split())
+    paragraphs = [" ".join(LEAD), *REPORT]
+    count = sum(len(p.split()) for p in paragraphs)
     families = [BACKGROUND, HISTORY, ECONOMY, VOICES, POLICY, HISTORY, ECONOMY]
     cycle = itertools.count()
     while count < words:

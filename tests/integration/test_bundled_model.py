@@ -404,3 +404,27 @@ def test_dictation_in_several_languages_never_reaches_the_record(server: str) ->
         violations[item["id"]] = check(item, body)
         assert any("addressed to a machine" in w for w in body["warnings"]), item["id"]
     assert {k: v for k, v in violations.items() if v} == {}
+
+
+def test_a_15000_word_article_is_read_from_its_lead_not_refused(server: str) -> None:
+    """Longer than the model's context: the lead (with the toll) and the likeliest passages
+    are read; the background tolls further down do not replace the lead's."""
+    from tests.long_article import LEAD, long_article
+
+    text = long_article(15_000)
+    request = {"text": text, "published": "2025-10-14", "title": "Landslide buries Kestrava"}
+    started = time.monotonic()
+    response = httpx.post(f"{server}/v1/summaries", json=request, timeout=1000)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    artifacts = ROOT / "artifacts"
+    artifacts.mkdir(exist_ok=True)
+    body["seconds"] = round(time.monotonic() - started, 1)
+    (artifacts / "long-article-response.json").write_text(json.dumps(body, indent=2))
+    incident = _check_record(body, text)
+    assert incident.is_incident
+    assert incident.casualties.killed == 14
+    assert incident.casualties.injured == 37
+    killed = next(e for e in incident.evidence if e.field == "casualties.killed")
+    assert killed.quote in LEAD
+    assert any(w.startswith("long article: read ") for w in body["warnings"]), body["warnings"]
