@@ -43,8 +43,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     env = {
         **os.environ,
         "SUMMARIZER_DATABASE_URL": f"sqlite:///{db}",
-        "SUMMARIZER_REQUEST_DEADLINE_S": "900",
-        "SUMMARIZER_LLM_CALL_TIMEOUT_S": "900",
+        "SUMMARIZER_REQUEST_DEADLINE_S": "1800",
+        "SUMMARIZER_LLM_CALL_TIMEOUT_S": "1800",
     }
     env.pop("SUMMARIZER_LLM_BASE_URL", None)
     log = (tmp_path_factory.mktemp("log") / "server.log").open("w")
@@ -323,7 +323,7 @@ def test_summarize_reads_stdin_and_prints_json_lines(tmp_path: Path) -> None:
         env={
             **os.environ,
             "SUMMARIZER_DATABASE_URL": env_db,
-            "SUMMARIZER_REQUEST_DEADLINE_S": "900",
+            "SUMMARIZER_REQUEST_DEADLINE_S": "1800",
         },
     )
     assert result.returncode == 0, result.stderr[-2000:]
@@ -414,7 +414,7 @@ def test_a_15000_word_article_is_read_from_its_lead_not_refused(server: str) -> 
     text = long_article(15_000)
     request = {"text": text, "published": "2025-10-14", "title": "Landslide buries Kestrava"}
     started = time.monotonic()
-    response = httpx.post(f"{server}/v1/summaries", json=request, timeout=1000)
+    response = httpx.post(f"{server}/v1/summaries", json=request, timeout=1900)
     assert response.status_code == 200, response.text
     body = response.json()
     artifacts = ROOT / "artifacts"
