@@ -145,8 +145,8 @@ def _json(
     )
 
 
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {
+def _error(name: str, text: str) -> dict[str, Any]:
+    return {
         "description": text,
         "content": {
             "application/json": {
@@ -154,25 +154,19 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
             }
         },
     }
+
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    code: _error(name, text)
     for code, name, text in [
         (400, "malformed_request", "Malformed body"),
         (401, "unauthorized", "Missing or invalid API key"),
         (404, "not_found", "No summary with this id"),
         (413, "body_too_large", "Body too large"),
         (415, "unsupported_media_type", "The body is not application/json"),
-        (
-            422,
-            "invalid_input",
-            "Well-formed but invalid input; also no_article_text (a page without an article) "
-            "and url_not_allowed (a URL the service may not fetch)",
-        ),
+        (422, "invalid_input", "Well-formed but invalid input"),
         (429, "rate_limited", "Rate limited"),
-        (
-            502,
-            "model_invalid_output",
-            "No valid record within the retry budget; also fetch_failed (the page at url "
-            "could not be had: error status, too big, too slow, not HTML)",
-        ),
+        (502, "model_invalid_output", "No valid record within the retry budget"),
         (503, "model_unavailable", "Model backend unavailable, queue full or model loading"),
         (504, "deadline_exceeded", "Deadline exceeded"),
     ]
@@ -241,7 +235,28 @@ async def read_article(request: Request) -> ArticleIn:
 @router.post(
     "/v1/summaries",
     summary="Summarize an article",
-    responses={200: {"model": SummaryOut}, **_errors(400, 413, 415, 422, 502, 503, 504)},
+    description="Send the article as exactly one of `text`, `html` (its web page) or `url` (an "
+    "http(s) address the service fetches; loopback, private, link-local, multicast and "
+    "reserved addresses are refused, on every redirect too). From a page, the main text, "
+    "title and publication date are extracted; the record's evidence offsets point into that "
+    "text (`GET /v1/summaries/{id}/article`). The same article as text, page or link is one "
+    "cached record. An article longer than the model's context is read as its lead and the "
+    "passages most likely to report the incident, and a warning says how much was read.",
+    responses={
+        200: {"model": SummaryOut},
+        **_errors(400, 413, 415, 503, 504),
+        422: _error(
+            "invalid_input",
+            "Well-formed but invalid input (invalid_input: not exactly one of text, html, url; "
+            "empty text; a bad date), a page without an article (no_article_text), or a URL "
+            "the service may not fetch (url_not_allowed)",
+        ),
+        502: _error(
+            "model_invalid_output",
+            "No valid record within the retry budget (model_invalid_output), or the page at "
+            "url could not be had: error status, too big, too slow, not HTML (fetch_failed)",
+        ),
+    },
     openapi_extra={
         "requestBody": {
             "required": True,

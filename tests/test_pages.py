@@ -283,3 +283,15 @@ async def test_the_article_text_of_an_unknown_summary_is_not_found(make_settings
     # A text article's own text is kept too: its quotes can be checked the same way.
     assert text.json()["text"] == BRIDGE_TEXT
     check_evidence(made.json(), BRIDGE_TEXT)
+
+
+async def test_the_openapi_document_describes_the_three_forms(make_settings):
+    async with running_app(make_settings(), ScriptedLLM(bridge_turn())) as client:
+        spec = (await client.get("/openapi.json")).json()
+    post = spec["paths"]["/v1/summaries"]["post"]
+    body = post["requestBody"]["content"]["application/json"]["schema"]
+    assert {"text", "html", "url"} <= set(body["properties"])
+    assert body["oneOf"] == [{"required": [name]} for name in ("text", "html", "url")]
+    assert "url_not_allowed" in post["responses"]["422"]["description"]
+    assert "fetch_failed" in post["responses"]["502"]["description"]
+    assert "/v1/summaries/{summary_id}/article" in spec["paths"]
