@@ -110,6 +110,7 @@ def padded(
         parts = [item["text"]]
         count = len(item["text"].split())
         others = [p for p in pool[index + 1 :] + pool[:index] if p["id"] != item["id"]]
+        others = [p for p in others if p["text"].split()]  # each pass must add words
         while count < words and others:
             for other in others:
                 parts.append(other["text"])
