@@ -45,7 +45,6 @@ from service.errors import (
 )
 from service.extract import Answer, Extractor, Usage
 from service.fetch import Fetcher
-from service.html_text import decode, page_article
 from service.language import detect_language
 from service.pipeline import RULES_VERSION, Context, StepOutcome
 from service.store import Store, SummaryRow, utcnow
@@ -232,6 +231,10 @@ class Summarizer:
     async def from_page(self, article: Article) -> Article:
         """The article of a page given as ``html`` or fetched from ``url``: its main text,
         and its title and publication date unless the request gave them."""
+        # Imported here: trafilatura and its dependencies take a second or more to import,
+        # which a service that is only ever sent text should not pay at start-up.
+        from service.html_text import decode, page_article
+
         html, page_url = article.html, article.url
         if article.url is not None:
             page = await self._fetcher.fetch(article.url)
