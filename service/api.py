@@ -106,9 +106,8 @@ class ArticleIn(BaseModel):
         "evidence offsets point into that text (GET /v1/summaries/{id}/article).",
         json_schema_extra={"minLength": 1, "pattern": r"\S"},
     )
-    url: str | SkipJsonSchema[None] = Field(
+    url: Annotated[str, Field(max_length=2000)] | SkipJsonSchema[None] = Field(
         default=None,
-        max_length=2000,
         description="The article's address (http or https) instead of its text: the service "
         "fetches the page and reads it as ``html``. Private, loopback and link-local addresses "
         "are refused (422 url_not_allowed); a page that cannot be had is 502 fetch_failed.",
@@ -127,6 +126,10 @@ class ArticleIn(BaseModel):
 
     @model_validator(mode="after")
     def _one_source(self) -> ArticleIn:
+        for name in ("text", "html", "url"):
+            # Absent is None too; a null sent as the value is not an article.
+            if name in self.model_fields_set and getattr(self, name) is None:
+                raise ValueError(f"{name} must be a string, not null")
         given = [name for name in ("text", "html", "url") if getattr(self, name) is not None]
         if len(given) != 1:
             said = ", ".join(given) if given else "none of them"

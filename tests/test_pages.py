@@ -295,3 +295,17 @@ async def test_the_openapi_document_describes_the_three_forms(make_settings):
     assert "url_not_allowed" in post["responses"]["422"]["description"]
     assert "fetch_failed" in post["responses"]["502"]["description"]
     assert "/v1/summaries/{summary_id}/article" in spec["paths"]
+
+
+@pytest.mark.parametrize("field", ["text", "html", "url"])
+async def test_a_null_article_field_is_invalid_input(make_settings, field):
+    body = {"text": "Two people died when a wall collapsed in the old town.", field: None}
+    if field == "text":
+        body = {"text": None, "url": "https://news.test/a"}
+    async with running_app(make_settings(), ScriptedLLM(bridge_turn())) as client:
+        response = await client.post("/v1/summaries?refresh=true", json=body)
+        fast = await client.post("/v1/summaries", json=body)
+    for answer in (response, fast):
+        assert answer.status_code == 422, answer.text
+        assert answer.json()["error"]["code"] == "invalid_input"
+        assert f"{field} must be a string, not null" in answer.json()["error"]["message"]
