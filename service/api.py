@@ -10,7 +10,15 @@ from typing import Annotated, Any, Literal
 import orjson
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
+from pydantic.json_schema import SkipJsonSchema
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from schemas.incident import SCHEMA_VERSION, Category, Incident, incident_json_schema
@@ -70,34 +78,67 @@ IsoDate = Annotated[date, BeforeValidator(_iso_date_only)]
 
 
 class ArticleIn(BaseModel):
-    """An article to summarize."""
+    """An article to summarize: exactly one of ``text`` (the body as plain text), ``html`` (its
+    web page) or ``url`` (fetched by the service). From a page, the main text, the title and
+    the publication date are extracted; an explicit ``title`` or ``published`` wins."""
 
     model_config = ConfigDict(
         json_schema_extra={
+            "oneOf": [{"required": ["text"]}, {"required": ["html"]}, {"required": ["url"]}],
             "examples": [
                 {
                     "title": "Three killed in rocket strike on base",
                     "text": "Three soldiers were killed and 12 wounded when rockets hit...",
                     "published": "2020-03-12",
-                }
-            ]
+                },
+                {"url": "https://news.example/2020/03/12/rocket-strike-camp-taji"},
+            ],
         }
     )
 
     # Not-only-whitespace is checked by the service (a clear "text is empty"); the schema says
     # it too, so that clients and API fuzzers know.
-    text: str = Field(
-        description="The article body, plain text.",
+    text: str | SkipJsonSchema[None] = Field(
+        default=None,
+        description="The article body, plain text. Evidence offsets point into it.",
         json_schema_extra={"minLength": 1, "pattern": r"\S"},
+    )
+    html: str | SkipJsonSchema[None] = Field(
+        default=None,
+        description="The article's web page (HTML) instead of its text: the main text is "
+        "extracted (navigation, captions, related links and comments left out) and the "
+        "evidence offsets point into that text (GET /v1/summaries/{id}/article).",
+        json_schema_extra={"minLength": 1, "pattern": r"\S"},
+    )
+    url: Annotated[str, Field(max_length=2000)] | SkipJsonSchema[None] = Field(
+        default=None,
+        description="The article's address (http or https) instead of its text: the service "
+        "fetches the page and reads it as ``html``. Private, loopback and link-local addresses "
+        "are refused (422 url_not_allowed); a page that cannot be had is 502 fetch_failed.",
+        json_schema_extra={"pattern": r"^[Hh][Tt][Tt][Pp][Ss]?://"},
     )
     title: str | None = Field(default=None, max_length=1000)
     published: IsoDate | None = Field(
         default=None, description="Publication date (YYYY-MM-DD); relative dates resolve to it."
     )
     source_url: str | None = Field(
-        default=None, max_length=4000, description="Stored, never fetched."
+        default=None,
+        max_length=4000,
+        description="Stored, never fetched (defaults to ``url`` when the article was fetched).",
     )
     language: str | None = Field(default=None, pattern=r"^[a-z]{2}$", description="ISO 639-1 hint.")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> ArticleIn:
+        for name in ("text", "html", "url"):
+            # Absent is None too; a null sent as the value is not an article.
+            if name in self.model_fields_set and getattr(self, name) is None:
+                raise ValueError(f"{name} must be a string, not null")
+        given = [name for name in ("text", "html", "url") if getattr(self, name) is not None]
+        if len(given) != 1:
+            said = ", ".join(given) if given else "none of them"
+            raise ValueError(f"give exactly one of text, html or url (got {said})")
+        return self
 
 
 def _json(
@@ -111,8 +152,8 @@ def _json(
     )
 
 
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {
+def _error(name: str, text: str) -> dict[str, Any]:
+    return {
         "description": text,
         "content": {
             "application/json": {
@@ -120,11 +161,15 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
             }
         },
     }
+
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    code: _error(name, text)
     for code, name, text in [
         (400, "malformed_request", "Malformed body"),
         (401, "unauthorized", "Missing or invalid API key"),
         (404, "not_found", "No summary with this id"),
-        (413, "article_too_large", "Body or article too large"),
+        (413, "body_too_large", "Body too large"),
         (415, "unsupported_media_type", "The body is not application/json"),
         (422, "invalid_input", "Well-formed but invalid input"),
         (429, "rate_limited", "Rate limited"),
@@ -219,7 +264,28 @@ async def stored_summary(store: Store, summary_id: str) -> bytes:
 @router.post(
     SUMMARIES,
     summary="Summarize an article",
-    responses={200: {"model": SummaryOut}, **_errors(400, 413, 415, 422, 502, 503, 504)},
+    description="Send the article as exactly one of `text`, `html` (its web page) or `url` (an "
+    "http(s) address the service fetches; loopback, private, link-local, multicast and "
+    "reserved addresses are refused, on every redirect too). From a page, the main text, "
+    "title and publication date are extracted; the record's evidence offsets point into that "
+    "text (`GET /v1/summaries/{id}/article`). The same article as text, page or link is one "
+    "cached record. An article longer than the model's context is read as its lead and the "
+    "passages most likely to report the incident, and a warning says how much was read.",
+    responses={
+        200: {"model": SummaryOut},
+        **_errors(400, 413, 415, 503, 504),
+        422: _error(
+            "invalid_input",
+            "Well-formed but invalid input (invalid_input: not exactly one of text, html, url; "
+            "empty text; a bad date), a page without an article (no_article_text), or a URL "
+            "the service may not fetch (url_not_allowed)",
+        ),
+        502: _error(
+            "model_invalid_output",
+            "No valid record within the retry budget (model_invalid_output), or the page at "
+            "url could not be had: error status, too big, too slow, not HTML (fetch_failed)",
+        ),
+    },
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -339,12 +405,34 @@ def _replay(chunks: list[bytes], receive: Receive) -> Receive:
 
 def _article(article: ArticleIn) -> Article:
     return Article(
-        text=article.text,
+        text=article.text or "",
         title=article.title,
         published=article.published.isoformat() if article.published else None,
         source_url=article.source_url,
         language=article.language,
+        html=article.html,
+        url=article.url,
     )
+
+
+class ArticleTextOut(BaseModel):
+    id: str
+    text: str = Field(description="The text the record's evidence offsets point into.")
+
+
+@router.get(
+    "/v1/summaries/{summary_id}/article",
+    summary="The text a stored summary was made from",
+    description="The article text the record's evidence offsets point into: as sent, or as "
+    "extracted from the page for an article sent as html or url.",
+    responses={200: {"model": ArticleTextOut}, **_errors(404)},
+    dependencies=ONE_VALUE_EACH,
+)
+async def get_summary_article(summary_id: str, store: StoreDep) -> Response:
+    text = await asyncio.to_thread(store.article_text, summary_id)
+    if text is None:
+        raise NotFound(f"no article text stored for summary {summary_id!r}")
+    return _json({"id": summary_id, "text": text})
 
 
 @router.get(

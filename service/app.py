@@ -36,6 +36,7 @@ from service.errors import (
     SummarizerError,
 )
 from service.extract import Extractor
+from service.fetch import Fetcher, Resolver
 from service.language import detect_language
 from service.llm import build_client
 from service.logs import configure_logging, current_request_id, log_access
@@ -222,9 +223,13 @@ def _install_error_handlers(app: FastAPI) -> None:
 
 
 def create_app(
-    settings: Settings | None = None, *, llm_transport: httpx.AsyncBaseTransport | None = None
+    settings: Settings | None = None,
+    *,
+    llm_transport: httpx.AsyncBaseTransport | None = None,
+    fetch_resolver: Resolver | None = None,
 ) -> FastAPI:
-    """Build the app. ``llm_transport`` replaces the model backend's HTTP transport (tests)."""
+    """Build the app. ``llm_transport`` replaces the model backend's HTTP transport, and
+    ``fetch_resolver`` the name lookup of URLs the service fetches (tests)."""
     settings = settings or Settings()
 
     @asynccontextmanager
@@ -250,7 +255,7 @@ def create_app(
             RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst, coordination),
         )
         state.store = store
-        loader = asyncio.create_task(_load_backend(app, settings, llm_transport))
+        loader = asyncio.create_task(_load_backend(app, settings, llm_transport, fetch_resolver))
         try:
             yield
         finally:
@@ -405,7 +410,10 @@ def _declare_security(app: FastAPI, open_paths: set[str]) -> None:
 
 
 async def _load_backend(
-    app: FastAPI, settings: Settings, transport: httpx.AsyncBaseTransport | None
+    app: FastAPI,
+    settings: Settings,
+    transport: httpx.AsyncBaseTransport | None,
+    fetch_resolver: Resolver | None = None,
 ) -> None:
     """Build the extractor; for the bundled model, assemble, verify, load and warm it first.
 
@@ -454,6 +462,7 @@ async def _load_backend(
             max_article_tokens=max_article_tokens,
             coordination=app.state.coordination,
             metrics=app.state.metrics,
+            fetcher=Fetcher(settings, resolver=fetch_resolver),
         )
         app.state.ready = True
         app.state.not_ready_reason = None

@@ -29,6 +29,8 @@ class ArticleText:
     language: str | None
     sentences: tuple[Sentence, ...]
     directives: frozenset[int]  # numbers of the sentences addressed to a machine
+    # Sentences of the whole article; more than ``len(sentences)`` when only part is read.
+    total_sentences: int = 0
 
     def sentence(self, number: int | None) -> Sentence | None:
         if number is None or not 1 <= number <= len(self.sentences):
@@ -38,6 +40,20 @@ class ArticleText:
     def news_sentences(self) -> tuple[Sentence, ...]:
         """The sentences that may be evidence: all but those addressed to a machine."""
         return tuple(s for s in self.sentences if s.number not in self.directives)
+
+    def reading(self, chosen: tuple[Sentence, ...]) -> ArticleText:
+        """This article as read through ``chosen`` of its sentences only (a long article):
+        numbered again from 1, their offsets still into the whole text."""
+        numbers = {s.number: i for i, s in enumerate(chosen, 1)}
+        return ArticleText(
+            text=self.text,
+            title=self.title,
+            published=self.published,
+            language=self.language,
+            sentences=tuple(Sentence(numbers[s.number], s.start, s.end, s.text) for s in chosen),
+            directives=frozenset(numbers[n] for n in self.directives if n in numbers),
+            total_sentences=self.total_sentences,
+        )
 
     @cached_property
     def title_is_directive(self) -> bool:
@@ -68,6 +84,7 @@ def read_article(
         language=language,
         sentences=sentences,
         directives=directives,
+        total_sentences=len(sentences),
     )
 
 

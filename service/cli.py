@@ -310,14 +310,43 @@ def evaluate_dataset(
         str | None,
         typer.Option(envvar="SUMMARIZER_EVAL_API_KEY", help="API key for --base-url."),
     ] = None,
+    as_html: Annotated[
+        bool,
+        typer.Option(
+            "--as-html",
+            help="Send each article as a news web page made around its text (sent as html, "
+            "the date in the page's markup) instead of as text.",
+        ),
+    ] = False,
+    extraction_only: Annotated[
+        bool,
+        typer.Option(
+            "--extraction-only",
+            help="With --as-html: no model; wrap every article in each page layout, extract "
+            "it again and report how close the extracted text is to the article's own.",
+        ),
+    ] = False,
+    long_words: Annotated[
+        int | None,
+        typer.Option(
+            "--long",
+            min=100,
+            help="Pad each article with the text of the other articles of the set (unrelated "
+            "reports) to this many words: the long-article path.",
+        ),
+    ] = None,
 ) -> None:
     """Send every article through the service (refresh=true), write and score the predictions."""
     from service.app import configure_logging
     from service.evaluate import (
         EvaluationError,
         ablation_text,
+        as_pages,
         evaluate,
+        extraction_check,
+        extraction_text,
         load_dataset,
+        padded,
         run_ablation,
         write_prediction,
     )
@@ -329,11 +358,22 @@ def evaluate_dataset(
         outcome = "ok" if "response" in p else f"error {p.get('status')} {p['error'].get('code')}"
         typer.echo(f"{p['id']}: {outcome} in {p['seconds']:.1f} s", err=True)
 
+    def transform(items: list[dict]) -> list[dict]:
+        if long_words is not None:
+            items = padded(items, long_words)
+        return as_pages(items) if as_html else items
+
     try:
+        if extraction_only:
+            if not as_html:
+                raise EvaluationError("--extraction-only needs --as-html")
+            items = [item for path in datasets for item in load_dataset(path, limit)]
+            typer.echo(extraction_text(extraction_check(items)))
+            return
         if ablation:
             if base_url:
                 raise EvaluationError("--ablation runs the service in-process; no --base-url")
-            files = {path.name: load_dataset(path, limit) for path in datasets}
+            files = {path.name: transform(load_dataset(path, limit)) for path in datasets}
             items = [item for part in files.values() for item in part]
             result = run_ablation(items, settings, on_prediction=progress, answers=answers)
             for name, predictions in result.variants.items():
@@ -356,6 +396,7 @@ def evaluate_dataset(
             settings=settings,
             api_key=api_key,
             on_prediction=progress,
+            transform=transform,
         )
     except EvaluationError as exc:
         typer.echo(f"error: {exc}", err=True)

@@ -120,11 +120,42 @@ class Settings(BaseSettings):
 
     # --- limits ---
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
-    max_article_chars: int = Field(default=100_000, ge=100)
+    max_article_chars: int = Field(
+        default=1_000_000,
+        ge=100,
+        description="Longest article text in characters (413 beyond): a bound on the CPU spent "
+        "splitting and scoring it, not on what the model reads.",
+    )
     max_article_tokens: int | None = Field(
         default=None,
         ge=64,
-        description="Longest article in model tokens (default: what the context window holds).",
+        description="Most model tokens of the article the record call reads; a longer article "
+        "is read as its lead and the passages most likely to report the incident (a warning "
+        "says how much). Default: what the context window holds on the bundled model, "
+        "unlimited on a model server (where it is set, tokens are estimated from characters).",
+    )
+
+    # --- articles given as a page (html) or a link (url) ---
+    fetch_allow_hosts: str | None = Field(
+        default=None,
+        description="Comma-separated host names (or IP addresses) a URL may name even when "
+        "they resolve to a loopback, private or link-local address (an intranet CMS).",
+    )
+    fetch_timeout_s: float = Field(
+        default=15.0, gt=0, le=120, description="Total time to fetch one URL, redirects included."
+    )
+    fetch_max_bytes: int = Field(
+        default=5_000_000, ge=1024, description="Largest page fetched from a URL, in bytes."
+    )
+    fetch_max_redirects: int = Field(default=5, ge=0, le=5, description="Redirects followed.")
+    fetch_user_agent: str = Field(
+        default="incident-summarizer/0.1 (+newsroom article fetcher)",
+        description="User-Agent sent with every fetch.",
+    )
+    min_article_chars: int = Field(
+        default=80,
+        ge=1,
+        description="Fewest characters of text a page must yield to count as an article.",
     )
 
     # --- access ---
@@ -170,6 +201,11 @@ class Settings(BaseSettings):
                 "bundled model runs in one process, and more would share the same CPU cores"
             )
         return self
+
+    @cached_property
+    def fetch_allow_host_set(self) -> frozenset[str]:
+        hosts = (self.fetch_allow_hosts or "").split(",")
+        return frozenset(h.strip().strip("[]").rstrip(".").lower() for h in hosts if h.strip())
 
     @property
     def uses_bundled_model(self) -> bool:

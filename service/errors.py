@@ -44,6 +44,24 @@ class InvalidInput(SummarizerError):
     status, code = 422, "invalid_input"
 
 
+class NoArticleText(SummarizerError):
+    """The page (HTML or URL) holds no article text the extractor could find."""
+
+    status, code = 422, "no_article_text"
+
+
+class UrlNotAllowed(SummarizerError):
+    """The URL may not be fetched: its scheme, or an address its host resolves to."""
+
+    status, code = 422, "url_not_allowed"
+
+
+class FetchFailed(SummarizerError):
+    """The page could not be had: an error status, too big, too slow, not HTML."""
+
+    status, code = 502, "fetch_failed"
+
+
 class RateLimited(SummarizerError):
     status, code = 429, "rate_limited"
 

@@ -72,7 +72,129 @@ def load_dataset(path: Path, limit: int | None = None) -> list[dict[str, Any]]:
 
 
 def request_body(item: dict[str, Any]) -> dict[str, Any]:
-    return {k: item[k] for k in REQUEST_FIELDS if item.get(k) is not None}
+    body = {k: item[k] for k in REQUEST_FIELDS if item.get(k) is not None}
+    if item.get("html") is not None:
+        # The page instead of the text; its publication date is in its markup.
+        del body["text"]
+        body.pop("published", None)
+        body["html"] = item["html"]
+    return body
+
+
+# --- the same articles in other forms: as web pages, or padded into long articles ------------
+
+
+def as_pages(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each item with ``html``: its text as the article of a news page (``service.news_page``),
+    sent instead of the text."""
+    from service.news_page import wrap
+
+    return [
+        {
+            **item,
+            "html": wrap(item["text"], key=str(item["id"]), published=item.get("published")).html,
+        }
+        for item in items
+    ]
+
+
+def padded(
+    items: list[dict[str, Any]], words: int, pool: list[dict[str, Any]] | None = None
+) -> list[dict[str, Any]]:
+    """Each item's text followed by paragraphs of other articles (unrelated text, from
+    ``pool``, by default the items themselves) until it has ``words`` words: a long article
+    whose incident is in its own first part."""
+    pool = pool or items
+    out = []
+    for index, item in enumerate(items):
+        parts = [item["text"]]
+        count = len(item["text"].split())
+        others = [p for p in pool[index + 1 :] + pool[:index] if p["id"] != item["id"]]
+        others = [p for p in others if p["text"].split()]  # each pass must add words
+        while count < words and others:
+            for other in others:
+                parts.append(other["text"])
+                count += len(other["text"].split())
+                if count >= words:
+                    break
+        out.append({**item, "text": "\n\n".join(parts)})
+    return out
+
+
+@dataclass(frozen=True)
+class ExtractionCheck:
+    """How well the text extracted from the wrapped pages matches the articles' own text."""
+
+    layout: str
+    articles: int
+    equal: int  # extracted text equal to the article's (whitespace aside)
+    similarity_mean: float  # rapidfuzz ratio, 0..1
+    similarity_min: float
+    no_article: int
+    titles: int  # the page's headline found as the title
+    dates: int  # the publication date found, of ``dated``
+    dated: int
+
+    def line(self) -> str:
+        return (
+            f"| {self.layout} | {self.articles} | {self.equal} | {self.similarity_mean:.4f} "
+            f"| {self.similarity_min:.4f} | {self.no_article} | {self.titles} "
+            f"| {self.dates} of {self.dated} |"
+        )
+
+
+def extraction_check(items: list[dict[str, Any]]) -> list[ExtractionCheck]:
+    """Wrap every item in each page layout and extract it again (no model involved)."""
+    from rapidfuzz import fuzz
+
+    from service.errors import NoArticleText
+    from service.html_text import page_article
+    from service.news_page import LAYOUTS, wrap
+
+    checks = []
+    for layout in LAYOUTS:
+        equal = no_article = titles = dates = dated = 0
+        ratios: list[float] = []
+        for item in items:
+            page = wrap(
+                item["text"], key=str(item["id"]), published=item.get("published"), layout=layout
+            )
+            dated += bool(item.get("published"))
+            try:
+                found = page_article(
+                    page.html, min_chars=Settings.model_fields["min_article_chars"].default
+                )
+            except NoArticleText:
+                no_article += 1
+                ratios.append(0.0)
+                continue
+            expected, got = " ".join(page.body.split()), " ".join(found.text.split())
+            equal += expected == got
+            ratios.append(fuzz.ratio(expected, got) / 100)
+            titles += found.title == page.headline
+            dates += bool(item.get("published")) and found.published == item.get("published")
+        checks.append(
+            ExtractionCheck(
+                layout=layout,
+                articles=len(items),
+                equal=equal,
+                similarity_mean=sum(ratios) / len(ratios) if ratios else 0.0,
+                similarity_min=min(ratios, default=0.0),
+                no_article=no_article,
+                titles=titles,
+                dates=dates,
+                dated=dated,
+            )
+        )
+    return checks
+
+
+def extraction_text(checks: list[ExtractionCheck]) -> str:
+    head = (
+        "| layout | articles | text equal | similarity (mean) | similarity (min) "
+        "| no article found | title found | date found |\n|---|---|---|---|---|---|---|---|"
+    )
+    return "\n".join([head, *(c.line() for c in checks)])
 
 
 # --- the service over HTTP -------------------------------------------------------------------
@@ -247,18 +369,29 @@ async def predict_ablation(
         summarizer = app.state.summarizer
         book = AnswerBook(answers) if answers is not None else None
         for item in items:
-            article = Article(
-                text=item["text"], published=item.get("published"), language=item.get("language")
-            )
-            key = answer_key(item["id"], item["text"], summarizer.model, summarizer.prompt_version)
-            recorded = book.get(key) if book is not None else None
             started = time.perf_counter()
+            if item.get("html") is not None:
+                article = Article(text="", html=item["html"], language=item.get("language"))
+            else:
+                article = Article(
+                    text=item["text"],
+                    published=item.get("published"),
+                    language=item.get("language"),
+                )
             try:
+                if article.is_page:
+                    article = await summarizer.from_page(article)
+                key = answer_key(
+                    item["id"], article.text, summarizer.model, summarizer.prompt_version
+                )
+                recorded = book.get(key) if book is not None else None
                 if recorded is not None:
+                    text, notes = summarizer.reading(article)
                     model_answers = ModelAnswers(
-                        text=summarizer.read(article),
+                        text=text,
                         relevance=recorded.relevance,
                         record=recorded.record,
+                        notes=notes,
                     )
                 else:
                     model_answers = await summarizer.answers(
@@ -424,13 +557,17 @@ def evaluate(
     llm_transport: httpx.AsyncBaseTransport | None = None,
     api_key: str | None = None,
     on_prediction: OnPrediction | None = None,
+    transform: Callable[[list[dict[str, Any]]], list[dict[str, Any]]] | None = None,
 ) -> Evaluation:
     """Predict every item of ``dataset``, write the predictions to ``out``, score them.
 
     Without ``base_url`` the service is started in-process from ``settings``;
-    ``llm_transport`` replaces its model backend, as in ``create_app``.
+    ``llm_transport`` replaces its model backend, as in ``create_app``. ``transform``: the
+    items as sent (as pages, padded), scored against the same labels.
     """
     gold = load_dataset(dataset, limit)
+    if transform is not None:
+        gold = transform(gold)
     settings = settings or Settings()
     out.parent.mkdir(parents=True, exist_ok=True)
     with out.open("w", encoding="utf-8") as fh:

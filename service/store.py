@@ -88,6 +88,16 @@ class SummaryRow(SQLModel, table=True):
     body: bytes
 
 
+class ArticleTextRow(SQLModel, table=True):
+    """The text a summary was made from: its evidence offsets point into it (for an article
+    sent as a page or a link, the text extracted from the page)."""
+
+    __tablename__ = "article_texts"
+
+    id: str = Field(primary_key=True, max_length=64)  # the summary's id
+    text: str
+
+
 class ApiKeyRow(SQLModel, table=True):
     """An API key made with ``incident-summarizer keys add``: its SHA-256, never the key."""
 
@@ -101,6 +111,7 @@ class ApiKeyRow(SQLModel, table=True):
 
 
 _SUMMARIES: Table = SummaryRow.__table__  # type: ignore[attr-defined]
+_TEXTS: Table = ArticleTextRow.__table__  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)
@@ -435,6 +446,11 @@ class Store:
         .values({c.name: bindparam(c.name) for c in _SUMMARIES.c if c.name != "id"})
     )
     _INSERT = insert(_SUMMARIES)
+    _REPLACE_TEXT = (
+        update(_TEXTS).where(_TEXTS.c.id == bindparam("row_id")).values(text=bindparam("text"))
+    )
+    _INSERT_TEXT = insert(_TEXTS)
+    _TEXT_BY_ID = select(ArticleTextRow.text).where(col(ArticleTextRow.id) == bindparam("id"))
 
     _RETIRE = (
         update(_SUMMARIES)
@@ -446,9 +462,10 @@ class Store:
         .values(latest=False)
     )
 
-    def put(self, row: SummaryRow) -> None:
+    def put(self, row: SummaryRow, article_text: str | None = None) -> None:
         """Store ``row`` as the live record of its key and the newest of its article; the
-        earlier ones stay, superseded or no longer latest."""
+        earlier ones stay, superseded or no longer latest. ``article_text``: the text its
+        evidence offsets point into, kept beside it."""
         values = {**row.model_dump(), "latest": True}
         # PostgreSQL's text cannot hold NUL; the served resource (``body``) keeps the text as
         # it came, the columns that filter and search drop the character.
@@ -468,6 +485,18 @@ class Store:
             # The same id again (a second process raced this one to the same article).
             if conn.execute(self._REPLACE, {**values, "row_id": row.id}).rowcount == 0:
                 conn.execute(self._INSERT, values)
+            if article_text is not None:
+                if self.backend == "postgresql":
+                    article_text = article_text.replace("\x00", "")
+                kept = {"row_id": row.id, "text": article_text}
+                if conn.execute(self._REPLACE_TEXT, kept).rowcount == 0:
+                    conn.execute(self._INSERT_TEXT, {"id": row.id, "text": article_text})
+
+    def article_text(self, summary_id: str) -> str | None:
+        """The text summary ``summary_id`` was made from (None: unknown, or stored before
+        texts were kept)."""
+        with self.engine.connect() as conn:
+            return conn.execute(self._TEXT_BY_ID, {"id": summary_id}).scalar()
 
     # --- API keys (see service.access) ---------------------------------------------------
 

@@ -32,8 +32,8 @@ from schemas.incident import (
     RelevanceAnswer,
     category_of,
 )
-from service import llm, pipeline
-from service.article import ArticleText, read_article
+from service import llm, passages, pipeline
+from service.article import ArticleText, lead, read_article
 from service.config import Settings
 from service.coordination import Shared
 from service.errors import (
@@ -44,6 +44,7 @@ from service.errors import (
     SummarizerError,
 )
 from service.extract import Answer, Extractor, Usage
+from service.fetch import Fetcher
 from service.language import detect_language
 from service.metrics import Metrics
 from service.pipeline import RULES_VERSION, Context, StepOutcome
@@ -54,11 +55,19 @@ log = logging.getLogger("service.summarize")
 
 @dataclass(frozen=True)
 class Article:
+    """An article as asked for: its text, or instead its page's ``html`` or its ``url``."""
+
     text: str
     title: str | None = None
     published: str | None = None
     source_url: str | None = None
     language: str | None = None
+    html: str | None = None
+    url: str | None = None
+
+    @property
+    def is_page(self) -> bool:
+        return self.html is not None or self.url is not None
 
 
 def normalize_text(text: str) -> str:
@@ -98,6 +107,7 @@ class ModelAnswers:
     text: ArticleText
     relevance: Answer[RelevanceAnswer]
     record: Answer[IncidentDraft] | None
+    notes: tuple[str, ...] = ()  # what the service says of how it read the article
 
     @property
     def usage(self) -> Usage:
@@ -178,12 +188,14 @@ class Summarizer:
         max_article_tokens: int | None = None,
         coordination: Shared | None = None,
         metrics: Metrics | None = None,
+        fetcher: Fetcher | None = None,
     ) -> None:
         self._settings = settings
         self._metrics = metrics
         self._store = store
         self._extractor = extractor
         self._coordination = coordination
+        self._fetcher = fetcher or Fetcher(settings)
         self._count_tokens = count_tokens
         self._max_tokens = max_article_tokens
         self._inflight: dict[str, asyncio.Task[tuple[dict[str, Any], bool]]] = {}
@@ -201,6 +213,7 @@ class Summarizer:
                 list(self._inflight.values()), timeout=self._settings.request_deadline_s
             )
         await self._extractor.aclose()
+        await self._fetcher.aclose()
 
     @property
     def model(self) -> str:
@@ -230,14 +243,55 @@ class Summarizer:
             )
         return normalize_text(article.text)
 
-    def _check_tokens(self, text: str) -> None:
-        # Only on a miss: tokenizing is not free, and a stored record needs no model.
-        if self._count_tokens is not None and self._max_tokens is not None:
-            tokens = self._count_tokens(text)
-            if tokens > self._max_tokens:
-                raise ArticleTooLarge(
-                    f"article is {tokens:,} tokens; the model can read {self._max_tokens:,}"
-                )
+    async def from_page(self, article: Article) -> Article:
+        """The article of a page given as ``html`` or fetched from ``url``: its main text,
+        and its title and publication date unless the request gave them."""
+        # Imported here: trafilatura and its dependencies take a second or more to import,
+        # which a service that is only ever sent text should not pay at start-up.
+        from service.html_text import decode, page_article
+
+        html, page_url = article.html, article.url
+        if article.url is not None:
+            page = await self._fetcher.fetch(article.url)
+            html, page_url = decode(page.content, page.charset), page.final_url
+        assert html is not None
+        found = await asyncio.to_thread(
+            page_article,
+            html,
+            url=page_url,
+            title=article.title,
+            min_chars=self._settings.min_article_chars,
+        )
+        return Article(
+            text=found.text,
+            title=article.title or found.title,
+            published=article.published or found.published,
+            source_url=article.source_url or article.url,
+            language=article.language,
+        )
+
+    def _within_budget(self, text: ArticleText) -> tuple[ArticleText, tuple[str, ...]]:
+        """The article as the record call can read it: whole, or (longer than the model's
+        context) its lead and the passages most likely to report the incident."""
+        budget = self._max_tokens or self._settings.max_article_tokens
+        if budget is None:
+            return text, ()
+        count = self._count_tokens or estimate_tokens
+        if count(text.prompt()) <= budget:
+            return text, ()
+        chosen = passages.select(
+            text.sentences,
+            lead=lead(text.sentences, self._settings.relevance_lead_chars),
+            language=text.language,
+            budget=budget,
+            cost=lambda s: count(f"[{s.number}] {s.text}\n"),
+            skip=text.directives,
+        )
+        note = (
+            f"long article: read {len(chosen)} of {len(text.sentences)} sentences (the lead "
+            "and the passages most likely to report the incident); the rest was not read"
+        )
+        return text.reading(chosen), (note,)
 
     async def summarize(self, article: Article, *, refresh: bool = False) -> tuple[dict, bool]:
         """The summary resource for ``article`` and whether it came from the cache."""
@@ -250,6 +304,8 @@ class Summarizer:
         """``summarize`` as the response body: a hit serves the stored bytes as they are."""
         # The deadline runs from the request's arrival, not from when its model call starts.
         deadline = time.monotonic() + self._settings.request_deadline_s
+        if article.is_page:
+            article = await self.from_page(article)
         normalized, key = self._keyed(article)
         if not refresh:
             stored = await self._store.current_async(key)
@@ -257,7 +313,6 @@ class Summarizer:
                 return with_cached(stored, True), True
         task = self._inflight.get(key)
         if task is None:
-            self._check_tokens(article.text)
             self.slots.admit()
             task = asyncio.create_task(
                 self._extract_and_store(key, normalized, article, refresh, deadline)
@@ -325,9 +380,14 @@ class Summarizer:
             language=article.language or detect_language(article.text),
         )
 
+    def reading(self, article: Article) -> tuple[ArticleText, tuple[str, ...]]:
+        """What the model reads of ``article`` (a long one: its lead and the passages that carry
+        the incident), and the notes saying which part that is."""
+        return self._within_budget(self.read(article))
+
     async def answers(self, article: Article, deadline: float) -> ModelAnswers:
         """The model's answers for ``article``: what it is and, for an incident, its record."""
-        text = self.read(article)
+        text, notes = self.reading(article)
         # A title addressed to a machine is not shown; the article's sentences of that kind
         # are shown as withheld (``ArticleText.prompt``).
         title = None if text.title_is_directive else article.title
@@ -347,7 +407,7 @@ class Summarizer:
                     published=article.published,
                     deadline=deadline,
                 )
-        return ModelAnswers(text=text, relevance=gate, record=draft)
+        return ModelAnswers(text=text, relevance=gate, record=draft, notes=notes)
 
     def finish(
         self, answers: ModelAnswers, *, disabled: frozenset[str] = frozenset()
@@ -365,7 +425,7 @@ class Summarizer:
             answers.relevance.value, answers.record.value if answers.record else None
         )
         incident, outcomes = pipeline.run(record, context)
-        warnings = answers.repairs + pipeline.warnings_of(outcomes)
+        warnings = [*answers.notes, *answers.repairs, *pipeline.warnings_of(outcomes)]
         return incident, warnings, outcomes
 
     async def _extract_and_store_claimed(
@@ -422,7 +482,7 @@ class Summarizer:
             perpetrators=searched["perpetrators"],
             body=orjson.dumps(resource),
         )
-        await asyncio.to_thread(self._store.put, row)
+        await asyncio.to_thread(self._store.put, row, article.text)
         return resource, False
 
     def _spent(
@@ -444,6 +504,12 @@ class Summarizer:
                 prompt_tokens=spent.prompt_tokens,
                 completion_tokens=spent.completion_tokens,
             )
+
+
+def estimate_tokens(text: str) -> int:
+    """Tokens of ``text`` when no tokenizer is at hand (a model server): a generous guess, as
+    tokenizers cut most languages into pieces of three or more characters."""
+    return len(text) // 3 + 1
 
 
 def _log_spend(

@@ -145,9 +145,12 @@ def make_settings(tmp_path: Path, database_url: str | None) -> Callable[..., Set
 
 
 @asynccontextmanager
-async def running_app(settings: Settings, llm: ScriptedLLM) -> AsyncIterator[httpx.AsyncClient]:
-    """The real app with its lifespan, a real database, the scripted model behind it."""
-    app = create_app(settings, llm_transport=llm.transport())
+async def running_app(
+    settings: Settings, llm: ScriptedLLM, *, fetch_resolver: Any = None
+) -> AsyncIterator[httpx.AsyncClient]:
+    """The real app with its lifespan, a real database, the scripted model behind it
+    (``fetch_resolver``: the name look-up of URLs the service fetches)."""
+    app = create_app(settings, llm_transport=llm.transport(), fetch_resolver=fetch_resolver)
     async with app.router.lifespan_context(app):
         while not app.state.ready:
             import asyncio

@@ -304,3 +304,46 @@ def test_an_ablation_reuses_the_answers_on_file_and_asks_again_for_the_rest(
             p["response"]["incident"] for p in second.variants[name][:2]
         ]
     assert second.variants["service"][2]["error"]["code"] == "model_invalid_output"
+
+
+def test_the_same_articles_as_pages_score_as_their_text(make_settings, dataset, tmp_path):
+    from service.evaluate import as_pages
+
+    text_llm, page_llm = ScriptedLLM(scripted_model), ScriptedLLM(scripted_model)
+    as_text = evaluate(
+        dataset,
+        out=tmp_path / "t.jsonl",
+        settings=make_settings(),
+        llm_transport=text_llm.transport(),
+    )
+    as_html = evaluate(
+        dataset,
+        out=tmp_path / "h.jsonl",
+        settings=make_settings(data_dir=tmp_path / "pages"),
+        llm_transport=page_llm.transport(),
+        transform=as_pages,
+    )
+    assert (as_html.report.overall.correct, as_html.report.overall.scored) == (
+        as_text.report.overall.correct,
+        as_text.report.overall.scored,
+    )
+    prompts = " ".join(json.dumps(r["messages"]) for r in page_llm.requests)
+    assert "Mwisenge" in prompts and "cookies" not in prompts and "Comments" not in prompts
+
+
+def test_long_versions_are_read_from_their_own_part(make_settings, dataset, tmp_path):
+    from service.evaluate import padded
+
+    llm = ScriptedLLM(scripted_model)
+    out = tmp_path / "long.jsonl"
+    result = evaluate(
+        dataset,
+        out=out,
+        settings=make_settings(max_article_tokens=150),
+        llm_transport=llm.transport(),
+        transform=lambda items: padded(items, 300),
+    )
+    boat = read_lines(out)[0]["response"]
+    assert any(w.startswith("long article: read ") for w in boat["warnings"])
+    assert boat["incident"]["casualties"]["killed"] == 3  # the boat's own record
+    assert result.report.overall.scored == 15

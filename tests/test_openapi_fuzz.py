@@ -29,7 +29,13 @@ def test_schemathesis_finds_no_failure(tmp_path: Path) -> None:
         # No rate limit: the fuzzer sends thousands of requests with one key. The limits have
         # their own tests (tests/test_access.py).
         service = ServiceProcess(
-            tmp_path, llm.base_url, api_keys=KEY, rate_limit_per_minute=0, log_level="WARNING"
+            tmp_path,
+            llm.base_url,
+            api_keys=KEY,
+            rate_limit_per_minute=0,
+            log_level="WARNING",
+            # Generated URLs name hosts that do not exist: fail them fast.
+            fetch_timeout_s=2,
         )
         service.start()
         try:

@@ -121,9 +121,11 @@ def scripted_model() -> ScriptedLLM:
 
 
 @contextmanager
-def live_service(settings: Settings, llm: ScriptedLLM) -> Iterator[str]:
+def live_service(
+    settings: Settings, llm: ScriptedLLM, *, fetch_resolver: Any = None
+) -> Iterator[str]:
     """The real app under uvicorn on a free loopback port; yields its base URL."""
-    app = create_app(settings, llm_transport=llm.transport())
+    app = create_app(settings, llm_transport=llm.transport(), fetch_resolver=fetch_resolver)
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     server = uvicorn.Server(uvicorn.Config(app, log_config=None, log_level="warning"))
@@ -530,3 +532,42 @@ def test_phone_width_and_keyboard_only(service: str, open_page: Callable[..., Pa
     expect(page.locator("#results li").first).to_be_visible()
     assert page.evaluate("document.documentElement.scrollWidth") <= 375
     screenshot(page, "phone-list")
+
+
+def test_an_article_by_its_link(tmp_path: Path, open_page: Callable[..., Page]) -> None:
+    """A link instead of text: the service fetches the page (a real server on loopback, named
+    news.test), the card highlights the quotes in the text it extracted; a link to the
+    machine itself shows the service's refusal."""
+    from tests.page_server import page, page_server
+    from tests.test_pages import LEAD, NEWS, bridge_turn
+
+    settings = _settings(tmp_path, fetch_allow_hosts="news.test")
+    llm = ScriptedLLM(bridge_turn())
+    with (
+        page_server({"/2024/05/18/bridge": page("news-bridge-collapse.html")}) as site,
+        live_service(settings, llm, fetch_resolver=NEWS) as base,
+    ):
+        browser_page = open_page(base)
+        browser_page.get_by_label("Article link").fill(
+            site.url("/2024/05/18/bridge", host="news.test")
+        )
+        browser_page.get_by_role("button", name="Summarize").click()
+        card = browser_page.locator("#card")
+        expect(card.locator("#card-headline")).to_have_text(
+            "7 killed, 23 injured as footbridge collapses in Marrowby", timeout=20_000
+        )
+        expect(card.locator("[data-figure=killed] .figure-value")).to_have_text("7")
+        article = card.locator("#article-text")
+        expect(article).to_contain_text("Police said there was no indication of foul play.")
+        assert LEAD in card.locator("#article-text mark").all_text_contents()
+        assert "cookies" not in article.inner_text()
+        expect(card).to_contain_text("2024-05-18")  # the page's own date
+        screenshot(browser_page, "card-from-link")
+
+        error = browser_page.locator("#error")
+        browser_page.get_by_label("Article link").fill(site.url("/2024/05/18/bridge"))
+        browser_page.get_by_role("button", name="Summarize").click()
+        expect(error).to_contain_text("url_not_allowed")
+        expect(error).to_contain_text("HTTP 422")
+        expect(error).to_contain_text("loopback")
+    assert [path for path, _ in site.seen] == ["/2024/05/18/bridge"]

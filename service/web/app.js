@@ -392,7 +392,7 @@ function renderCard(resource, articleText) {
       highlightedArticle(articleText, spans),
       missing.length ? h("p", { class: "hint" }, "Quotes not found in this text: ", missing.map((s) => `“${s.quote}” `)) : null,
     ] : [
-      h("p", { class: "hint" }, "The service stores the record, not the article text. Its evidence quotes:"),
+      h("p", { class: "hint" }, "The article text of this record is not stored. Its evidence quotes:"),
       evidence.length
         ? h("ul", { class: "plain quotes" }, evidence.map((ev) => h("li", null,
           h("span", { class: "badge" }, FIELD_NAMES[ev.field] || ev.field), " ",
@@ -456,9 +456,12 @@ function startProgress() {
 async function summarize(event) {
   event.preventDefault();
   if (pending) return;
-  // Blank text goes to the service too: its 422 says what is wrong, in the contract's words.
+  // A link, the text, or both: the service's 422 says what is wrong, in the contract's words
+  // (blank text too).
   const text = $("f-text").value;
-  const body = { text };
+  const link = $("f-url").value.trim();
+  const body = link ? { url: link } : { text };
+  if (link && text.trim()) body.text = text;
   const title = $("f-title").value.trim();
   const published = $("f-published").value;
   const source = $("f-source").value.trim();
@@ -475,8 +478,10 @@ async function summarize(event) {
   const stopProgress = startProgress();
   try {
     const { data } = await api(path, { method: "POST", body, signal: controller.signal });
-    storageSet(sessionStorage, TEXT_STORE + data.id, text);
-    showCard(data, text);
+    // From a link, the text the quotes point into is the one the service extracted.
+    const shown = link ? await storedText(data.id) : text;
+    if (shown !== null) storageSet(sessionStorage, TEXT_STORE + data.id, shown);
+    showCard(data, shown);
     announce(data.cached ? "Summary ready (already stored)" : "Summary ready");
     $("card-headline").setAttribute("tabindex", "-1");
     $("card-headline").focus();
@@ -593,6 +598,16 @@ async function runSearch(params, append) {
   }
 }
 
+// The text a stored summary was made from (its evidence offsets point into it), or null.
+async function storedText(id) {
+  try {
+    const { data } = await api("/v1/summaries/" + encodeURIComponent(id) + "/article");
+    return typeof data.text === "string" ? data.text : null;
+  } catch {
+    return null;
+  }
+}
+
 async function openSummary(id) {
   $("card-slot").replaceChildren();
   showError(null);
@@ -600,7 +615,7 @@ async function openSummary(id) {
   $("card-slot").append(status);
   try {
     const { data } = await api("/v1/summaries/" + encodeURIComponent(id));
-    showCard(data, storageGet(sessionStorage, TEXT_STORE + data.id));
+    showCard(data, storageGet(sessionStorage, TEXT_STORE + data.id) ?? await storedText(data.id));
     $("card-headline").setAttribute("tabindex", "-1");
     $("card-headline").focus();
   } catch (err) {
