@@ -113,6 +113,10 @@ class Fetcher:
         raise FetchFailed(f"{url} redirects more than {self._settings.fetch_max_redirects} times")
 
     async def _open(self, url: str) -> httpx.Response:
+        try:
+            httpx.URL(url)  # control characters, a malformed host: refused before any look-up
+        except (httpx.InvalidURL, ValueError, UnicodeError):
+            raise UrlNotAllowed(f"{url!r} is not a valid URL") from None
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https"):
             raise UrlNotAllowed(f"only http and https URLs are fetched, not {url!r}")
@@ -155,7 +159,7 @@ class Fetcher:
         else:
             try:
                 found = await self._resolve(host, port)
-            except (OSError, UnicodeError) as exc:
+            except (OSError, UnicodeError, ValueError) as exc:
                 raise FetchFailed(f"the name {host} could not be resolved: {exc}") from None
             addresses = [ipaddress.ip_address(a.split("%")[0]) for a in found]
             if not addresses:

@@ -113,6 +113,14 @@ async def test_only_http_and_https_without_credentials(make_settings):
     await f.aclose()
 
 
+async def test_a_url_with_control_characters_is_refused_not_an_error(make_settings):
+    f = fetcher(make_settings)
+    for url in ("HTTps://P\x1aX\x06]\U000f0000*", "http://news\x00.test/", "https://[::1/"):
+        with pytest.raises((UrlNotAllowed, FetchFailed)):
+            await f.fetch(url)
+    await f.aclose()
+
+
 async def test_a_redirect_to_a_private_address_is_refused(make_settings):
     resolver = Resolver({"news.test": ["127.0.0.1"], "intranet.test": ["127.0.0.1"]})
     with page_server({}) as server:
