@@ -371,19 +371,16 @@ class Summarizer:
             self._coordination.release(key)
         return stored
 
-    def read(self, article: Article) -> ArticleText:
-        """The article as the model is shown it: its sentences, language and lead."""
-        return read_article(
+    def reading(self, article: Article) -> tuple[ArticleText, tuple[str, ...]]:
+        """What the model reads of ``article`` (a long one: its lead and the passages that carry
+        the incident), and the notes saying which part that is."""
+        text = read_article(
             article.text,
             title=article.title,
             published=article.published,
             language=article.language or detect_language(article.text),
         )
-
-    def reading(self, article: Article) -> tuple[ArticleText, tuple[str, ...]]:
-        """What the model reads of ``article`` (a long one: its lead and the passages that carry
-        the incident), and the notes saying which part that is."""
-        return self._within_budget(self.read(article))
+        return self._within_budget(text)
 
     async def answers(self, article: Article, deadline: float) -> ModelAnswers:
         """The model's answers for ``article``: what it is and, for an incident, its record."""
