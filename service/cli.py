@@ -204,6 +204,30 @@ def model_verify() -> None:
     typer.echo(f"path    {file.path}\nsize    {file.size}\nsha256  {file.sha256}")
 
 
+@model_app.command("cpu")
+def model_cpu(
+    env: Annotated[
+        bool, typer.Option("--env", help="Print only GGML_BACKEND_PATH=..., for llama_cpp.server.")
+    ] = False,
+) -> None:
+    """The llama.cpp CPU variants of this install, their scores on this CPU, the one loaded."""
+    from service import cpu_backend
+
+    settings = Settings()
+    variant = cpu_backend.chosen(settings.local_cpu_variant)
+    if env:
+        typer.echo(f"GGML_BACKEND_PATH={variant.path}")
+        return
+    for v in cpu_backend.variants():
+        mark = "*" if v == variant else " "
+        typer.echo(f"{mark} {v.name:<16} score {v.score}")
+    loaded = cpu_backend.load(settings.local_cpu_variant)
+    typer.echo(f"loaded   {variant.path}")
+    typer.echo(f"features {loaded.features}")
+    typer.echo(f"AMX granted to this process: {cpu_backend.amx_granted()}")
+    typer.echo(f"cores available: {cpu_backend.available_cores()}")
+
+
 def _key_store():
     from service.app import open_store
 

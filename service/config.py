@@ -26,10 +26,12 @@ class Settings(BaseSettings):
     llm_model: str | None = Field(
         default=None, description="Model name sent upstream (default: the bundled model's name)."
     )
-    llm_mode: Literal["json_schema", "json", "tools"] = Field(
-        default="json_schema",
+    llm_mode: Literal["auto", "json_schema", "json_object", "json", "tools"] = Field(
+        default="auto",
         description="How the schema is sent upstream: response_format json_schema (vLLM, "
-        "llama.cpp server, Ollama, OpenAI), plain JSON mode, or tool calling.",
+        "llama.cpp's llama-server, Ollama, OpenAI), json_object with a schema "
+        "(llama-cpp-python's server), plain JSON mode (schema in the prompt), tool calling, or "
+        "auto: json_schema, then json_object with a schema if the server refuses json_schema.",
     )
     llm_temperature: float = Field(default=0.0, ge=0.0, le=2.0)
     max_tokens: int = Field(default=1024, ge=64, le=16384, description="Completion cap per call.")
@@ -79,7 +81,27 @@ class Settings(BaseSettings):
 
     # --- bundled model ---------------------------------------------------------------------
     local_n_ctx: int = Field(default=8192, ge=1024, le=32768)
-    local_n_threads: int | None = Field(default=None, ge=1)
+    local_n_threads: int | None = Field(
+        default=None, ge=1, description="Threads generating tokens (default: the cores available)."
+    )
+    local_n_threads_batch: int | None = Field(
+        default=None,
+        ge=1,
+        description="Threads evaluating the prompt (default: the cores available).",
+    )
+    local_draft_tokens: int = Field(
+        default=0,
+        ge=0,
+        le=32,
+        description="Tokens proposed at a time from what came before (JSON keys, names), "
+        "evaluated in one batch and kept while they are the model's own picks; 0 = off "
+        "(measured slower: BENCHMARKS.md).",
+    )
+    local_cpu_variant: str | None = Field(
+        default=None,
+        description="llama.cpp CPU backend variant to load (haswell, skylakex, zen4, ...); "
+        "default: the best this CPU runs.",
+    )
     local_model_path: Path | None = Field(
         default=None, description="Use this GGUF file instead of the bundled one."
     )

@@ -72,6 +72,12 @@ class ModelInvalidOutput(SummarizerError):
     status, code = 502, "model_invalid_output"
 
 
+class ModelRequestRejected(SummarizerError):
+    """The model server refused the request as invalid (a setting to change, not a retry)."""
+
+    status, code = 502, "model_request_rejected"
+
+
 class ModelUnavailable(SummarizerError):
     status, code = 503, "model_unavailable"
 

@@ -36,6 +36,7 @@ from service.config import Settings
 from service.errors import (
     DeadlineExceeded,
     ModelInvalidOutput,
+    ModelRequestRejected,
     ModelUnavailable,
     SummarizerError,
 )
@@ -43,8 +44,12 @@ from service.prompts import PromptSet, Task
 
 log = logging.getLogger("service.extract")
 
+# json_object and auto ask instructor for json_schema too: service.llm's transport sends the
+# schema in the dialect of the server.
 _MODES = {
+    "auto": instructor.Mode.JSON_SCHEMA,
     "json_schema": instructor.Mode.JSON_SCHEMA,
+    "json_object": instructor.Mode.JSON_SCHEMA,
     "json": instructor.Mode.JSON,
     "tools": instructor.Mode.TOOLS,
 }
@@ -285,6 +290,15 @@ def _short(exc: BaseException) -> str:
 def _transport_failure(exc: openai.APIError) -> SummarizerError:
     if isinstance(exc, openai.APITimeoutError):
         return DeadlineExceeded("the model server did not answer in time")
+    if isinstance(exc, openai.APIStatusError) and llm.refused_request(
+        exc.status_code, exc.response.content
+    ):
+        return ModelRequestRejected(
+            f"the model server refused the request ({exc.status_code}: "
+            f"{llm.upstream_message(exc.response.content)}); if it does not take "
+            "response_format json_schema, set SUMMARIZER_LLM_MODE to json_object "
+            "(llama-cpp-python's server) or json"
+        )
     if isinstance(exc, openai.APIStatusError):
         retry_after = llm.retry_after_seconds(cast(Any, exc.response))
         return ModelUnavailable(

@@ -74,6 +74,28 @@ class Ledger:
 ledger: contextvars.ContextVar[Ledger | None] = contextvars.ContextVar("ledger", default=None)
 
 
+def refused_request(status: int, body: bytes) -> bool:
+    """Whether an upstream error answer says the request itself is wrong (not transient).
+
+    A 400 or 422 says so; llama-cpp-python's server answers a request its pydantic model
+    rejects with a 500 carrying the validation error, which a retry would only repeat.
+    """
+    if status in (400, 422):
+        return True
+    return status == 500 and b"validation error" in body
+
+
+def upstream_message(body: bytes) -> str:
+    """The error message of an upstream error answer, shortened, for the service's own error."""
+    try:
+        error = orjson.loads(body).get("error")
+        message = error.get("message") if isinstance(error, dict) else error
+    except (orjson.JSONDecodeError, AttributeError):
+        message = body.decode(errors="replace")
+    text = " ".join(str(message or "").split())
+    return text if len(text) <= 300 else text[:297] + "..."
+
+
 def retry_after_seconds(response: httpx.Response) -> float | None:
     value = response.headers.get("retry-after")
     if value is None:
@@ -124,7 +146,12 @@ class RetryingTransport(httpx.AsyncBaseTransport):
             wait=self._wait,
             retry=(
                 retry_if_exception_type(TRANSIENT_ERRORS)
-                | retry_if_result(lambda r: r.status_code in TRANSIENT_STATUS)
+                | retry_if_result(
+                    lambda r: (
+                        r.status_code in TRANSIENT_STATUS
+                        and not refused_request(r.status_code, r.content)
+                    )
+                )
             ),
             retry_error_callback=_last_outcome,
             reraise=True,
@@ -146,7 +173,9 @@ class RetryingTransport(httpx.AsyncBaseTransport):
             await response.aclose()
         if spent is not None and response.status_code == 200:
             spent.spend(body)
-        if response.status_code in TRANSIENT_STATUS:
+        if response.status_code in TRANSIENT_STATUS and not refused_request(
+            response.status_code, body
+        ):
             log.warning(
                 "upstream %s, retrying", response.status_code, extra={"upstream": str(request.url)}
             )
@@ -160,6 +189,94 @@ class RetryingTransport(httpx.AsyncBaseTransport):
 
     async def aclose(self) -> None:
         await self._inner.aclose()
+
+
+class StructuredOutputTransport(httpx.AsyncBaseTransport):
+    """Send the schema in the structured-output dialect the model server speaks.
+
+    instructor asks for ``response_format: {"type": "json_schema", "json_schema": {...}}``:
+    what vLLM, llama.cpp's llama-server, Ollama and OpenAI take. llama-cpp-python's server
+    takes the same schema as ``{"type": "json_object", "schema": {...}}`` and refuses
+    ``json_schema`` (a validation error, answered as HTTP 500), and it takes
+    ``repeat_penalty``, which it otherwise sets to 1.1. ``dialect`` is the one to
+    send: ``json_schema``, ``json_object``, or ``None`` until a first answer tells (auto): a
+    refusal naming ``response_format`` switches to ``json_object`` for good and sends the
+    request again, once.
+    """
+
+    def __init__(self, inner: httpx.AsyncBaseTransport, *, dialect: str | None) -> None:
+        self._inner = inner
+        self.dialect = dialect
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if self.dialect == "json_schema":
+            return await self._inner.handle_async_request(request)
+        body = _json_body(request)
+        schema = _json_schema_of(body)
+        if schema is None:
+            return await self._inner.handle_async_request(request)
+        if self.dialect == "json_object":
+            return await self._inner.handle_async_request(_as_json_object(request, body, schema))
+        response = await self._inner.handle_async_request(request)
+        if response.status_code < 400:
+            self.dialect = "json_schema"
+            return response
+        try:
+            content = await response.aread()
+        finally:
+            await response.aclose()
+        if refused_request(response.status_code, content) and b"response_format" in content:
+            log.warning(
+                "the model server refused response_format json_schema; sending the schema as "
+                "json_object from now on (SUMMARIZER_LLM_MODE=json_object says so up front)",
+                extra={"upstream": str(request.url), "upstream_error": upstream_message(content)},
+            )
+            self.dialect = "json_object"
+            return await self._inner.handle_async_request(_as_json_object(request, body, schema))
+        return httpx.Response(
+            response.status_code, headers=response.headers, content=content, request=request
+        )
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+def _json_body(request: httpx.Request) -> dict[str, object] | None:
+    if request.method != "POST" or not request.url.path.endswith("/chat/completions"):
+        return None
+    try:
+        body = orjson.loads(request.content)
+    except orjson.JSONDecodeError:
+        return None
+    return body if isinstance(body, dict) else None
+
+
+def _json_schema_of(body: dict[str, object] | None) -> object | None:
+    fmt = body.get("response_format") if body else None
+    if not isinstance(fmt, dict) or fmt.get("type") != "json_schema":
+        return None
+    spec = fmt.get("json_schema")
+    return spec.get("schema") if isinstance(spec, dict) else None
+
+
+def _as_json_object(
+    request: httpx.Request, body: dict[str, object] | None, schema: object
+) -> httpx.Request:
+    # That server also penalises repeated tokens by default (repeat_penalty 1.1), which other
+    # servers do not: a record repeats names and figures by design, and greedy decoding is
+    # what the service asks for.
+    content = orjson.dumps(
+        {
+            "repeat_penalty": 1.0,
+            **(body or {}),
+            "response_format": {"type": "json_object", "schema": schema},
+        }
+    )
+    headers = httpx.Headers(request.headers)
+    headers["content-length"] = str(len(content))
+    return httpx.Request(
+        request.method, request.url, headers=headers, content=content, extensions=request.extensions
+    )
 
 
 class AiohttpHTTPTransport(AiohttpTransport):
@@ -205,6 +322,9 @@ def build_client(
         # connection for each request, which cost more CPU per call than the rest of a miss
         # with a few hundred calls in flight (BENCHMARKS.md).
         transport = AiohttpHTTPTransport(limits=limits)
+    dialects = {"json_schema": "json_schema", "json_object": "json_object", "auto": None}
+    if settings.llm_mode in dialects:
+        transport = StructuredOutputTransport(transport, dialect=dialects[settings.llm_mode])
     http_client = httpx.AsyncClient(
         transport=RetryingTransport(
             transport, retries=settings.transient_retries, max_wait=settings.retry_max_wait_s

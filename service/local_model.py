@@ -133,21 +133,31 @@ class LocalModel:
 
     def __init__(self, settings: Settings, file: ModelFile) -> None:
         # Imported here: loading the native library takes time.
-        from service.greedy_grammar import GreedyGrammarLlama
+        from service import cpu_backend
+        from service.greedy_grammar import GrammarDraft, GreedyGrammarLlama
 
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="llama")
         self.thread: threading.Thread = self._executor.submit(threading.current_thread).result()
         started = time.perf_counter()
         self.file = file
+        self.backend = cpu_backend.load(settings.local_cpu_variant)
+        cores = cpu_backend.available_cores()
+        self.n_threads = settings.local_n_threads or cores
+        self.n_threads_batch = settings.local_n_threads_batch or cores
         self.llama = self.run(
             lambda: GreedyGrammarLlama(
                 model_path=str(file.path),
                 n_ctx=settings.local_n_ctx,
-                n_threads=settings.local_n_threads or max(1, os.cpu_count() or 1),
+                n_threads=self.n_threads,
+                n_threads_batch=self.n_threads_batch,
                 n_batch=512,
                 verbose=False,
             )
         )
+        if settings.local_draft_tokens:
+            self.llama.draft_model = GrammarDraft(
+                self.llama, max_tokens=settings.local_draft_tokens
+            )
         self.load_seconds = time.perf_counter() - started
         self.n_ctx = settings.local_n_ctx
         self._grammars: dict[str, Any] = {}

@@ -19,6 +19,7 @@ import pytest
 
 from schemas.incident import Incident, IncidentDraft
 from service.config import Settings
+from service.greedy_grammar import GrammarDraft
 from service.local_model import LocalModel, ensure_model_file
 from service.prompts import load_prompts
 from service.sentences import numbered, split_sentences
@@ -153,7 +154,8 @@ def test_the_grammar_constrains_decoding() -> None:
 
 
 def test_greedy_grammar_picks_the_tokens_llama_cpp_would() -> None:
-    """Checking the model's best token alone first changes the time, never the answer."""
+    """Checking the model's best token alone first, and evaluating draft tokens in a batch
+    with the token before them, change the time, never the answer."""
     from llama_cpp import LlamaGrammar
 
     settings = Settings(_env_file=None)
@@ -173,24 +175,31 @@ def test_greedy_grammar_picks_the_tokens_llama_cpp_would() -> None:
             published="2024-02-11",
         )
     )
+    drafter = GrammarDraft(model.llama, max_tokens=8)
     texts = {}
-    for greedy in (True, False):
+    # (our greedy pick, with drafts): llama.cpp's own sampler has neither.
+    for greedy, drafting in ((True, True), (True, False), (False, False)):
         model.llama.greedy_grammar = greedy
+        model.llama.draft_model = drafter if drafting else None
         out = model.run(
             lambda: model.llama.create_completion(
                 prompt=prompt.prompt,
                 grammar=grammar,
-                max_tokens=96,
+                max_tokens=160,
                 temperature=0.0,
                 stop=prompt.stop,
             )
         )
-        texts[greedy] = out["choices"][0]["text"]
-        if greedy:
+        texts[greedy, drafting] = out["choices"][0]["text"]
+        if greedy and drafting:
+            drafted = model.llama.draft_stats
+        elif greedy:
             steps, full_masks = model.llama.last_grammar_steps
-    assert texts[True] == texts[False]
-    assert texts[True].startswith('{"category": "')
-    assert steps == 96 and full_masks < steps // 2, (steps, full_masks)
+    assert texts[True, True] == texts[True, False] == texts[False, False]
+    assert texts[True, False].startswith('{"category": "')
+    assert steps == 160 and full_masks < steps // 2, (steps, full_masks)
+    # Keys and punctuation came from drafts, each checked against the model's own pick.
+    assert 0 < drafted.accepted <= drafted.drafted, drafted
 
 
 def test_tokens_are_evaluated_on_the_model_thread_alone() -> None:
