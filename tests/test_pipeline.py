@@ -56,6 +56,7 @@ def test_a_figure_its_sentence_states_in_spanish_stays_with_that_sentence_as_evi
     record, context = make(
         SPANISH,
         {
+            "category": "transport_accident",
             "killed": 9,
             "killed_sentence": 1,
             "injured": 31,
@@ -462,3 +463,185 @@ def test_a_figure_is_not_read_when_the_sentences_leave_it_in_doubt(text: str) ->
     record, context = make(text, {"killed": 3, "killed_sentence": 1}, language="en")
     incident, _ = finish(record, context)
     assert incident["casualties"]["injured"] is None
+
+
+@pytest.mark.parametrize(
+    ("language", "text", "draft", "expected"),
+    [
+        # The injured filed as dead: the sentence gives 40 as injured.
+        (
+            "en",
+            "A boiler exploded at a textile mill in Varen on Friday. At least 40 workers were "
+            "injured, ten of them seriously, officials said.",
+            {"killed": 40, "killed_sentence": 2, "injured": 10, "injured_sentence": 2},
+            (None, 40),
+        ),
+        (
+            "es",
+            "Un avión se salió de la pista en Lusima. No hubo muertos y 24 pasajeros resultaron "
+            "heridos.",
+            {"killed": 24, "killed_sentence": 2, "injured": 0, "injured_sentence": 2},
+            (0, 24),
+        ),
+        (
+            "de",
+            "Bei einem Brand in einer Fabrik in Velmar wurden 17 Arbeiter verletzt.",
+            {"killed": 17, "killed_sentence": 1},
+            (None, 17),
+        ),
+        # And the dead filed as injured.
+        (
+            "fr",
+            "Un bus est tombé dans un ravin près de Lusima : 12 passagers sont morts.",
+            {"injured": 12, "injured_sentence": 1},
+            (12, None),
+        ),
+    ],
+)
+def test_a_figure_filed_under_the_wrong_kind_moves_to_the_kind_its_sentence_gives_it(
+    language: str, text: str, draft: dict[str, Any], expected: tuple[int | None, int | None]
+) -> None:
+    record, context = make(text, draft, language=language)
+    incident, warnings = finish(record, context)
+    assert (incident["casualties"]["killed"], incident["casualties"]["injured"]) == expected
+    assert any("moved to" in w for w in warnings), warnings
+    for evidence in incident["evidence"]:
+        assert text[evidence["start"] : evidence["end"]] == evidence["quote"]
+
+
+def test_a_misfiled_figure_does_not_replace_a_larger_toll_of_its_kind() -> None:
+    text = "A bus overturned near Lusima. 30 people were hurt; 4 of them were hurt badly."
+    record, context = make(
+        text, {"killed": 4, "killed_sentence": 2, "injured": 30, "injured_sentence": 2}
+    )
+    incident, warnings = finish(record, context)
+    assert (incident["casualties"]["killed"], incident["casualties"]["injured"]) == (None, 30)
+    assert any("killed figure 4 withheld" in w for w in warnings)
+
+
+@pytest.mark.parametrize(
+    ("language", "text"),
+    [
+        ("en", "A gunman killed one man and wounded two others at a market in Hollin on Monday."),
+        ("es", "Un hombre murió y otros dos resultaron heridos en un tiroteo en Hollin."),
+    ],
+)
+def test_a_total_is_not_completed_from_a_count_of_the_other_kind(language: str, text: str) -> None:
+    groups = [
+        {"group": "man", "nationality_code": None, "killed": 1, "injured": None},
+        {"group": "others", "nationality_code": None, "killed": 2, "injured": None},
+    ]
+    record, context = make(
+        text,
+        {"killed": 1, "killed_sentence": 1, "injured": 2, "injured_sentence": 1, "groups": groups},
+        kind="shooting",
+        language=language,
+    )
+    incident, warnings = finish(record, context)
+    assert (incident["casualties"]["killed"], incident["casualties"]["injured"]) == (1, 2)
+    assert not any("completed" in w for w in warnings)
+
+
+@pytest.mark.parametrize(
+    ("language", "text", "category", "headline", "weapons", "expected"),
+    [
+        (
+            "en",
+            "A man with a knife attacked shoppers in Hollin on Monday, killing two.",
+            "shooting",
+            "2 killed in stabbing at Hollin shopping centre",
+            ["knife"],
+            "stabbing_or_assault",
+        ),
+        (
+            "it",
+            "Scontri tra manifestanti e polizia a Velmara: un morto e dieci feriti.",
+            "shooting",
+            "1 killed, 10 injured in riots between protesters and police in Velmara",
+            [],
+            "riot_or_unrest",
+        ),
+        (
+            "id",
+            "Serangan udara menghantam pasar di Kessa, menewaskan 12 orang.",
+            "explosion_bombing",
+            "12 killed in airstrike on market in Kessa",
+            ["aircraft"],
+            "air_or_missile_strike",
+        ),
+        # A headline that names no kind of event: the cause decides.
+        (
+            "en",
+            "Twelve people died in Hollin on Monday.",
+            "shooting",
+            "12 killed in Hollin",
+            ["earthquake"],
+            "natural_disaster",
+        ),
+    ],
+)
+def test_the_category_follows_the_event_the_records_own_headline_names(
+    language: str,
+    text: str,
+    category: str,
+    headline: str,
+    weapons: list[str],
+    expected: str,
+) -> None:
+    record, context = make(
+        text,
+        {"category": category, "headline": headline, "weapons": weapons},
+        kind=category,
+        language=language,
+    )
+    incident, warnings = finish(record, context)
+    assert incident["category"] == expected
+    assert any(f"replaced by {expected!r}" in w for w in warnings)
+
+
+@pytest.mark.parametrize(
+    ("category", "headline"),
+    [
+        # The category is one of the kinds the headline names.
+        ("industrial_accident", "40 workers injured in boiler blast at textile mill factory"),
+        # Two kinds named, neither the model's: not a rule's to choose.
+        ("other", "5 killed as gunmen set fire to a bus"),
+        # Nothing named.
+        ("transport_accident", "8 dead, 43 injured near Lusima"),
+        # A bare "attack" yields to the kind of attack.
+        ("air_or_missile_strike", "2 killed in missile attack on Kessa"),
+    ],
+)
+def test_the_category_stays_when_the_headline_agrees_or_is_unclear(
+    category: str, headline: str
+) -> None:
+    record, context = make(
+        "Two people died near Kessa on Monday.",
+        {"category": category, "headline": headline, "weapons": []},
+        kind="shooting",
+    )
+    incident, warnings = finish(record, context)
+    assert incident["category"] == category
+    assert not any("replaced by" in w for w in warnings)
+
+
+@pytest.mark.parametrize(
+    ("language", "text"),
+    [
+        ("en", "Fire razed a market in Hollin; nobody was injured, but over 32 stalls burned."),
+        (
+            "es",
+            "Un incendio arrasó un mercado en Hollin; nadie resultó herido, pero ardieron 32 "
+            "puestos.",
+        ),
+    ],
+)
+def test_a_count_beside_a_sentence_saying_nobody_was_hurt_is_not_a_toll(
+    language: str, text: str
+) -> None:
+    record, context = make(
+        text, {"injured": 32, "injured_sentence": 1}, kind="fire", language=language
+    )
+    incident, warnings = finish(record, context)
+    assert incident["casualties"]["injured"] == 0
+    assert any("injured figure 32 withheld" in w for w in warnings)

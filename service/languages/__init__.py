@@ -35,6 +35,7 @@ __all__ = [
     "numbers_in",
     "reports_casualties",
     "says_nobody",
+    "stated_as_other_kind",
 ]
 
 _FLAGS = re.IGNORECASE | re.MULTILINE
@@ -57,7 +58,13 @@ def figure_stated(sentence: str, figure: int, language: str | None, kind: Kind) 
     if not reports_casualties(sentence, code, kind):
         return False
     if figure in counts.numbers_in(sentence, code):
-        return not _only_of_other_kind(sentence, figure, code, kind)
+        if _only_of_other_kind(sentence, figure, code, kind):
+            return False
+        # "No one was injured, but over 32 stalls were razed": in a sentence saying there were
+        # none of this kind, only a count in a clause of this kind is one.
+        return not (
+            says_nobody(sentence, code, kind) and figure not in counts_of_kind(sentence, code, kind)
+        )
     return figure == 1 and _one(code, kind).search(fold(sentence)) is not None
 
 
@@ -83,6 +90,11 @@ def counts_of_kind(sentence: str, language: str | None, kind: Kind) -> set[int]:
         if reports_casualties(clause, code, kind) and not reports_casualties(clause, code, other):
             found |= counts.numbers_in(clause, code) & whole
     return found
+
+
+def stated_as_other_kind(sentence: str, figure: int, language: str | None, kind: Kind) -> bool:
+    """Whether the sentence writes ``figure`` only as a count of the other kind of casualty."""
+    return _only_of_other_kind(sentence, figure, _code(language), kind)
 
 
 def _only_of_other_kind(sentence: str, figure: int, code: str | None, kind: Kind) -> bool:

@@ -56,7 +56,7 @@ STEPS: tuple[NamedStep, ...] = tuple(
         ("stale_event", relevance.stale_event),
         ("places", places.check_places),
         ("nothing_to_report", relevance.nothing_to_report),
-        ("categories", categories.category_from_cause),
+        ("categories", categories.category_from_description),
         ("latin_names", wording.latin_names),
         ("neutral_wording", wording.neutral_wording),
         ("english_wording", wording.english_wording),

@@ -3,8 +3,10 @@
 A figure stays only when the sentence the model pointed at states it (as digits or number words,
 next to a word of death or injury of that language), or when another sentence of the article
 does, which then becomes its evidence. 0 needs a sentence saying nobody was killed or hurt. A
-total made of groups needs each group's figure in its sentence. Sentences addressed to a
-machine are never read. Anything else is withheld, never guessed.
+total made of groups needs each group's figure in its sentence, none of them written as the
+other kind of casualty. A figure filed under the wrong kind (the injured given as dead) is
+moved to the kind its sentence gives it. Sentences addressed to a machine are never read.
+Anything else is withheld, never guessed.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from service.languages import (
     numbers_in,
     reports_casualties,
     says_nobody,
+    stated_as_other_kind,
 )
 from service.pipeline.context import Context
 from service.pipeline.perpetrators import folded_words
@@ -38,8 +41,17 @@ def _states(
     if len(parts) > 1 and sum(parts) == figure and reports_casualties(text, lang, kind):
         stated = numbers_in(text, lang)
         # "two soldiers and a civilian": a group of one is often written without a number.
-        return all(p in stated or p == 1 for p in parts) and any(p in stated for p in parts)
+        # "one man was killed and two were hurt" does not make 3 dead.
+        return (
+            all(p in stated or p == 1 for p in parts)
+            and any(p in stated for p in parts)
+            and not any(stated_as_other_kind(text, p, lang, kind) for p in parts)
+        )
     return False
+
+
+def _other(kind: Kind) -> Kind:
+    return "injured" if kind == "killed" else "killed"
 
 
 def check_figures(record: Record, context: Context) -> list[str]:
@@ -48,6 +60,7 @@ def check_figures(record: Record, context: Context) -> list[str]:
     article = context.article
     lang = article.language
     warnings = []
+    misfiled: list[tuple[Kind, int, int]] = []
     for kind in KINDS:
         figure = getattr(record, kind)
         if figure is None:
@@ -73,12 +86,39 @@ def check_figures(record: Record, context: Context) -> list[str]:
         setattr(record, ref, None)
         for g in record.groups:
             setattr(g, kind, None)
+        if (
+            usable
+            and pointed is not None
+            and figure in counts_of_kind(pointed.text, lang, _other(kind))
+        ):
+            misfiled.append((kind, figure, pointed.number))
+            continue
         warnings.append(f"{kind} figure {figure} withheld: no sentence of the article states it")
+    for kind, figure, number in misfiled:
+        warnings.append(_refile(record, kind, figure, number))
     if record.killed is None:
         record.qualifier = None
     elif record.qualifier is None:
         record.qualifier = "exact"
     return warnings
+
+
+def _refile(record: Record, kind: Kind, figure: int, number: int) -> str:
+    """Move a figure the model filed as ``kind`` to the kind its sentence gives it. When the
+    model gave that kind a figure too, the larger one is the total: a sub-count ("ten of them
+    seriously") or a 0 is never more than the toll it is part of."""
+    other = _other(kind)
+    current = getattr(record, other)
+    if current is not None and current >= figure:
+        return (
+            f"{kind} figure {figure} withheld: sentence {number} gives it as {other}, "
+            f"whose figure is {current}"
+        )
+    setattr(record, other, figure)
+    setattr(record, f"{other}_sentence", number)
+    for g in record.groups:
+        setattr(g, other, None)
+    return f"{kind} figure {figure} moved to {other}: sentence {number} gives it as {other}"
 
 
 def _names(text: str, group: str) -> bool:
