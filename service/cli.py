@@ -72,6 +72,55 @@ def serve(
     )
 
 
+@app.command()
+def worker(
+    concurrency: Annotated[
+        int | None,
+        typer.Option(
+            min=1, help="Articles worked on at once (default: SUMMARIZER_WORKER_CONCURRENCY)."
+        ),
+    ] = None,
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(help="Serve this worker's metrics (Prometheus) on this port."),
+    ] = None,
+    metrics_host: Annotated[str, typer.Option(help="Interface of the metrics port.")] = "127.0.0.1",
+) -> None:
+    """Work on batches (PostgreSQL): run any number, on any host, against one database.
+
+    Each takes articles from the queue, summarizes them as POST /v1/summaries would, and
+    answers the batches that asked for them. On SQLite `serve` runs batches itself.
+    """
+    import os
+
+    from pydantic import ValidationError
+
+    from service.logs import configure_logging
+    from service.metrics import Metrics
+    from service.queue import run_worker
+
+    if concurrency is not None:
+        os.environ["SUMMARIZER_WORKER_CONCURRENCY"] = str(concurrency)
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        typer.echo(f"error: {exc.errors()[0]['msg'].removeprefix('Value error, ')}", err=True)
+        raise typer.Exit(2) from None
+    configure_logging(settings.log_level)
+    metrics = Metrics(slots=settings.concurrency)
+    if metrics_port is not None:
+        from prometheus_client import start_http_server
+
+        start_http_server(metrics_port, addr=metrics_host, registry=metrics.registry)
+    try:
+        asyncio.run(run_worker(settings, metrics=metrics))
+    except RuntimeError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    except KeyboardInterrupt:
+        pass
+
+
 def _prepare_workers(settings: Settings) -> None:
     """What the workers must not race each other for: the database schema is upgraded, the
     file they coordinate through (SQLite only) and the directory of their metrics start empty."""
