@@ -239,6 +239,59 @@ def _split_title(raw: str) -> tuple[str | None, str]:
     return None, raw.strip()
 
 
+@app.command()
+def ingest(
+    path: Annotated[
+        Path | None,
+        typer.Argument(
+            help="A JSON Lines file of articles, or a directory of .jsonl, .json, .txt."
+        ),
+    ] = None,
+    server: Annotated[
+        str | None,
+        typer.Option(help="A running service's URL; default: a service started in this process."),
+    ] = None,
+    key: Annotated[
+        str | None, typer.Option(envvar="SUMMARIZER_INGEST_API_KEY", help="API key for --server.")
+    ] = None,
+    batch: Annotated[
+        str | None, typer.Option("--batch", help="Follow this batch instead of submitting one.")
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Write the results here (JSON Lines); default: stdout.")
+    ] = None,
+    webhook_url: Annotated[
+        str | None, typer.Option(help="Called with the batch when it ends.")
+    ] = None,
+) -> None:
+    """Submit articles as one batch, show its progress, write each article's record or error.
+
+    Interrupted, it can follow the same batch again with --batch ID: the service keeps working.
+    Exit status 1 when an article failed.
+    """
+    from service.ingest import IngestError
+    from service.ingest import ingest as run_ingest
+    from service.logs import configure_logging
+
+    if (path is None) == (batch is None):
+        typer.echo("error: give a file or directory of articles, or --batch ID", err=True)
+        raise typer.Exit(2)
+    configure_logging("WARNING")
+    try:
+        failed = asyncio.run(
+            run_ingest(
+                path, server=server, key=key, batch_id=batch, out=out, webhook_url=webhook_url
+            )
+        )
+    except (IngestError, OSError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    except KeyboardInterrupt:
+        typer.echo("interrupted: the batch goes on; follow it again with --batch ID", err=True)
+        raise typer.Exit(130) from None
+    raise typer.Exit(1 if failed else 0)
+
+
 @model_app.command("verify")
 def model_verify() -> None:
     """Assemble the bundled model file if needed, check its SHA-256, print path, size, hash."""
