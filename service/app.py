@@ -22,11 +22,12 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from service import api, web
+from service import api, batch_api, web
 from service.access import Access, KeyGuard, KeyRing, RateLimiter
+from service.backend import build_summarizer, open_coordination, open_store, prepare_schema
+from service.batch_store import BatchStore
+from service.batches import Batches, BatchJobs
 from service.config import Settings
-from service.coordination import FILE_NAME as COORDINATION_FILE
-from service.coordination import Coordination, DatabaseCoordination, Shared
 from service.errors import (
     BodyTooLarge,
     DatabaseDamaged,
@@ -35,15 +36,12 @@ from service.errors import (
     SchemaOutOfDate,
     SummarizerError,
 )
-from service.extract import Extractor
-from service.fetch import Fetcher, Resolver
-from service.language import detect_language
-from service.llm import build_client
+from service.fetch import Resolver
 from service.logs import configure_logging, current_request_id, log_access
 from service.metrics import Metrics
-from service.prompts import load_prompts
-from service.store import Pool, Store, make_engine
-from service.summarize import Summarizer
+from service.queue import InProcessEngine, ProcrastinateEngine
+from service.store import Store
+from service.webhooks import Webhooks
 
 log = logging.getLogger("service.app")
 
@@ -68,10 +66,18 @@ class RequestContext:
     """Request id, the body-size limit (checked before anything is buffered), one access-log
     line and the request's metrics."""
 
-    def __init__(self, app: ASGIApp, max_body_bytes: int, metrics: Metrics | None = None) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        max_body_bytes: int,
+        metrics: Metrics | None = None,
+        larger_bodies: dict[str, int] | None = None,
+    ) -> None:
         self.app = app
         self.max_body = max_body_bytes
         self.metrics = metrics
+        # Paths that take larger bodies (a batch of articles) than the default limit.
+        self.larger = larger_bodies or {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -106,8 +112,9 @@ class RequestContext:
             declared = int(length or 0)
         except ValueError:
             declared = 0
-        if declared > self.max_body:
-            await error_response(self._too_large(), request_id)(scope, receive, send_with_id)
+        limit = self.larger.get(scope["path"], self.max_body)
+        if declared > limit:
+            await error_response(self._too_large(limit), request_id)(scope, receive, send_with_id)
         else:
             received = 0
 
@@ -116,11 +123,11 @@ class RequestContext:
                 message = await receive()
                 if message["type"] == "http.request":
                     received += len(message.get("body", b""))
-                    if received > self.max_body:
+                    if received > limit:
                         # The framework may turn this into a generic 400; the flag lets the
                         # error handler answer 413 instead.
                         scope["state"]["body_too_large"] = True
-                        raise self._too_large()
+                        raise self._too_large(limit)
                 return message
 
             try:
@@ -152,8 +159,8 @@ class RequestContext:
             method = method if method in _METHODS else "other"
             self.metrics.request(method, route, status, seconds, cache)
 
-    def _too_large(self) -> BodyTooLarge:
-        return BodyTooLarge(f"request body is over the {self.max_body:,}-byte limit")
+    def _too_large(self, limit: int) -> BodyTooLarge:
+        return BodyTooLarge(f"request body is over the {limit:,}-byte limit")
 
 
 def _route_of(scope: Scope) -> str:
@@ -227,9 +234,11 @@ def create_app(
     *,
     llm_transport: httpx.AsyncBaseTransport | None = None,
     fetch_resolver: Resolver | None = None,
+    webhook_resolver: Resolver | None = None,
 ) -> FastAPI:
     """Build the app. ``llm_transport`` replaces the model backend's HTTP transport, and
-    ``fetch_resolver`` the name lookup of URLs the service fetches (tests)."""
+    ``fetch_resolver`` (``webhook_resolver``) the name lookup of URLs the service fetches
+    (calls) (tests)."""
     settings = settings or Settings()
 
     @asynccontextmanager
@@ -255,11 +264,14 @@ def create_app(
             RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst, coordination),
         )
         state.store = store
+        state.batches = await _open_batches(settings, store, metrics, webhook_resolver)
         loader = asyncio.create_task(_load_backend(app, settings, llm_transport, fetch_resolver))
         try:
             yield
         finally:
             loader.cancel()
+            await state.batches.engine.aclose()
+            await state.batches.webhooks.aclose()
             summarizer = getattr(state, "summarizer", None)
             if summarizer is not None:
                 await summarizer.aclose()
@@ -281,6 +293,7 @@ def create_app(
     _install_error_handlers(app)
     app.include_router(api.health)
     app.include_router(api.router)
+    app.include_router(batch_api.router)
     app.include_router(api.operations)
     app.include_router(web.router)
     # Every path needs a key (when any is configured) but these; KeyGuard explains why.
@@ -291,45 +304,28 @@ def create_app(
     app.add_middleware(KeyGuard, open_paths=open_paths, open_prefixes=web.OPEN_PREFIXES)
     _declare_security(app, open_paths)
     app.add_middleware(
-        RequestContext, max_body_bytes=settings.max_body_bytes, metrics=metrics
+        RequestContext,
+        max_body_bytes=settings.max_body_bytes,
+        metrics=metrics,
+        larger_bodies={batch_api.BATCHES: settings.batch_max_body_bytes},
     )  # outermost
     return app
 
 
-def open_store(settings: Settings) -> Store:
-    pool = Pool(
-        size=settings.database_pool_size,
-        max_overflow=settings.database_pool_overflow,
-        timeout_s=settings.database_pool_timeout_s,
-        connect_timeout_s=settings.database_connect_timeout_s,
-    )
-    return Store(
-        make_engine(
-            settings.resolved_database_url, synchronous=settings.sqlite_synchronous, pool=pool
-        )
-    )
-
-
-def prepare_schema(store: Store, settings: Settings) -> None:
-    """Upgrade the schema (under the migration lock), or check it is current."""
-    if not settings.database_migrate:
-        store.require_current_schema()
-        return
-    before, after = store.migrate()
-    if before != after:
-        log.info("database schema upgraded", extra={"from": before, "to": after})
-
-
-def open_coordination(settings: Settings, store: Store) -> Shared | None:
-    """What single flight and the rate limits are shared through, if anything: PostgreSQL
-    for every process of every replica on it; a file for the workers of one host on SQLite."""
+async def _open_batches(
+    settings: Settings, store: Store, metrics: Metrics, webhook_resolver: Resolver | None
+) -> Batches:
+    """Batches on this store: run by this process on SQLite (once the model is loaded), by
+    ``incident-summarizer worker`` processes on PostgreSQL."""
+    batch_store = BatchStore(store.engine)
+    metrics.watch_batch_items(batch_store.status_totals)
+    engine: InProcessEngine | ProcrastinateEngine
     if store.backend == "postgresql":
-        return DatabaseCoordination(
-            store.libpq_url(), connect_timeout_s=settings.database_connect_timeout_s
-        )
-    if settings.workers > 1:
-        return Coordination(settings.data_dir / COORDINATION_FILE)
-    return None
+        engine = ProcrastinateEngine(store.libpq_url())
+        await engine.open()
+    else:
+        engine = InProcessEngine(batch_store, settings.batch_slots)
+    return Batches(settings, batch_store, Webhooks(settings, resolver=webhook_resolver), engine)
 
 
 def worker_app() -> FastAPI:
@@ -415,55 +411,32 @@ async def _load_backend(
     transport: httpx.AsyncBaseTransport | None,
     fetch_resolver: Resolver | None = None,
 ) -> None:
-    """Build the extractor; for the bundled model, assemble, verify, load and warm it first.
+    """Build the summarizer (``service.backend``); for the bundled model that loads it.
 
     Runs beside the server so /healthz answers at once and /readyz turns true when done.
     """
-    prompts = load_prompts()
-    count_tokens = None
-    max_article_tokens = settings.max_article_tokens
     try:
-        if transport is None and settings.uses_bundled_model:
-            from service.local_model import LocalModel, LocalModelTransport, ensure_model_file
-
-            started = time.perf_counter()
-            file = await asyncio.to_thread(ensure_model_file, settings)
-            model = await asyncio.to_thread(LocalModel, settings, file)
-            warm = (
-                await asyncio.to_thread(
-                    model.warm_up, prompts.system, state_dir=settings.prefix_state_dir
-                )
-                if settings.local_warmup
-                else 0.0
-            )
-            prefix = model.count_tokens(prompts.system)
-            log.info(
-                "bundled model ready",
-                extra={
-                    "path": str(file.path),
-                    "load_s": round(model.load_seconds, 2),
-                    "warmup_s": round(warm, 2),
-                    "prompt_prefix": model.prefix_source,
-                    "startup_s": round(time.perf_counter() - started, 2),
-                    "prompt_prefix_tokens": prefix,
-                },
-            )
-            transport = LocalModelTransport(model)
-            count_tokens = model.count_tokens
-            room = model.n_ctx - prefix - settings.max_tokens - 64
-            max_article_tokens = min(max_article_tokens or room, room)
-        await asyncio.to_thread(detect_language, "warm up")  # loads the language model
-        extractor = Extractor(settings, build_client(settings, transport), prompts)
-        app.state.summarizer = Summarizer(
+        app.state.summarizer = await build_summarizer(
             settings,
             app.state.store,
-            extractor,
-            count_tokens=count_tokens,
-            max_article_tokens=max_article_tokens,
+            transport=transport,
+            fetch_resolver=fetch_resolver,
             coordination=app.state.coordination,
             metrics=app.state.metrics,
-            fetcher=Fetcher(settings, resolver=fetch_resolver),
         )
+        engine = app.state.batches.engine
+        if isinstance(engine, InProcessEngine):  # SQLite: this process runs the batches
+            batches = app.state.batches
+            engine.start(
+                BatchJobs(
+                    settings,
+                    batches.store,
+                    app.state.summarizer,
+                    batches.webhooks,
+                    engine,
+                    app.state.metrics,
+                )
+            )
         app.state.ready = True
         app.state.not_ready_reason = None
         _freeze_startup_objects()

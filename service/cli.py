@@ -72,6 +72,55 @@ def serve(
     )
 
 
+@app.command()
+def worker(
+    concurrency: Annotated[
+        int | None,
+        typer.Option(
+            min=1, help="Articles worked on at once (default: SUMMARIZER_WORKER_CONCURRENCY)."
+        ),
+    ] = None,
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(help="Serve this worker's metrics (Prometheus) on this port."),
+    ] = None,
+    metrics_host: Annotated[str, typer.Option(help="Interface of the metrics port.")] = "127.0.0.1",
+) -> None:
+    """Work on batches (PostgreSQL): run any number, on any host, against one database.
+
+    Each takes articles from the queue, summarizes them as POST /v1/summaries would, and
+    answers the batches that asked for them. On SQLite `serve` runs batches itself.
+    """
+    import os
+
+    from pydantic import ValidationError
+
+    from service.logs import configure_logging
+    from service.metrics import Metrics
+    from service.queue import run_worker
+
+    if concurrency is not None:
+        os.environ["SUMMARIZER_WORKER_CONCURRENCY"] = str(concurrency)
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        typer.echo(f"error: {exc.errors()[0]['msg'].removeprefix('Value error, ')}", err=True)
+        raise typer.Exit(2) from None
+    configure_logging(settings.log_level)
+    metrics = Metrics(slots=settings.concurrency)
+    if metrics_port is not None:
+        from prometheus_client import start_http_server
+
+        start_http_server(metrics_port, addr=metrics_host, registry=metrics.registry)
+    try:
+        asyncio.run(run_worker(settings, metrics=metrics))
+    except RuntimeError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    except KeyboardInterrupt:
+        pass
+
+
 def _prepare_workers(settings: Settings) -> None:
     """What the workers must not race each other for: the database schema is upgraded, the
     file they coordinate through (SQLite only) and the directory of their metrics start empty."""
@@ -188,6 +237,59 @@ def _split_title(raw: str) -> tuple[str | None, str]:
     if sep and rest.startswith("\n") and len(head) <= 300:
         return head.strip(), rest.strip()
     return None, raw.strip()
+
+
+@app.command()
+def ingest(
+    path: Annotated[
+        Path | None,
+        typer.Argument(
+            help="A JSON Lines file of articles, or a directory of .jsonl, .json, .txt."
+        ),
+    ] = None,
+    server: Annotated[
+        str | None,
+        typer.Option(help="A running service's URL; default: a service started in this process."),
+    ] = None,
+    key: Annotated[
+        str | None, typer.Option(envvar="SUMMARIZER_INGEST_API_KEY", help="API key for --server.")
+    ] = None,
+    batch: Annotated[
+        str | None, typer.Option("--batch", help="Follow this batch instead of submitting one.")
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Write the results here (JSON Lines); default: stdout.")
+    ] = None,
+    webhook_url: Annotated[
+        str | None, typer.Option(help="Called with the batch when it ends.")
+    ] = None,
+) -> None:
+    """Submit articles as one batch, show its progress, write each article's record or error.
+
+    Interrupted, it can follow the same batch again with --batch ID: the service keeps working.
+    Exit status 1 when an article failed.
+    """
+    from service.ingest import IngestError
+    from service.ingest import ingest as run_ingest
+    from service.logs import configure_logging
+
+    if (path is None) == (batch is None):
+        typer.echo("error: give a file or directory of articles, or --batch ID", err=True)
+        raise typer.Exit(2)
+    configure_logging("WARNING")
+    try:
+        failed = asyncio.run(
+            run_ingest(
+                path, server=server, key=key, batch_id=batch, out=out, webhook_url=webhook_url
+            )
+        )
+    except (IngestError, OSError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    except KeyboardInterrupt:
+        typer.echo("interrupted: the batch goes on; follow it again with --batch ID", err=True)
+        raise typer.Exit(130) from None
+    raise typer.Exit(1 if failed else 0)
 
 
 @model_app.command("verify")

@@ -210,6 +210,76 @@ class Settings(BaseSettings):
         "each worker's own.",
     )
 
+    # --- batches (POST /v1/batches, `incident-summarizer worker`, `ingest`) ---
+    batch_max_items: int = Field(
+        default=10_000, ge=1, le=1_000_000, description="Most articles one batch may hold."
+    )
+    batch_max_body_bytes: int = Field(
+        default=104_857_600,
+        ge=1024,
+        description="Largest POST /v1/batches body (the other routes keep max_body_bytes).",
+    )
+    batch_concurrency: int | None = Field(
+        default=None,
+        ge=1,
+        description="SQLite: articles of batches the API process works on at once (default: "
+        "its model slots, max_concurrency).",
+    )
+    batch_item_attempts: int = Field(
+        default=3,
+        ge=1,
+        le=20,
+        description="Tries of one batch article while the model is unavailable, the queue "
+        "full or the deadline passed (503/504); after them the item fails with that error.",
+    )
+    batch_retry_wait_s: float = Field(
+        default=5.0, ge=0, description="Wait before the next try of such an article."
+    )
+    worker_concurrency: int | None = Field(
+        default=None,
+        ge=1,
+        le=1024,
+        description="Articles one `incident-summarizer worker` works on at once (default: "
+        "its model slots, at most 32).",
+    )
+    worker_heartbeat_s: float = Field(
+        default=10.0, gt=0, description="How often a worker says it is alive."
+    )
+    worker_stalled_s: float = Field(
+        default=30.0,
+        gt=0,
+        description="A worker silent this long is dead: its articles go to the other workers.",
+    )
+    batch_sweep_s: float = Field(
+        default=30.0,
+        gt=0,
+        description="How often workers look for articles and webhooks left without a job.",
+    )
+
+    # --- webhooks (a batch's webhook_url) ---
+    webhook_secret: SecretStr | None = Field(
+        default=None,
+        description="Key of the HMAC-SHA256 signature of every webhook body; without it, "
+        "batches with a webhook_url are refused.",
+    )
+    webhook_allow_hosts: str | None = Field(
+        default=None,
+        description="Comma-separated host names (or addresses) a webhook_url may name even "
+        "though they resolve to a loopback, private or link-local address.",
+    )
+    webhook_max_attempts: int = Field(
+        default=8, ge=1, le=50, description="Deliveries tried before the webhook fails."
+    )
+    webhook_timeout_s: float = Field(
+        default=10.0, gt=0, le=120, description="Time one delivery may take."
+    )
+    webhook_backoff_s: float = Field(
+        default=2.0, ge=0, description="Wait after the first failed delivery; doubled each time."
+    )
+    webhook_backoff_max_s: float = Field(
+        default=300.0, ge=0, description="Longest wait between deliveries."
+    )
+
     # --- logging ---
     log_level: str = "INFO"
 
@@ -228,6 +298,19 @@ class Settings(BaseSettings):
     def fetch_allow_host_set(self) -> frozenset[str]:
         hosts = (self.fetch_allow_hosts or "").split(",")
         return frozenset(h.strip().strip("[]").rstrip(".").lower() for h in hosts if h.strip())
+
+    @cached_property
+    def webhook_allow_host_set(self) -> frozenset[str]:
+        hosts = (self.webhook_allow_hosts or "").split(",")
+        return frozenset(h.strip().strip("[]").rstrip(".").lower() for h in hosts if h.strip())
+
+    @property
+    def batch_slots(self) -> int:
+        return self.batch_concurrency or self.concurrency
+
+    @property
+    def worker_slots(self) -> int:
+        return self.worker_concurrency or min(self.concurrency, 32)
 
     @property
     def uses_bundled_model(self) -> bool:

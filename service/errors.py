@@ -110,3 +110,28 @@ class ModelFileError(SummarizerError):
     """The bundled model file is missing or does not match its published hash."""
 
     status, code = 503, "model_file_invalid"
+
+
+class BatchTooLarge(SummarizerError):
+    """More articles in one batch than SUMMARIZER_BATCH_MAX_ITEMS."""
+
+    status, code = 413, "batch_too_large"
+
+
+class InvalidBatchItem(SummarizerError):
+    """An article of a batch is not one POST /v1/summaries would take; the message names it."""
+
+    status, code = 422, "invalid_batch_item"
+
+
+class WebhookUrlNotAllowed(SummarizerError):
+    """A webhook URL the service will not call: its scheme, or an address its host resolves
+    to, or no signing secret configured."""
+
+    status, code = 422, "webhook_url_not_allowed"
+
+
+class BatchFinished(SummarizerError):
+    """The batch has ended (done or cancelled): there is nothing left to cancel."""
+
+    status, code = 409, "batch_finished"

@@ -66,6 +66,95 @@ def refused_because(address: Address) -> str | None:
     return next((reason for refused, reason in checks if refused), None)
 
 
+@dataclass(frozen=True)
+class Target:
+    scheme: str
+    host: str  # lower case, without a trailing dot
+    port: int
+
+    @property
+    def default_port(self) -> bool:
+        return self.port == (443 if self.scheme == "https" else 80)
+
+
+def target_of(url: str) -> Target:
+    """Where ``url`` points, or ``UrlNotAllowed``: only http(s), no credentials, a host."""
+    try:
+        httpx.URL(url)  # control characters, a malformed host: refused before any look-up
+    except (httpx.InvalidURL, ValueError, UnicodeError):
+        raise UrlNotAllowed(f"{url!r} is not a valid URL") from None
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https"):
+        raise UrlNotAllowed(f"only http and https URLs are allowed, not {url!r}")
+    if parts.username is not None or parts.password is not None:
+        raise UrlNotAllowed("a URL with a user name or password is not allowed")
+    host = (parts.hostname or "").rstrip(".").lower()
+    if not host:
+        raise UrlNotAllowed(f"{url!r} names no host")
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        raise UrlNotAllowed(f"{url!r} has an invalid port") from None
+    return Target(parts.scheme, host, port)
+
+
+async def checked_address(
+    host: str, port: int, *, resolve: Resolver, allowed: frozenset[str], allow_setting: str
+) -> Address:
+    """The address to connect to: every address of ``host`` passed the checks (or the host
+    is listed in ``allowed``, the setting named ``allow_setting``)."""
+    try:
+        literal: Address | None = ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        literal = None
+    if literal is not None:
+        addresses = [literal]
+    else:
+        try:
+            found = await resolve(host, port)
+        except (OSError, UnicodeError, ValueError) as exc:
+            raise FetchFailed(f"the name {host} could not be resolved: {exc}") from None
+        addresses = [ipaddress.ip_address(a.split("%")[0]) for a in found]
+        if not addresses:
+            raise FetchFailed(f"the name {host} resolves to no address")
+    if host in allowed:
+        return addresses[0]
+    for address in addresses:
+        reason = refused_because(address)
+        if reason is not None:
+            raise UrlNotAllowed(
+                f"{host} resolves to {address}, a {reason} address; "
+                f"list the host in {allow_setting} to allow it"
+            )
+    return addresses[0]
+
+
+def pinned_request(
+    client: httpx.AsyncClient,
+    method: str,
+    url: str,
+    target: Target,
+    address: Address,
+    **kwargs: object,
+) -> httpx.Request:
+    """A request to ``url`` sent to the checked ``address``, never to a second look-up of the
+    name; the name is still the ``Host`` header and the TLS server name."""
+    host = target.host
+    host_header = host if target.default_port else f"{host}:{target.port}"
+    if ":" in host and not target.default_port:
+        host_header = f"[{host}]:{target.port}"
+    elif ":" in host:
+        host_header = f"[{host}]"
+    headers = {"Host": host_header, **dict(kwargs.pop("headers", None) or {})}  # type: ignore[call-overload]
+    return client.build_request(
+        method,
+        httpx.URL(url).copy_with(host=str(address)),
+        headers=headers,
+        extensions={"sni_hostname": host} if target.scheme == "https" else {},
+        **kwargs,  # type: ignore[arg-type]
+    )
+
+
 class Fetcher:
     def __init__(self, settings: Settings, *, resolver: Resolver | None = None) -> None:
         self._settings = settings
@@ -113,67 +202,19 @@ class Fetcher:
         raise FetchFailed(f"{url} redirects more than {self._settings.fetch_max_redirects} times")
 
     async def _open(self, url: str) -> httpx.Response:
-        try:
-            httpx.URL(url)  # control characters, a malformed host: refused before any look-up
-        except (httpx.InvalidURL, ValueError, UnicodeError):
-            raise UrlNotAllowed(f"{url!r} is not a valid URL") from None
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https"):
-            raise UrlNotAllowed(f"only http and https URLs are fetched, not {url!r}")
-        if parts.username is not None or parts.password is not None:
-            raise UrlNotAllowed("a URL with a user name or password is not fetched")
-        host = (parts.hostname or "").rstrip(".").lower()
-        if not host:
-            raise UrlNotAllowed(f"{url!r} names no host")
-        try:
-            port = parts.port or (443 if parts.scheme == "https" else 80)
-        except ValueError:
-            raise UrlNotAllowed(f"{url!r} has an invalid port") from None
-        address = await self._checked_address(host, port)
-        target = httpx.URL(url).copy_with(host=str(address))
-        default_port = port == (443 if parts.scheme == "https" else 80)
-        host_header = host if default_port else f"{host}:{port}"
-        if ":" in host and not default_port:
-            host_header = f"[{host}]:{port}"
-        elif ":" in host:
-            host_header = f"[{host}]"
-        request = self._client.build_request(
-            "GET",
-            target,
-            headers={"Host": host_header},
-            extensions={"sni_hostname": host} if parts.scheme == "https" else {},
+        target = target_of(url)
+        address = await checked_address(
+            target.host,
+            target.port,
+            resolve=self._resolve,
+            allowed=self._allowed,
+            allow_setting="SUMMARIZER_FETCH_ALLOW_HOSTS",
         )
+        request = pinned_request(self._client, "GET", url, target, address)
         try:
             return await self._client.send(request, stream=True)
         except httpx.HTTPError as exc:
             raise FetchFailed(f"could not fetch {url}: {_reason(exc)}") from None
-
-    async def _checked_address(self, host: str, port: int) -> Address:
-        """The address to connect to: every address of ``host`` passed the checks."""
-        try:
-            literal: Address | None = ipaddress.ip_address(host.strip("[]"))
-        except ValueError:
-            literal = None
-        if literal is not None:
-            addresses = [literal]
-        else:
-            try:
-                found = await self._resolve(host, port)
-            except (OSError, UnicodeError, ValueError) as exc:
-                raise FetchFailed(f"the name {host} could not be resolved: {exc}") from None
-            addresses = [ipaddress.ip_address(a.split("%")[0]) for a in found]
-            if not addresses:
-                raise FetchFailed(f"the name {host} resolves to no address")
-        if host in self._allowed:
-            return addresses[0]
-        for address in addresses:
-            reason = refused_because(address)
-            if reason is not None:
-                raise UrlNotAllowed(
-                    f"{host} resolves to {address}, a {reason} address; "
-                    "list the host in SUMMARIZER_FETCH_ALLOW_HOSTS to fetch from it"
-                )
-        return addresses[0]
 
     async def _body(self, response: httpx.Response, url: str) -> bytes:
         media_type = response.headers.get("content-type", "").split(";")[0].strip().lower()

@@ -89,7 +89,7 @@ def configure_logging(level: str) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    for noisy in ("httpx", "httpcore", "openai", "instructor"):
+    for noisy in ("httpx", "httpcore", "openai", "instructor", "procrastinate"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 

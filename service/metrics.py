@@ -19,6 +19,7 @@ import logging
 import os
 import re
 import shutil
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from prometheus_client import (
@@ -31,6 +32,8 @@ from prometheus_client import (
     multiprocess,
     values,
 )
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
 
 log = logging.getLogger("service.metrics")
 
@@ -144,6 +147,21 @@ class Metrics:
             registry=own,
             multiprocess_mode="livesum",
         )
+        self.batch_jobs = Histogram(
+            "summarizer_batch_job_duration_seconds",
+            "Time of one batch job (one article, for every batch asking for it), by outcome: "
+            "done, cached (answered from the store) or the error code.",
+            ["outcome"],
+            buckets=LATENCY_BUCKETS,
+            registry=own,
+        )
+        self.webhooks = Counter(
+            "summarizer_webhook_deliveries",
+            "Webhook delivery attempts, by outcome (delivered, http_error, timeout, "
+            "connection_error, refused).",
+            ["outcome"],
+            registry=own,
+        )
         self.slots.set(slots)
         self.queue_waiting.set(0)
         self.slots_busy.set(0)
@@ -185,6 +203,17 @@ class Metrics:
         self._prompt_tokens.inc(prompt_tokens)
         self._completion_tokens.inc(completion_tokens)
 
+    def batch_job(self, outcome: str, seconds: float) -> None:
+        self.batch_jobs.labels(outcome).observe(seconds)
+
+    def webhook(self, outcome: str) -> None:
+        self.webhooks.labels(outcome).inc()
+
+    def watch_batch_items(self, totals: Callable[[], dict[str, int]]) -> None:
+        """Report the items of every batch by status, read from the database at each scrape
+        (so the work of every worker process and host is counted, whoever answers)."""
+        self.registry.register(_BatchItems(totals))
+
     def queue(self, waiting: int, busy: int) -> None:
         self.queue_waiting.set(waiting)
         self.slots_busy.set(busy)
@@ -196,6 +225,30 @@ class Metrics:
         """This worker is stopping: its live gauges leave the sums."""
         if self._dir is not None:
             multiprocess.mark_process_dead(os.getpid(), str(self._dir))
+
+
+class _BatchItems(Collector):
+    def __init__(self, totals: Callable[[], dict[str, int]]) -> None:
+        self._totals = totals
+
+    def describe(self) -> list[Metric]:
+        return []  # read only when scraped: no database query at registration
+
+    def collect(self) -> Iterable[Metric]:
+        family = GaugeMetricFamily(
+            "summarizer_batch_items",
+            "Items of all batches by status (pending, running, done, failed, cancelled); "
+            "cached: the done ones answered from the store.",
+            labels=["status"],
+        )
+        try:
+            totals = self._totals()
+        except Exception:  # the database is away: the scrape still shows everything else
+            log.warning("batch item counts unavailable", exc_info=True)
+            return []
+        for status, count in totals.items():
+            family.add_metric([status], count)
+        return [family]
 
 
 _LIVE_FILE = re.compile(r"gauge_live\w*?_(\d+)\.db$")

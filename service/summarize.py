@@ -323,6 +323,16 @@ class Summarizer:
         resource, hit = await asyncio.shield(task)
         return orjson.dumps({**resource, "cached": hit}), hit
 
+    def article_key(self, article: Article) -> str:
+        """The key a batch groups an article by: its cache key, checked as a request's is.
+        A page (``html`` or ``url``) has its text only once read: a hash of the page or the
+        link, and of what else the cache key covers, stands in."""
+        if not article.is_page:
+            return self._keyed(article)[1]
+        parts = ["page/v1", article.url or "", article.html or "", article.published or ""]
+        material = "\x1f".join([*parts, self.model, self.prompt_version, RULES_VERSION])
+        return hashlib.sha256(material.encode()).hexdigest()
+
     def _keyed(self, article: Article) -> tuple[str, str]:
         normalized = self.validate(article)
         return normalized, cache_key(normalized, article.published, self.model, self.prompt_version)

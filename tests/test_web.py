@@ -571,3 +571,32 @@ def test_an_article_by_its_link(tmp_path: Path, open_page: Callable[..., Page]) 
         expect(error).to_contain_text("HTTP 422")
         expect(error).to_contain_text("loopback")
     assert [path for path, _ in site.seen] == ["/2024/05/18/bridge"]
+
+
+def test_batches_show_their_progress_and_failed_articles(
+    tmp_path: Path, open_page: Callable[..., Page]
+) -> None:
+    """A batch of three articles, one the model cannot answer: the Batches view follows it
+    to the end and lists the failed article with its error code."""
+    from tests.chaos.harness import article
+    from tests.scripted_openai import generic_answer
+
+    def answer(body: dict[str, Any]) -> Any:
+        return "not a record" if "exit 99" in article_of(body) else generic_answer(body)
+
+    llm = ScriptedLLM(answer, delay=0.3)
+    items = [{**article(n, tag="web"), "external_id": f"wire-{n}"} for n in (1, 2, 99)]
+    with live_service(_settings(tmp_path, batch_concurrency=1), llm) as base:
+        submitted = httpx.post(f"{base}/v1/batches", json={"items": items}, timeout=10).json()
+        page = open_page(base, path="/#batches")
+        row = page.locator(f'#batches li[data-id="{submitted["id"]}"]')
+        expect(row).to_contain_text("batch " + submitted["id"][:8])
+        expect(row).to_have_attribute("data-status", "done", timeout=20_000)
+        expect(row.locator(".batch-counts")).to_contain_text("2 of 3 done")
+        expect(row.locator(".batch-counts")).to_contain_text("1 failed")
+        assert row.locator("progress").get_attribute("value") == "3"
+        row.get_by_text("Failed articles").click()
+        expect(row.locator(".failed-items li")).to_have_text(
+            re.compile(r"^wire-99: model_invalid_output: ")
+        )
+        screenshot(page, "batches")

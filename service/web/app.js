@@ -627,13 +627,75 @@ async function openSummary(id) {
 // ---------------------------------------------------------------------------------------
 // Views, from the address's #fragment so Back and bookmarks work
 
+// ---------------------------------------------------------------------------------------
+// Batches: progress and failed articles
+
+let batchTimer = null;
+
+function batchItem(batch) {
+  const c = batch.counts;
+  const finished = c.done + c.failed + c.cancelled;
+  const parts = [
+    `${c.done.toLocaleString()} of ${c.total.toLocaleString()} done`,
+    c.cached ? `${c.cached.toLocaleString()} from the store` : null,
+    c.failed ? `${c.failed.toLocaleString()} failed` : null,
+    c.cancelled ? `${c.cancelled.toLocaleString()} cancelled` : null,
+    batch.items_per_second ? `${batch.items_per_second.toFixed(2)}/s` : null,
+    batch.eta_seconds !== null ? `about ${Math.ceil(batch.eta_seconds)} s left` : null,
+  ].filter(Boolean).join(" · ");
+  const failed = h("ul", { class: "failed-items" });
+  const details = c.failed
+    ? h("details", { ontoggle: (event) => event.target.open && loadFailed(batch.id, failed) },
+        h("summary", {}, "Failed articles"), failed)
+    : null;
+  return h("li", { class: "result batch", "data-id": batch.id, "data-status": batch.status },
+    h("p", { class: "result-headline" }, `${humanize(batch.status)} · batch ${batch.id.slice(0, 8)}`,
+      batch.created_at ? ` · ${batch.created_at.replace("T", " ").replace("Z", " UTC")}` : ""),
+    h("progress", { max: c.total, value: finished, "aria-label": "Articles answered" }),
+    h("p", { class: "result-meta batch-counts" }, parts),
+    details,
+  );
+}
+
+async function loadFailed(batchId, list) {
+  try {
+    const { data } = await api(`/v1/batches/${encodeURIComponent(batchId)}/items?status=failed&limit=100`);
+    list.replaceChildren(...data.items.map((item) => h("li", {},
+      `${item.external_id || "#" + item.index}: ${item.error.code}: ${item.error.message}`)));
+  } catch (err) {
+    showError(err);
+  }
+}
+
+async function loadBatches() {
+  clearTimeout(batchTimer);
+  const status = $("batches-status");
+  try {
+    const { data } = await api("/v1/batches?limit=20");
+    if ($("view-batches").hidden) return;
+    const open = new Set([...$("batches").querySelectorAll("details[open]")].map(
+      (d) => d.closest("li").dataset.id));
+    $("batches").replaceChildren(...data.items.map(batchItem));
+    for (const li of $("batches").children) {
+      if (open.has(li.dataset.id)) li.querySelector("details").open = true;
+    }
+    status.textContent = data.items.length ? "" : "No batches yet.";
+    if (data.items.some((b) => b.status === "queued" || b.status === "running")) {
+      batchTimer = setTimeout(loadBatches, 2000);
+    }
+  } catch (err) {
+    status.textContent = "";
+    showError(err);
+  }
+}
+
 let lastNewCard = null;
 
 function showView(name) {
-  for (const view of ["new", "list", "summary"]) $("view-" + view).hidden = view !== name;
-  $("nav-new").removeAttribute("aria-current");
-  $("nav-list").removeAttribute("aria-current");
-  $(name === "new" ? "nav-new" : "nav-list").setAttribute("aria-current", "page");
+  for (const view of ["new", "list", "summary", "batches"]) $("view-" + view).hidden = view !== name;
+  for (const nav of ["nav-new", "nav-list", "nav-batches"]) $(nav).removeAttribute("aria-current");
+  const nav = { new: "nav-new", batches: "nav-batches" }[name] || "nav-list";
+  $(nav).setAttribute("aria-current", "page");
 }
 
 function route() {
@@ -647,6 +709,11 @@ function route() {
     fillForm(params);
     loadCategories().then(() => fillForm(params)).catch(() => { /* the select stays "Any" */ });
     runSearch(params, false);
+  } else if (hash === "#batches") {
+    showView("batches");
+    slot.replaceChildren();
+    showError(null);
+    loadBatches();
   } else if (hash.startsWith("#summary/")) {
     showView("summary");
     openSummary(decodeURIComponent(hash.slice("#summary/".length)));

@@ -1,8 +1,9 @@
-"""The real service as a uvicorn subprocess on a free loopback port, behind the scripted model.
+"""The real service as subprocesses: ``serve`` (uvicorn on a free loopback port) and batch
+``worker`` processes, behind the scripted model. The one place tests start service processes.
 
-Nothing is faked inside the process: real HTTP, a real SQLite file, the real retry transport
-talking to ``tests.scripted_openai`` over TCP. Its JSON log (stderr) is kept in a file so tests
-can read what the operator would see.
+Nothing is faked inside the processes: real HTTP, a real SQLite file (or PostgreSQL), the real
+retry transport talking to ``tests.scripted_openai`` over TCP. Each process's JSON log
+(stderr) is kept in a file so tests can read what the operator would see.
 """
 
 from __future__ import annotations
@@ -55,29 +56,33 @@ class ServiceProcess:
     def database(self) -> Path:
         return self.workdir / "data" / "summaries.sqlite3"
 
+    def command(self) -> list[str]:
+        return [sys.executable, "-m", "service.cli", "serve", "--port", str(self.port)]
+
+    def ready(self) -> bool:
+        try:
+            return httpx.get(f"{self.base_url}/readyz", timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return False
+
     def start(self, timeout: float = 180.0) -> None:
         log = self.log_path.open("ab")
+        started_at = self.log_path.stat().st_size
         # cwd is the work directory, so no stray .env changes the settings under test.
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "service.cli", "serve", "--port", str(self.port)],
-            cwd=self.workdir,
-            env=self.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
+            self.command(), cwd=self.workdir, env=self.env, stdout=log, stderr=subprocess.STDOUT
         )
         log.close()
+        self._since = started_at
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"service exited at start-up:\n{self.log_tail()}")
-            try:
-                if httpx.get(f"{self.base_url}/readyz", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
+                raise RuntimeError(f"{self.command()[3]} exited at start-up:\n{self.log_tail()}")
+            if self.ready():
+                return
             time.sleep(0.05)
         self.kill9()  # never leave a half-started server behind
-        raise RuntimeError(f"service not ready in {timeout:g} s:\n{self.log_tail()}")
+        raise RuntimeError(f"{self.command()[3]} not ready in {timeout:g} s:\n{self.log_tail()}")
 
     def kill9(self) -> None:
         assert self.proc is not None
@@ -107,6 +112,22 @@ class ServiceProcess:
             except ValueError:
                 lines.append({"raw": raw})
         return lines
+
+
+class WorkerProcess(ServiceProcess):
+    """``incident-summarizer worker``: ready once it logs that it has started."""
+
+    def __init__(self, workdir: Path, llm_base_url: str, **settings: Any) -> None:
+        super().__init__(workdir, llm_base_url, **settings)
+        self.log_path = workdir / f"worker-{self.port}.log"
+
+    def command(self) -> list[str]:
+        return [sys.executable, "-m", "service.cli", "worker"]
+
+    def ready(self) -> bool:
+        with self.log_path.open("rb") as log:
+            log.seek(self._since)
+            return b'"worker started"' in log.read()
 
 
 @contextmanager

@@ -1,0 +1,319 @@
+"""Batches end to end: the real app, a real database, the model scripted at the HTTP boundary.
+
+On SQLite the API process runs the batch itself; on PostgreSQL a worker (``run_worker``, the
+function ``incident-summarizer worker`` runs) works beside it in this process, on the same
+database, through procrastinate.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import httpx
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from service.config import Settings
+from service.queue import run_worker
+from tests.chaos.harness import article
+from tests.conftest import running_app
+from tests.fake_llm import ScriptedLLM, is_relevance_call, numbered_sentences
+from tests.scripted_openai import generic_answer
+
+pytestmark = pytest.mark.backends
+
+POISON = "POISON"  # an article the scripted model cannot answer
+
+
+def model_answer(body: dict[str, Any]) -> Any:
+    """The scripted model: any article answered, except one with POISON in it."""
+    if any(POISON in text for _, text in numbered_sentences(body)) and not is_relevance_call(body):
+        return "this is not JSON"
+    return generic_answer(body)
+
+
+def articles_of(llm: ScriptedLLM) -> list[str]:
+    """The first sentence of each record call's article: which articles were extracted."""
+    return [numbered_sentences(r)[0][1] for r in llm.requests if not is_relevance_call(r)]
+
+
+@asynccontextmanager
+async def batch_service(settings: Settings, llm: ScriptedLLM) -> AsyncIterator[httpx.AsyncClient]:
+    """The app; on PostgreSQL with a batch worker on the same database."""
+    async with running_app(settings, llm) as client:
+        worker = None
+        if settings.database_url is not None:
+            ready = asyncio.Event()
+            worker = asyncio.create_task(
+                run_worker(
+                    settings,
+                    transport=llm.transport(),
+                    on_ready=ready.set,
+                    install_signal_handlers=False,
+                )
+            )
+            waiting = asyncio.create_task(ready.wait())
+            await asyncio.wait([worker, waiting], timeout=30, return_when="FIRST_COMPLETED")
+            if worker.done():
+                worker.result()  # raises what stopped it
+            assert ready.is_set(), "the worker did not start"
+        try:
+            yield client
+        finally:
+            if worker is not None:
+                worker.cancel()
+                await asyncio.gather(worker, return_exceptions=True)
+
+
+async def ended(client: httpx.AsyncClient, batch_id: str, timeout: float = 30) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        body = (await client.get(f"/v1/batches/{batch_id}")).json()
+        if body["status"] in ("done", "cancelled") and (
+            body["webhook"] is None or body["webhook"]["status"] != "pending"
+        ):
+            return body
+        assert time.monotonic() < deadline, body
+        await asyncio.sleep(0.05)
+
+
+async def all_items(client: httpx.AsyncClient, batch_id: str, **params: Any) -> list[dict]:
+    items, cursor = [], None
+    while True:
+        query = {**params, **({"cursor": cursor} if cursor else {})}
+        page = (await client.get(f"/v1/batches/{batch_id}/items", params=query)).json()
+        items += page["items"]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            return items
+
+
+async def test_a_batch_is_summarized_once_per_article(make_settings):
+    llm = ScriptedLLM(model_answer)
+    texts = [article(n, tag="batch") for n in range(4)]
+    items = [{**t, "external_id": f"wire-{n}"} for n, t in enumerate(texts)]
+    items.append({**texts[0], "external_id": "wire-again"})  # the same article twice
+    async with batch_service(make_settings(), llm) as client:
+        response = await client.post(
+            "/v1/batches", json={"items": items, "metadata": {"desk": "archive"}}
+        )
+        assert response.status_code == 202, response.text
+        submitted = response.json()
+        assert response.headers["Location"] == f"/v1/batches/{submitted['id']}"
+        assert submitted["counts"]["total"] == 5
+        assert submitted["metadata"] == {"desk": "archive"}
+        body = await ended(client, submitted["id"])
+        listed = await all_items(client, submitted["id"])
+        stored = await client.get(f"/v1/summaries/{listed[0]['summary_id']}")
+    assert body["status"] == "done"
+    assert body["counts"] == {
+        "total": 5, "done": 5, "cached": 0, "failed": 0, "pending": 0, "cancelled": 0,
+    }  # fmt: skip
+    assert body["started_at"] and body["finished_at"] and body["eta_seconds"] is None
+    assert [i["external_id"] for i in listed] == [*(f"wire-{n}" for n in range(4)), "wire-again"]
+    assert all(i["status"] == "done" and i["error"] is None for i in listed)
+    assert listed[4]["summary_id"] == listed[0]["summary_id"]
+    assert len({i["summary_id"] for i in listed}) == 4
+    assert llm.record_calls == 4  # the article sent twice was extracted once
+    assert stored.status_code == 200
+    assert stored.json()["title"] == texts[0]["title"]
+
+
+async def test_an_article_in_the_store_is_answered_from_it(make_settings):
+    llm = ScriptedLLM(model_answer)
+    async with batch_service(make_settings(), llm) as client:
+        first = await client.post("/v1/summaries", json=article(1, tag="stored"))
+        assert first.status_code == 200
+        submitted = await client.post(
+            "/v1/batches", json={"items": [article(1, tag="stored"), article(2, tag="stored")]}
+        )
+        body = await ended(client, submitted.json()["id"])
+        listed = await all_items(client, body["id"], include="summary")
+    assert body["counts"]["done"] == 2 and body["counts"]["cached"] == 1
+    assert llm.record_calls == 2
+    assert listed[0]["cached"] is True and listed[0]["summary_id"] == first.json()["id"]
+    assert listed[0]["summary"]["incident"] == first.json()["incident"]
+    assert listed[1]["cached"] is False
+    assert listed[1]["summary"]["id"] == listed[1]["summary_id"]
+
+
+async def test_batches_asking_for_one_article_at_once_cost_one_extraction(make_settings):
+    llm = ScriptedLLM(model_answer, delay=0.2)
+    async with batch_service(make_settings(), llm) as client:
+        one = {"items": [article(5, tag="shared")]}
+        answers = await asyncio.gather(*(client.post("/v1/batches", json=one) for _ in range(3)))
+        bodies = [await ended(client, a.json()["id"]) for a in answers]
+    assert [b["counts"]["done"] for b in bodies] == [1, 1, 1]
+    assert llm.record_calls == 1
+
+
+async def test_an_article_the_model_cannot_answer_fails_alone(make_settings):
+    llm = ScriptedLLM(model_answer)
+    poisoned = article(3, tag=POISON)
+    async with batch_service(make_settings(max_attempts=2), llm) as client:
+        submitted = await client.post(
+            "/v1/batches", json={"items": [article(4), {**poisoned, "external_id": "bad"}]}
+        )
+        body = await ended(client, submitted.json()["id"])
+        failed = await all_items(client, body["id"], status="failed")
+        done = await all_items(client, body["id"], status="done")
+    assert body["status"] == "done"
+    assert body["counts"]["done"] == 1 and body["counts"]["failed"] == 1
+    assert [i["external_id"] for i in failed] == ["bad"]
+    assert failed[0]["summary_id"] is None
+    assert failed[0]["error"]["code"] == "model_invalid_output"
+    assert failed[0]["error"]["status"] == 502
+    assert [i["index"] for i in done] == [0]
+
+
+async def test_cancel_stops_what_has_not_started(make_settings):
+    llm = ScriptedLLM(model_answer, delay=0.3)
+    settings = make_settings(batch_concurrency=1, worker_concurrency=1)
+    async with batch_service(settings, llm) as client:
+        items = [article(n, tag="cancel") for n in range(8)]
+        submitted = (await client.post("/v1/batches", json={"items": items})).json()
+        while llm.calls == 0:
+            await asyncio.sleep(0.01)
+        cancelled = await client.delete(f"/v1/batches/{submitted['id']}")
+        body = await ended(client, submitted["id"])
+        await asyncio.sleep(0.8)  # what was in work finishes; nothing else starts
+        after = (await client.get(f"/v1/batches/{submitted['id']}")).json()
+        again = await client.delete(f"/v1/batches/{submitted['id']}")
+    assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
+    assert body["status"] == "cancelled"
+    counts = after["counts"]
+    assert counts["cancelled"] >= 6
+    assert counts["done"] + counts["cancelled"] == 8 and counts["pending"] == 0
+    assert llm.record_calls == counts["done"] <= 2
+    assert again.status_code == 409 and again.json()["error"]["code"] == "batch_finished"
+
+
+async def test_batches_are_listed_newest_first(make_settings):
+    llm = ScriptedLLM(model_answer)
+    async with batch_service(make_settings(), llm) as client:
+        ids = []
+        for n in range(3):
+            answer = await client.post("/v1/batches", json={"items": [article(n, tag="list")]})
+            ids.append(answer.json()["id"])
+            await ended(client, ids[-1])
+        first = (await client.get("/v1/batches", params={"limit": 2})).json()
+        second = (
+            await client.get("/v1/batches", params={"limit": 2, "cursor": first["next_cursor"]})
+        ).json()
+    assert [b["id"] for b in first["items"] + second["items"]] == ids[::-1]
+    assert second["next_cursor"] is None
+    assert all(b["counts"]["done"] == 1 for b in first["items"])
+
+
+# --- webhooks ---------------------------------------------------------------------------------
+
+
+@contextmanager
+def receiver(statuses: list[int]) -> Iterator[tuple[str, list[tuple[dict[str, str], bytes]]]]:
+    """An HTTP server on loopback answering POSTs with ``statuses`` in turn (the last one
+    repeated); yields its URL and what it received."""
+    received: list[tuple[dict[str, str], bytes]] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            received.append((dict(self.headers), body))
+            status = statuses[min(len(received), len(statuses)) - 1]
+            self.send_response(status)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/hooks/batches", received
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+WEBHOOKS = {
+    "webhook_secret": "newsroom-secret",
+    "webhook_allow_hosts": "127.0.0.1",
+    "webhook_backoff_s": 0.05,
+}
+
+
+async def test_a_webhook_is_signed_retried_and_recorded(make_settings):
+    llm = ScriptedLLM(model_answer)
+    with receiver([500, 204]) as (url, received):
+        async with batch_service(make_settings(**WEBHOOKS), llm) as client:
+            submitted = await client.post(
+                "/v1/batches", json={"items": [article(1, tag="hook")], "webhook_url": url}
+            )
+            assert submitted.status_code == 202, submitted.text
+            body = await ended(client, submitted.json()["id"])
+            metrics = (await client.get("/metrics")).text
+    assert body["webhook"]["status"] == "delivered"
+    attempts = body["webhook"]["attempts"]
+    assert [(a["attempt"], a["outcome"], a["status_code"]) for a in attempts] == [
+        (1, "http_error", 500),
+        (2, "delivered", 204),
+    ]
+    assert len(received) == 2
+    for headers, raw in received:
+        expected = hmac.new(b"newsroom-secret", raw, hashlib.sha256).hexdigest()
+        assert headers["X-Summarizer-Signature"] == f"sha256={expected}"
+        sent = json.loads(raw)
+        assert sent["id"] == body["id"] and sent["status"] == "done"
+        assert sent["counts"]["done"] == 1
+    if make_settings().database_url is None:  # SQLite: this process delivered it
+        assert _sample(metrics, "summarizer_webhook_deliveries_total", outcome="delivered") == 1
+        assert _sample(metrics, "summarizer_webhook_deliveries_total", outcome="http_error") == 1
+
+
+async def test_a_webhook_that_keeps_failing_gives_up(make_settings):
+    llm = ScriptedLLM(model_answer)
+    with receiver([503]) as (url, received):
+        settings = make_settings(**WEBHOOKS, webhook_max_attempts=3)
+        async with batch_service(settings, llm) as client:
+            submitted = await client.post(
+                "/v1/batches", json={"items": [article(2, tag="hook")], "webhook_url": url}
+            )
+            body = await ended(client, submitted.json()["id"])
+    assert body["webhook"]["status"] == "failed"
+    assert [a["outcome"] for a in body["webhook"]["attempts"]] == ["http_error"] * 3
+    assert len(received) == 3
+
+
+def _sample(text: str, name: str, **labels: str) -> float:
+    return sum(
+        s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+        if s.name == name and all(s.labels.get(k) == v for k, v in labels.items())
+    )
+
+
+async def test_metrics_show_batch_items_and_jobs(make_settings):
+    llm = ScriptedLLM(model_answer)
+    async with batch_service(make_settings(max_attempts=1), llm) as client:
+        items = [article(1, tag="m"), article(2, tag="m"), article(3, tag=POISON)]
+        submitted = await client.post("/v1/batches", json={"items": items})
+        await ended(client, submitted.json()["id"])
+        text = (await client.get("/metrics")).text
+    assert _sample(text, "summarizer_batch_items", status="done") == 2
+    assert _sample(text, "summarizer_batch_items", status="failed") == 1
+    assert _sample(text, "summarizer_batch_items", status="pending") == 0
+    if make_settings().database_url is None:  # the jobs ran in this process
+        jobs = "summarizer_batch_job_duration_seconds_count"
+        assert _sample(text, jobs, outcome="done") == 2
+        assert _sample(text, jobs, outcome="model_invalid_output") == 1
