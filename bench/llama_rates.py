@@ -1,6 +1,7 @@
 """Prompt and generation tokens/s of whatever llama-cpp-python this interpreter has.
 
-    PYTHON -m bench.llama_rates --model FILE.gguf --text FILE.txt [--prompt-tokens 512] ...
+    PYTHON -m bench.llama_rates --model FILE.gguf --text FILE.txt [--prompt-tokens 512]
+        [--variant haswell] ...
 
 Run by ``bench.llama_build`` once per build under test, each in its own interpreter (the
 shipped install and a native build in a separate virtual environment). It needs only
@@ -28,6 +29,9 @@ def main() -> None:
     parser.add_argument("--gen-tokens", type=int, default=64)
     parser.add_argument("--threads", type=int, required=True)
     parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument(
+        "--variant", help="a CPU variant of this build to load (default: the one the service picks)"
+    )
     args = parser.parse_args()
 
     sys.path.insert(0, str(ROOT))
@@ -36,7 +40,8 @@ def main() -> None:
 
     from service import cpu_backend
 
-    loaded = cpu_backend.load()  # a single-variant (native) build has its backend built in
+    # A single-variant (native) build has its backend built in and ignores --variant.
+    loaded = cpu_backend.load(args.variant)
     llama = llama_cpp.Llama(
         model_path=args.model,
         n_ctx=4096,

@@ -165,6 +165,14 @@ Strings = Annotated[list[ShortText], Field(max_length=LIST_MAX)]
 DraftCount = Annotated[int, Field(ge=0)]
 SentenceRef = Annotated[int, Field(ge=1)]
 DraftText = Annotated[str, StringConstraints(strip_whitespace=True)]
+#: Printable Latin script: ASCII without the two characters a JSON string escapes, Latin-1 and
+#: Latin Extended letters, general punctuation (curly quotes included). Given to the decoder as
+#: the JSON schema's ``pattern`` only: a grammar-constrained decoder (the bundled model, vLLM,
+#: llama.cpp's server) cannot write anything else, so the headline and summary come out in
+#: Latin script by construction, and a small model that starts a summary in the article's
+#: script can no longer repeat itself in it until max_tokens. Not validated here: an answer
+#: from a server without a grammar is judged by the pipeline (``english_wording``) instead.
+LATIN_TEXT = r"^[ -!#-\[\]-~\u00a0-\u024f\u1e00-\u1eff\u2010-\u2027\u2030-\u205e]*$"
 
 
 class ArticleKind(StrEnum):
@@ -264,11 +272,13 @@ class IncidentDraft(_Strict):
     )
     responses: list[DraftText] = Field(description="Reactions reported (condemnations, reprisals).")
     summary: DraftText = Field(
-        description="2-3 neutral English sentences: what happened, where, when, who, the toll."
+        description="2-3 neutral English sentences: what happened, where, when, who, the toll.",
+        json_schema_extra={"pattern": LATIN_TEXT},
     )
     headline: DraftText = Field(
         description="One English line that starts with the toll and uses the same numbers, "
-        'e.g. "3 killed, 12 wounded in rocket strike on Camp Taji, Iraq".'
+        'e.g. "3 killed, 12 wounded in rocket strike on Camp Taji, Iraq".',
+        json_schema_extra={"pattern": LATIN_TEXT},
     )
 
     def references(self) -> dict[str, int | None]:

@@ -171,7 +171,8 @@ def _variant(base: dict[str, Any], i: int, *, country: str, category: str, day: 
     draft["location"]["country_code"] = country
     draft["location"]["country"] = None
     draft["category"] = category
-    draft["weapons"] = []  # no cause that would correct the category
+    draft["weapons"] = []  # no cause or headline naming another kind of event
+    draft["headline"] = draft["headline"].replace("rocket strike", "incident")
     draft["date"] = {"text": day, "iso": day, "precision": "day"}
     draft["summary"] = f"Sample summary number {i} about a {category}."
     return turn

@@ -13,7 +13,7 @@ from typing import Any
 import orjson
 import pytest
 
-from service import app as app_module
+from service import backend as backend_module
 from service.app import open_store
 from service.errors import InvalidInput
 from service.prompts import load_prompts
@@ -53,7 +53,7 @@ async def test_an_article_is_listed_once_after_a_refresh_and_a_prompt_change(
         assert refreshed.status_code == 200
     # A new prompt: another cache key for the same article, so a new record of it.
     edited = dataclasses.replace(load_prompts(), version="edited-prompt")
-    monkeypatch.setattr(app_module, "load_prompts", lambda: edited)
+    monkeypatch.setattr(backend_module, "load_prompts", lambda: edited)
     async with running_app(settings, llm) as client:
         newest = await client.post("/v1/summaries", json=seed["request"])
         assert newest.headers["X-Cache"] == "miss"
