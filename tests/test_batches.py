@@ -219,6 +219,40 @@ async def test_a_batch_with_nothing_in_work_is_cancelled_at_once(make_settings):
     assert llm.record_calls == 1
 
 
+async def test_a_large_batch_leaves_the_queue_planned_for_its_size(make_settings):
+    """PostgreSQL: queueing thousands of articles at once refreshes the job table's statistics,
+    so the workers' fetch is not planned for the empty queue it was a moment before."""
+    import psycopg
+
+    from service.queue import ANALYZE_AFTER
+
+    settings = make_settings(worker_concurrency=1)
+    if settings.database_url is None:
+        pytest.skip("SQLite has no job queue: the API process claims items in batch_items")
+    llm = ScriptedLLM(model_answer)
+    libpq = settings.database_url.replace("postgresql+psycopg://", "postgresql://")
+
+    def last_analyze() -> Any:
+        with psycopg.connect(libpq) as conn:
+            row = conn.execute(
+                "SELECT last_analyze FROM pg_stat_user_tables WHERE relname = 'procrastinate_jobs'"
+            ).fetchone()
+        return row[0] if row else None
+
+    async with batch_service(settings, llm) as client:
+        small = await client.post("/v1/batches", json={"items": [article(1, tag="small")]})
+        assert small.status_code == 202
+        before = await asyncio.to_thread(last_analyze)
+        items = [article(n, tag="large") for n in range(ANALYZE_AFTER)]
+        large = await client.post("/v1/batches", json={"items": items})
+        assert large.status_code == 202, large.text
+        after = await asyncio.to_thread(last_analyze)
+        await client.delete(f"/v1/batches/{large.json()['id']}")
+        await ended(client, large.json()["id"])
+    assert before is None  # a batch of one queues one job and leaves the statistics alone
+    assert after is not None
+
+
 async def test_batches_are_listed_newest_first(make_settings):
     llm = ScriptedLLM(model_answer)
     async with batch_service(make_settings(), llm) as client:
