@@ -2,7 +2,7 @@
 UV ?= uv
 export UV_FROZEN := 1
 
-.PHONY: install run test unit integration lint eval bench bench-model bench-listing bench-build bench-draft
+.PHONY: install run test unit integration lint eval bench bench-model bench-listing bench-build bench-draft bench-batches
 
 install:  ## install uv if missing, then the locked dependencies (builds llama.cpp once, every CPU variant)
 	@command -v $(UV) >/dev/null 2>&1 || python3 -m pip install --quiet uv
@@ -38,6 +38,9 @@ bench-model: install  ## memory and start-up with the bundled model loaded
 
 bench-listing: install  ## list and search at 100,000 records, SQLite and PostgreSQL (SUMMARIZER_TEST_POSTGRES_URL or 127.0.0.1:5432)
 	$(UV) run python -m bench.listing
+
+bench-batches: install  ## one batch of 10,000 articles: 1, 2 and 4 PostgreSQL workers (SUMMARIZER_TEST_POSTGRES_URL or 127.0.0.1:5432), then SQLite in-process
+	$(UV) run python -m bench.batch_throughput
 
 bench-build: install  ## this llama.cpp build against a native one: make bench-build NATIVE_PYTHON=/tmp/native/bin/python
 	$(UV) run python -m bench.llama_build --native-python $(NATIVE_PYTHON) --write BENCHMARKS.md

@@ -147,9 +147,13 @@ def chat_body(sample: dict[str, Any], work: Path) -> Path:
     and its response_format), for the direct runs."""
     from schemas.incident import IncidentDraft
     from service.prompts import load_prompts
+    from service.sentences import numbered, split_sentences
 
     messages = load_prompts().messages(
-        text=sample["text"], title=sample.get("title"), published=sample.get("published")
+        task="record",
+        sentences=numbered(split_sentences(sample["text"])),
+        title=sample.get("title"),
+        published=sample.get("published"),
     )
     body = {
         "model": "scripted-model",

@@ -74,7 +74,10 @@ class WebhookOut(BaseModel):
 
 class BatchOut(BaseModel):
     id: str
-    status: Literal["queued", "running", "done", "cancelled"]
+    status: Literal["queued", "running", "cancelling", "done", "cancelled"] = Field(
+        description="`cancelling`: cancelled while articles were in work; it is `cancelled`, "
+        "and its webhook sent, once they have finished."
+    )
     created_at: str
     started_at: str | None
     finished_at: str | None
@@ -276,7 +279,9 @@ async def get_batch_items(
 @router.delete(
     BATCHES + "/{batch_id}",
     summary="Cancel a batch",
-    description="Articles not yet started are cancelled; those in work finish.",
+    description="Articles not yet started are cancelled; those in work finish. The batch is "
+    "`cancelled` at once when none was in work, else `cancelling` until they have finished; "
+    "its webhook is sent then. Cancelling a `cancelling` batch again answers it as it is.",
     responses={
         200: {"model": BatchOut},
         **_errors(404),

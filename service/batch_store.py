@@ -38,7 +38,7 @@ class BatchRow(SQLModel, table=True):
     __table_args__ = (Index("ix_batches_created", "created_at", "id"),)
 
     id: str = Field(primary_key=True, max_length=32)
-    status: str = Field(max_length=16)  # queued, running, done, cancelled
+    status: str = Field(max_length=16)  # queued, running, cancelling, done, cancelled
     created_at: datetime
     started_at: datetime | None = None
     finished_at: datetime | None = None
@@ -259,23 +259,40 @@ class BatchStore:
         next_cursor = _encode([page_rows[-1]["idx"]]) if more else None
         return page_rows, next_cursor
 
-    def cancel(self, batch_id: str) -> bool:
-        """Cancel the items not yet taken, and the batch; False when it had already ended."""
+    def cancel(self, batch_id: str) -> str | None:
+        """Cancel the items not yet taken. The batch is ``cancelled`` at once when none of it
+        is in work, else ``cancelling`` until the job of the last one closes it
+        (``close_if_answered``). Returns the batch's status, None when it had already ended."""
+        if "\x00" in batch_id:
+            return None
         now = utcnow()
         with self._write.begin() as conn:
-            ended = conn.execute(
-                update(_BATCHES)
-                .where(_BATCHES.c.id == batch_id, _BATCHES.c.status.notin_(ENDED))
-                .values(status="cancelled", finished_at=now)
-            )
-            if ended.rowcount == 0:
-                return False
+            # The batch row is locked first, as close_if_answered locks it, so that the two
+            # never both see the other's items as still open.
+            status = conn.execute(
+                select(_BATCHES.c.status).where(_BATCHES.c.id == batch_id).with_for_update()
+            ).scalar()
+            if status is None or status in ENDED:
+                return None
+            if status == "cancelling":
+                return status
             conn.execute(
                 update(_ITEMS)
                 .where(_ITEMS.c.batch_id == batch_id, _ITEMS.c.status == "pending")
                 .values(status="cancelled", finished_at=now)
             )
-        return True
+            in_work = conn.execute(
+                select(_ITEMS.c.seq)
+                .where(_ITEMS.c.batch_id == batch_id, _ITEMS.c.status == "running")
+                .limit(1)
+            ).first()
+            status = "cancelling" if in_work is not None else "cancelled"
+            conn.execute(
+                update(_BATCHES)
+                .where(_BATCHES.c.id == batch_id)
+                .values(status=status, finished_at=None if in_work is not None else now)
+            )
+        return status
 
     # --- the job of one article ----------------------------------------------------------
 
@@ -334,20 +351,31 @@ class BatchStore:
                 answered[batch_id] = answered.get(batch_id, 0) + 1
         return answered
 
-    def close_if_answered(self, batch_id: str) -> bool:
-        """Mark the batch done if nothing of it is left; True for the one caller that did."""
-        left = (
-            select(_ITEMS.c.seq)
-            .where(_ITEMS.c.batch_id == batch_id, _ITEMS.c.status.in_(["pending", "running"]))
-            .exists()
-        )
+    def close_if_answered(self, batch_id: str) -> str | None:
+        """End the batch if nothing of it is left: ``done``, or ``cancelled`` when it was
+        being cancelled. The status for the one caller that ended it, else None."""
         with self._write.begin() as conn:
-            done = conn.execute(
+            # Locked before the items are read (see cancel); on PostgreSQL the next statement
+            # then sees what the cancel committed.
+            status = conn.execute(
+                select(_BATCHES.c.status).where(_BATCHES.c.id == batch_id).with_for_update()
+            ).scalar()
+            if status is None or status in ENDED:
+                return None
+            left = conn.execute(
+                select(_ITEMS.c.seq)
+                .where(_ITEMS.c.batch_id == batch_id, _ITEMS.c.status.in_(["pending", "running"]))
+                .limit(1)
+            ).first()
+            if left is not None:
+                return None
+            ended = "cancelled" if status == "cancelling" else "done"
+            conn.execute(
                 update(_BATCHES)
-                .where(_BATCHES.c.id == batch_id, _BATCHES.c.status.notin_(ENDED), ~left)
-                .values(status="done", finished_at=utcnow())
+                .where(_BATCHES.c.id == batch_id)
+                .values(status=ended, finished_at=utcnow())
             )
-            return done.rowcount == 1
+            return ended
 
     # --- the in-process engine (SQLite) ---------------------------------------------------
 

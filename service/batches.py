@@ -24,6 +24,7 @@ from typing import Any, Protocol
 import orjson
 
 from service.batch_store import (
+    ENDED,
     BatchRow,
     BatchStore,
     Counts,
@@ -102,7 +103,7 @@ def batch_resource(
         until = as_utc(row.finished_at) or utcnow()
         elapsed = max((until - started).total_seconds(), 1e-3)
         rate = round(counts.finished / elapsed, 3)
-        if row.status not in ("done", "cancelled"):
+        if row.status not in ENDED:
             eta = round(counts.pending / rate, 1)
     webhook = None
     if row.webhook_url is not None:
@@ -248,12 +249,14 @@ class Batches:
         return {"items": items, "next_cursor": next_cursor}
 
     async def cancel(self, batch_id: str) -> dict[str, Any]:
-        """Cancel the articles not yet started; those in work finish."""
-        if not await asyncio.to_thread(self.store.cancel, batch_id):
+        """Cancel the articles not yet started; those in work finish, and the batch is
+        ``cancelling`` until they have (its webhook waits for them)."""
+        status = await asyncio.to_thread(self.store.cancel, batch_id)
+        if status is None:
             resource = await self.resource(batch_id)  # NotFound for an unknown id
             raise BatchFinished(f"batch {batch_id} has ended ({resource['status']})")
         resource = await self.resource(batch_id)
-        if resource["webhook"] is not None:
+        if status == "cancelled" and resource["webhook"] is not None:
             await self.engine.ended(batch_id)
         return resource
 
@@ -292,9 +295,10 @@ class BatchJobs:
         if self._metrics is not None:
             self._metrics.batch_job(outcome, time.monotonic() - clock)
         for batch_id in answered:
-            if await asyncio.to_thread(self._store.close_if_answered, batch_id):
+            ended = await asyncio.to_thread(self._store.close_if_answered, batch_id)
+            if ended is not None:
                 row = await asyncio.to_thread(self._store.get, batch_id)
-                log.info("batch done", extra={"batch_id": batch_id})
+                log.info("batch %s", ended, extra={"batch_id": batch_id})
                 if row is not None and row.webhook_status == "pending":
                     await self._engine.ended(batch_id)
 

@@ -14,6 +14,8 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections import Counter
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +25,7 @@ import pytest
 from service.config import Settings
 from service.coordination import Coordination
 from tests.chaos.harness import ROOT, ServiceProcess, article
+from tests.fake_llm import is_relevance_call, numbered_sentences
 from tests.scripted_openai import scripted_server
 
 WORKERS = 2
@@ -262,3 +265,69 @@ def test_shared_buckets_spend_one_allowance(tmp_path: Path) -> None:
     finally:
         first.close()
         second.close()
+
+
+def test_a_batch_is_shared_by_the_workers_and_each_article_extracted_once(
+    tmp_path: Path,
+) -> None:
+    """On SQLite every worker process runs the batch engine, claiming articles in the database
+    in its own name (host:pid): both take part, and no article is answered or extracted twice."""
+    articles = 40
+    items = [{**article(n, tag="shared batch"), "external_id": f"a{n}"} for n in range(articles)]
+    items += [{**article(n, tag="shared batch"), "external_id": f"again{n}"} for n in range(4)]
+    with scripted_server(mode="ok", delay=0.1) as llm:
+        service = start(tmp_path, llm.base_url, batch_concurrency=2)
+        try:
+            response = httpx.post(
+                f"{service.base_url}/v1/batches", json={"items": items}, timeout=30
+            )
+            assert response.status_code == 202, response.text
+            batch_id = response.json()["id"]
+            runners: set[str] = set()
+            deadline = time.monotonic() + 120
+            while (body := batch(service, batch_id))["status"] != "done":
+                assert time.monotonic() < deadline, body
+                runners |= runners_at_work(service.database, batch_id)
+                time.sleep(0.05)
+            listed = httpx.get(
+                f"{service.base_url}/v1/batches/{batch_id}/items",
+                params={"limit": 1000},
+                timeout=10,
+            ).json()["items"]
+        finally:
+            service.stop()
+    assert body["counts"] == {
+        "total": articles + 4, "done": articles + 4, "cached": 0, "failed": 0, "pending": 0,
+        "cancelled": 0,
+    }  # fmt: skip
+    worker_pids = {runner.rpartition(":")[2] for runner in runners}
+    assert len(worker_pids) == WORKERS, runners  # both processes claimed articles
+    assert str(service.proc.pid if service.proc else "") not in worker_pids  # not the parent
+    assert [i["external_id"] for i in listed] == [
+        *(f"a{n}" for n in range(articles)), *(f"again{n}" for n in range(4)),
+    ]  # fmt: skip
+    assert all(i["status"] == "done" and i["summary_id"] for i in listed)
+    assert [i["summary_id"] for i in listed[articles:]] == [
+        i["summary_id"] for i in listed[:4]
+    ]  # an article sent twice is one record
+    assert len({i["summary_id"] for i in listed}) == articles
+    # The model server saw each article once: one relevance call and one record call.
+    extracted = Counter(
+        numbered_sentences(r)[0][1] for r in list(llm.requests) if not is_relevance_call(r)
+    )
+    assert len(extracted) == articles and set(extracted.values()) == {1}, extracted
+    assert llm.record_calls == articles and llm.calls == 2 * articles
+
+
+def batch(service: ServiceProcess, batch_id: str) -> dict[str, Any]:
+    return httpx.get(f"{service.base_url}/v1/batches/{batch_id}", timeout=10).json()
+
+
+def runners_at_work(database: Path, batch_id: str) -> set[str]:
+    """The processes named on the batch's items in work now."""
+    with closing(sqlite3.connect(database, timeout=10)) as conn:
+        rows = conn.execute(
+            "SELECT DISTINCT runner FROM batch_items WHERE batch_id = ? AND status = 'running'",
+            (batch_id,),
+        ).fetchall()
+    return {r for (r,) in rows if r}

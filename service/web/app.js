@@ -680,7 +680,7 @@ async function loadBatches() {
       if (open.has(li.dataset.id)) li.querySelector("details").open = true;
     }
     status.textContent = data.items.length ? "" : "No batches yet.";
-    if (data.items.some((b) => b.status === "queued" || b.status === "running")) {
+    if (data.items.some((b) => b.status !== "done" && b.status !== "cancelled")) {
       batchTimer = setTimeout(loadBatches, 2000);
     }
   } catch (err) {
