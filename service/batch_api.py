@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, cast
 
 import orjson
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -166,6 +166,24 @@ def _count_lines(body: bytes) -> int:
     return sum(1 for line in body.split(b"\n") if line.strip())
 
 
+def _inlined(schema: dict[str, Any]) -> dict[str, Any]:
+    """``schema`` with its ``$defs`` written in place: a request body given as OpenAPI extra is
+    read from the OpenAPI document's root, where ``#/$defs/...`` does not resolve."""
+    defs = schema.pop("$defs", {})
+
+    def resolve(node: Any) -> Any:
+        if isinstance(node, dict):
+            ref = node.get("$ref", "")
+            if ref.startswith("#/$defs/"):
+                return resolve(defs[ref.removeprefix("#/$defs/")])
+            return {key: resolve(value) for key, value in node.items()}
+        if isinstance(node, list):
+            return [resolve(value) for value in node]
+        return node
+
+    return cast(dict[str, Any], resolve(schema))
+
+
 @router.post(
     BATCHES,
     status_code=202,
@@ -190,7 +208,7 @@ def _count_lines(body: bytes) -> int:
         "requestBody": {
             "required": True,
             "content": {
-                "application/json": {"schema": BatchIn.model_json_schema()},
+                "application/json": {"schema": _inlined(BatchIn.model_json_schema())},
                 NDJSON: {"schema": {"type": "string", "description": "one article per line"}},
             },
         }
