@@ -129,6 +129,14 @@ class RateLimiter:
     def enabled(self) -> bool:
         return self.per_minute > 0
 
+    async def take_async(self, name: str) -> float | None:
+        """``take`` from the event loop: a shared bucket is a database row (a round trip to
+        PostgreSQL, or a write that may wait for another worker's lock), taken in a thread so
+        the loop keeps serving meanwhile; a bucket in this process is taken in place."""
+        if self._shared is None or not self.enabled:
+            return self.take(name)
+        return await asyncio.to_thread(self.take, name)
+
     def take(self, name: str) -> float | None:
         """Spend a token of ``name``'s bucket; None when allowed, else seconds to wait."""
         if not self.enabled:
@@ -183,7 +191,7 @@ class KeyGuard:
                     "a valid API key is required (X-API-Key: KEY or Authorization: Bearer KEY)"
                 )
             scope.setdefault("state", {})["api_key"] = name
-            wait = access.limiter.take(name)
+            wait = await access.limiter.take_async(name)
             if wait is not None:
                 raise RateLimited(
                     f"key {name!r} is over its limit of {access.limiter.per_minute} "

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import orjson
 import typer
@@ -452,6 +452,14 @@ def evaluate_dataset(
             "it again and report how close the extracted text is to the article's own.",
         ),
     ] = False,
+    relevance_only: Annotated[
+        bool,
+        typer.Option(
+            "--relevance-only",
+            help="Only the relevance gate (the short first call): per file, how many incidents "
+            "it keeps and how many negatives it lets through. Minutes, not an hour.",
+        ),
+    ] = False,
     long_words: Annotated[
         int | None,
         typer.Option(
@@ -495,6 +503,21 @@ def evaluate_dataset(
                 raise EvaluationError("--extraction-only needs --as-html")
             items = [item for path in datasets for item in load_dataset(path, limit)]
             typer.echo(extraction_text(extraction_check(items)))
+            return
+        if relevance_only:
+            from service.evaluate_relevance import predict_relevance, relevance_text
+
+            files = {path.name: load_dataset(path, limit) for path in datasets}
+
+            def gate_progress(a: Any) -> None:
+                mark = "ok" if a.right else "WRONG"
+                typer.echo(f"{a.id}: {a.kind or a.error} {mark} in {a.seconds:.1f} s", err=True)
+
+            gate = asyncio.run(predict_relevance(files, settings, on_answer=gate_progress))
+            text = relevance_text(gate)
+            typer.echo(text)
+            if json_report is not None:
+                json_report.write_text(text, encoding="utf-8")
             return
         if ablation:
             if base_url:

@@ -91,6 +91,9 @@ class Coordination:
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute("PRAGMA synchronous=OFF")
         self._conn.executescript(_SCHEMA)
+        # Called from worker threads (``asyncio.to_thread``): one transaction at a time on
+        # the one connection.
+        self._lock = threading.Lock()
 
     @classmethod
     def reset(cls, data_dir: Path) -> Path:
@@ -107,13 +110,14 @@ class Coordination:
     @contextmanager
     def _immediate(self) -> Iterator[sqlite3.Connection]:
         conn = self._conn
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield conn
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
+        with self._lock:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
 
     def claim(self, key: str, ttl_s: float) -> bool:
         """Claim ``key`` for this process for ``ttl_s`` seconds: True if it was free (or held
@@ -136,13 +140,15 @@ class Coordination:
             return True
 
     def release(self, key: str) -> None:
-        self._conn.execute("DELETE FROM claims WHERE key = ? AND pid = ?", (key, self.pid))
+        with self._lock:
+            self._conn.execute("DELETE FROM claims WHERE key = ? AND pid = ?", (key, self.pid))
 
     def holder(self, key: str) -> int | None:
         """The process holding a live claim on ``key``, if any (for tests)."""
-        row = self._conn.execute(
-            "SELECT pid FROM claims WHERE key = ? AND expires_at > ?", (key, time.monotonic())
-        ).fetchone()
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT pid FROM claims WHERE key = ? AND expires_at > ?", (key, time.monotonic())
+            ).fetchone()
         return None if row is None else int(row[0])
 
     def take(self, name: str, rate_per_s: float, burst: float) -> float | None:

@@ -382,7 +382,12 @@ async def predict_ablation(
                 if article.is_page:
                     article = await summarizer.from_page(article)
                 key = answer_key(
-                    item["id"], article.text, summarizer.model, summarizer.prompt_version
+                    item["id"],
+                    article.text,
+                    summarizer.model,
+                    summarizer.prompt_version,
+                    title=article.title,
+                    published=article.published,
                 )
                 recorded = book.get(key) if book is not None else None
                 if recorded is not None:

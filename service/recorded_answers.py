@@ -1,10 +1,10 @@
 """The model's answers to evaluation articles, kept in a JSON Lines file and reused.
 
 ``eval --ablation --answers FILE`` asks the model only for articles the file has no answer
-for under the same model, prompts and article text; every other article reuses the answer on
-file. A change to the pipeline can then be scored on every dev file in seconds, while a
-change to the prompts or the model asks again by itself (the prompt version is part of the
-key, as it is of the cache key of stored summaries).
+for under the same model, prompts and article (its text, title and date); every other
+article reuses the answer on file. A change to the pipeline can then be scored on every dev
+file in seconds, while a change to the prompts or the model asks again by itself (the prompt
+version is part of the key, as it is of the cache key of stored summaries).
 """
 
 from __future__ import annotations
@@ -20,8 +20,19 @@ from schemas.incident import IncidentDraft, RelevanceAnswer
 from service.extract import Answer, Usage
 
 
-def answer_key(article_id: str, text: str, model: str, prompt_version: str) -> str:
-    content = hashlib.sha256(text.encode()).hexdigest()[:16]
+def answer_key(
+    article_id: str,
+    text: str,
+    model: str,
+    prompt_version: str,
+    *,
+    title: str | None = None,
+    published: str | None = None,
+) -> str:
+    """Everything the model reads: the text, and the title and date the prompt shows with it
+    (the same text sent as a page comes with the page's title and date)."""
+    shown = orjson.dumps([text, title, published])
+    content = hashlib.sha256(shown).hexdigest()[:16]
     return f"{article_id}/{content}/{model}/{prompt_version}"
 
 

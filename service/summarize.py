@@ -361,14 +361,16 @@ class Summarizer:
             )
         finally:
             if self._coordination is not None and not refresh:
-                self._coordination.release(key)
+                await asyncio.to_thread(self._coordination.release, key)
 
     async def _claim(self, key: str, deadline: float) -> bytes | None:
         """Claim ``key`` for this worker process; while another worker holds it, wait for the
         record it stores instead (None: the claim is this process's, go ahead)."""
         assert self._coordination is not None
         ttl = max(1.0, deadline - time.monotonic()) + CLAIM_GRACE_S
-        while not self._coordination.claim(key, ttl):
+        # Claims are database rows (PostgreSQL, or the coordination file of SQLite's
+        # workers): taken in a thread, so the event loop serves hits meanwhile.
+        while not await asyncio.to_thread(self._coordination.claim, key, ttl):
             if time.monotonic() >= deadline:
                 raise DeadlineExceeded("another worker's extraction of this article ran too long")
             await asyncio.sleep(CLAIM_POLL_S)
@@ -378,7 +380,7 @@ class Summarizer:
         # Claimed; the holder before may have stored its record between the reads.
         stored = await self._store.current_async(key)
         if stored is not None:
-            self._coordination.release(key)
+            await asyncio.to_thread(self._coordination.release, key)
         return stored
 
     def reading(self, article: Article) -> tuple[ArticleText, tuple[str, ...]]:
@@ -392,20 +394,32 @@ class Summarizer:
         )
         return self._within_budget(text)
 
+    async def relevance(self, article: Article, deadline: float) -> RelevanceAnswer:
+        """The gate's answer alone (what the article is), as ``answers`` asks it first."""
+        text, _ = self.reading(article)
+        async with self.slots.hold(deadline):
+            gate = await self._gate(article, text, deadline)
+        return gate.value
+
+    async def _gate(
+        self, article: Article, text: ArticleText, deadline: float
+    ) -> Answer[RelevanceAnswer]:
+        # A title addressed to a machine is not shown; the article's sentences of that kind
+        # are shown as withheld (``ArticleText.prompt``).
+        return await self._extractor.relevance(
+            sentences=text.prompt(lead_chars=self._settings.relevance_lead_chars),
+            title=None if text.title_is_directive else article.title,
+            published=article.published,
+            deadline=deadline,
+        )
+
     async def answers(self, article: Article, deadline: float) -> ModelAnswers:
         """The model's answers for ``article``: what it is and, for an incident, its record."""
         text, notes = self.reading(article)
-        # A title addressed to a machine is not shown; the article's sentences of that kind
-        # are shown as withheld (``ArticleText.prompt``).
         title = None if text.title_is_directive else article.title
         extractor = self._extractor
         async with self.slots.hold(deadline):
-            gate = await extractor.relevance(
-                sentences=text.prompt(lead_chars=self._settings.relevance_lead_chars),
-                title=title,
-                published=article.published,
-                deadline=deadline,
-            )
+            gate = await self._gate(article, text, deadline)
             draft = None
             if category_of(gate.value.kind) is not None:
                 draft = await extractor.record(

@@ -229,3 +229,37 @@ async def test_the_openapi_document_says_which_operations_need_a_key(make_settin
             else:
                 assert operation["security"] == [{"apiKey": []}, {"bearer": []}], path
                 assert {"401", "429"} <= set(operation["responses"]), path
+
+
+async def test_a_shared_bucket_is_taken_off_the_event_loop(tmp_path):
+    from service.coordination import Coordination
+
+    shared = Coordination(tmp_path / "coordination.sqlite3")
+    limiter = RateLimiter(per_minute=60, burst=5, shared=shared)
+    # Another worker process holds the file's write lock for a moment.
+    other = sqlite3.connect(tmp_path / "coordination.sqlite3", isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    ticks = 0
+
+    async def tick() -> None:
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(0.01)
+            ticks += 1
+
+    async def release_soon() -> None:
+        await asyncio.sleep(0.3)
+        other.execute("COMMIT")
+
+    ticker = asyncio.create_task(tick())
+    releaser = asyncio.create_task(release_soon())
+    try:
+        assert await limiter.take_async("newsroom") is None
+    finally:
+        ticker.cancel()
+        await releaser
+        other.close()
+        shared.close()
+    # The loop ran on while the take waited for the lock (it would not run at all if the
+    # take blocked it).
+    assert ticks >= 10

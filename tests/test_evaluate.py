@@ -5,6 +5,7 @@ The three articles below are invented for this file.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 from typing import Any
@@ -347,3 +348,38 @@ def test_long_versions_are_read_from_their_own_part(make_settings, dataset, tmp_
     assert any(w.startswith("long article: read ") for w in boat["warnings"])
     assert boat["incident"]["casualties"]["killed"] == 3  # the boat's own record
     assert result.report.overall.scored == 15
+
+
+def test_the_relevance_gate_alone_is_scored_per_file(make_settings, dataset):
+    from service.evaluate_relevance import predict_relevance, relevance_text
+
+    llm = ScriptedLLM(scripted_model)
+    gold = load_dataset(dataset)
+    files = {"first.jsonl": gold[:2], "second.jsonl": gold[2:]}
+    answers = asyncio.run(predict_relevance(files, make_settings(), transport=llm.transport()))
+
+    assert llm.record_calls == 0  # only the short first call was made
+    assert [(a.id, a.file, a.kind, a.right) for a in answers] == [
+        ("a1", "first.jsonl", "transport_accident", True),
+        ("a2", "first.jsonl", "culture_or_other", True),
+        ("a3", "second.jsonl", None, False),
+    ]
+    assert answers[2].error == "model_invalid_output"
+    text = relevance_text(answers)
+    assert "| first.jsonl | 1/1 | 1/1 | 0 |" in text
+    assert "| second.jsonl | 0/1 | 0/0 | 1 |" in text
+    assert "| all | 1/2 | 1/1 | 1 |" in text
+    assert "- a3 (second.jsonl): incident answered error model_invalid_output" in text
+
+
+def test_a_recorded_answer_is_kept_for_what_the_model_read_title_and_date_included():
+    from service.recorded_answers import answer_key
+
+    base = answer_key("a1", BOAT_TEXT, "m", "p1", title=None, published="2024-05-09")
+    assert base == answer_key("a1", BOAT_TEXT, "m", "p1", title=None, published="2024-05-09")
+    # The same text sent as a page comes with the page's title and date: the prompt differs.
+    assert base != answer_key(
+        "a1", BOAT_TEXT, "m", "p1", title="Boat capsizes", published="2024-05-09"
+    )
+    assert base != answer_key("a1", BOAT_TEXT, "m", "p1", title=None, published="2024-05-08")
+    assert base != answer_key("a1", BOAT_TEXT, "m", "p2", title=None, published="2024-05-09")

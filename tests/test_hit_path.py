@@ -35,6 +35,9 @@ async def test_a_hit_waits_for_a_database_locked_by_another_process(make_setting
     llm = ScriptedLLM(draft_from_record(seed["expected"]))
     async with running_app(make_settings(), llm) as client:
         await client.post("/v1/summaries", json=seed["request"])
+        # Nothing else in this process may reopen the database meanwhile: the batch engine's
+        # poll would, and in WAL mode one open connection keeps the exclusive lock out.
+        await client.app.state.batches.engine.aclose()  # type: ignore[attr-defined]
         # Its connections closed for a moment (they reopen when next needed), the database is
         # taken by another program for itself: in WAL mode only that shuts readers out.
         client.app.state.store.close()  # type: ignore[attr-defined]

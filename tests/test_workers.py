@@ -163,8 +163,30 @@ async def burst_and_kill_the_claimant(
     return await requests
 
 
+def worker_processes(service: ServiceProcess) -> set[int]:
+    """The live worker processes of the server (the children of its supervisor)."""
+    assert service.proc is not None
+    children = Path(f"/proc/{service.proc.pid}/task/{service.proc.pid}/children")
+    pids = {int(p) for p in children.read_text().split()} if children.exists() else set()
+    workers = set()
+    for pid in pids:
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:  # gone meanwhile
+            continue
+        if b"spawn_main" in cmdline:  # not multiprocessing's resource tracker
+            workers.add(pid)
+    return workers
+
+
 def wait_for_workers(service: ServiceProcess) -> None:
-    ready_in_a_row, deadline = 0, time.monotonic() + 60
+    deadline = time.monotonic() + 60
+    # A killed worker is replaced by the supervisor a moment later: until its replacement
+    # runs, every request goes to the other worker and /readyz says nothing of it.
+    while len(worker_processes(service)) < WORKERS:
+        assert time.monotonic() < deadline, service.log_tail()
+        time.sleep(0.05)
+    ready_in_a_row = 0
     while ready_in_a_row < 20:
         assert time.monotonic() < deadline, service.log_tail()
         try:

@@ -1,0 +1,131 @@
+"""The relevance gate on its own: ``eval --relevance-only``.
+
+Only the short first call is made for each article (what the article is, from its lead), so a
+change of the gate's prompt or schema is scored on a whole labelled set in minutes instead of
+the hour a full extraction of every article takes. The score is the gate's alone: the record's
+own steps (a stale event, nothing to report) can still turn an incident answer into ordinary
+news afterwards, and the full ``eval`` measures that.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from schemas.incident import category_of
+from service.config import Settings
+from service.evaluate import EvaluationError, percentile
+
+
+@dataclass(frozen=True)
+class GateAnswer:
+    id: str
+    file: str
+    is_incident: bool  # the label
+    kind: str | None  # the gate's answer; None when the call failed
+    seconds: float
+    error: str | None = None
+
+    answered_incident: bool = False
+
+    @property
+    def right(self) -> bool:
+        return self.kind is not None and self.answered_incident == self.is_incident
+
+
+async def predict_relevance(
+    files: dict[str, list[dict[str, Any]]],
+    settings: Settings,
+    *,
+    transport: httpx.AsyncBaseTransport | None = None,
+    on_answer: Callable[[GateAnswer], None] | None = None,
+) -> list[GateAnswer]:
+    """The gate's answer for every article, through the service's own ``Summarizer``."""
+    from service.app import create_app
+    from service.errors import SummarizerError
+    from service.summarize import Article
+
+    app = create_app(settings, llm_transport=transport)
+    results: list[GateAnswer] = []
+    async with app.router.lifespan_context(app):
+        while not app.state.ready:
+            if app.state.not_ready_reason and "failed" in app.state.not_ready_reason:
+                raise EvaluationError(app.state.not_ready_reason)
+            await asyncio.sleep(0.05)
+        summarizer = app.state.summarizer
+        for name, items in files.items():
+            for item in items:
+                if item.get("text") is None:
+                    raise EvaluationError(f"{item['id']}: --relevance-only reads text articles")
+                article = Article(
+                    text=item["text"],
+                    published=item.get("published"),
+                    language=item.get("language"),
+                )
+                started = time.perf_counter()
+                try:
+                    answer = await summarizer.relevance(
+                        article, time.monotonic() + settings.request_deadline_s
+                    )
+                    kind: str | None = str(answer.kind)
+                    incident, error = category_of(answer.kind) is not None, None
+                except SummarizerError as exc:
+                    kind, incident, error = None, False, exc.code
+                result = GateAnswer(
+                    id=item["id"],
+                    file=name,
+                    is_incident=bool(item.get("is_incident")),
+                    kind=kind,
+                    seconds=time.perf_counter() - started,
+                    error=error,
+                    answered_incident=incident,
+                )
+                results.append(result)
+                if on_answer is not None:
+                    on_answer(result)
+    return results
+
+
+def relevance_text(answers: list[GateAnswer]) -> str:
+    """Per file: incidents kept, negatives let through, failures, seconds; then every wrong
+    answer with the kind the gate gave."""
+    lines = [
+        "| file | incidents answered as incidents | negatives answered as ordinary news | "
+        "errors | seconds p50 |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    files = list(dict.fromkeys(a.file for a in answers))
+    for name in [*files, "all"]:
+        part = [a for a in answers if name in ("all", a.file)]
+        incidents = [a for a in part if a.is_incident]
+        negatives = [a for a in part if not a.is_incident]
+        kept = sum(a.right for a in incidents)
+        refused = sum(a.right for a in negatives)
+        errors = sum(a.kind is None for a in part)
+        p50 = percentile([a.seconds for a in part], 0.5)
+        lines.append(
+            f"| {name} | {kept}/{len(incidents)} | {refused}/{len(negatives)} | {errors} | "
+            f"{p50:.1f} |"
+            if p50 is not None
+            else f"| {name} | {kept}/{len(incidents)} | {refused}/{len(negatives)} | {errors} | |"
+        )
+    wrong = [a for a in answers if not a.right]
+    if wrong:
+        lines += ["", "Wrong answers:"]
+        lines += [
+            f"- {a.id} ({a.file}): {'incident' if a.is_incident else 'ordinary news'} answered "
+            f"{a.kind or 'error ' + str(a.error)}"
+            for a in wrong
+        ]
+    kinds = Counter(a.kind for a in answers if not a.is_incident and a.kind)
+    lines += [
+        "",
+        "Kinds given to negatives: " + ", ".join(f"{k} {n}" for k, n in kinds.most_common()),
+    ]
+    return "\n".join(lines)
