@@ -47,7 +47,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.pool import StaticPool
+from sqlalchemy.pool import QueuePool
 from sqlmodel import Field, Index, Session, SQLModel, col, create_engine, or_, select
 
 from service.errors import DatabaseDamaged, InvalidInput, SchemaOutOfDate
@@ -238,8 +238,18 @@ def make_engine(url: str, *, synchronous: str = "NORMAL", pool: Pool | None = No
     threads = min(32, (os.cpu_count() or 1) + 4)
     connect_args = {"check_same_thread": False, "timeout": 30}
     if parsed.database in (None, "", ":memory:"):
-        # An in-memory database lives in its one connection: every thread shares it.
-        engine = create_engine(url, connect_args=connect_args, poolclass=StaticPool)
+        # An in-memory database lives in its one connection, so every thread shares that
+        # connection, one at a time: a pool of exactly one, waited for. (Shared at once, one
+        # thread's transaction would take in another's statements: the batch engine's poll
+        # could roll back a record being stored.)
+        engine = create_engine(
+            url,
+            connect_args=connect_args,
+            poolclass=QueuePool,
+            pool_size=1,
+            max_overflow=0,
+            pool_timeout=60,
+        )
     else:
         engine = create_engine(
             url, connect_args=connect_args, pool_size=threads, max_overflow=threads

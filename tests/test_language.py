@@ -51,3 +51,31 @@ async def test_an_in_memory_database_serves_and_caches(make_settings):
     assert first.status_code == 200, first.text
     assert again.headers["X-Cache"] == "hit"
     assert llm.record_calls == 1
+
+
+def test_an_in_memory_database_is_used_by_one_thread_at_a_time():
+    import threading
+
+    from service.store import make_engine
+
+    engine = make_engine("sqlite:///:memory:")
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE t (x INTEGER)")
+    held = engine.connect()
+    held.exec_driver_sql("INSERT INTO t VALUES (1)")  # a transaction under way
+    seen: list[int] = []
+
+    def other_thread() -> None:
+        # Waits for the one connection, then sees only what was committed.
+        with engine.connect() as conn:
+            seen.append(conn.exec_driver_sql("SELECT count(*) FROM t").scalar_one())
+
+    thread = threading.Thread(target=other_thread)
+    thread.start()
+    thread.join(0.3)
+    assert thread.is_alive()  # still waiting: the transaction is not shared with it
+    held.commit()
+    held.close()
+    thread.join(5)
+    assert seen == [1]
+    engine.dispose()
