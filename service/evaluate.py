@@ -336,6 +336,14 @@ def run_ablation(
     )
 
 
+async def until_ready(app: FastAPI) -> None:
+    """Wait for an app started in-process to have its model ready (or to fail loading it)."""
+    while not app.state.ready:
+        if app.state.not_ready_reason and "failed" in app.state.not_ready_reason:
+            raise EvaluationError(app.state.not_ready_reason)
+        await asyncio.sleep(0.05)
+
+
 async def predict_ablation(
     items: list[dict[str, Any]],
     settings: Settings,
@@ -362,10 +370,7 @@ async def predict_ablation(
     results: dict[str, list[Prediction]] = {name: [] for name in variants}
     app = create_app(settings, llm_transport=transport)
     async with app.router.lifespan_context(app):
-        while not app.state.ready:
-            if app.state.not_ready_reason and "failed" in app.state.not_ready_reason:
-                raise EvaluationError(app.state.not_ready_reason)
-            await asyncio.sleep(0.05)
+        await until_ready(app)
         summarizer = app.state.summarizer
         book = AnswerBook(answers) if answers is not None else None
         for item in items:

@@ -9,7 +9,6 @@ news afterwards, and the full ``eval`` measures that.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -20,7 +19,7 @@ import httpx
 
 from schemas.incident import category_of
 from service.config import Settings
-from service.evaluate import EvaluationError, percentile
+from service.evaluate import EvaluationError, percentile, until_ready
 
 
 @dataclass(frozen=True)
@@ -32,7 +31,9 @@ class GateAnswer:
     seconds: float
     error: str | None = None
 
-    answered_incident: bool = False
+    @property
+    def answered_incident(self) -> bool:
+        return self.kind is not None and category_of(self.kind) is not None
 
     @property
     def right(self) -> bool:
@@ -54,10 +55,7 @@ async def predict_relevance(
     app = create_app(settings, llm_transport=transport)
     results: list[GateAnswer] = []
     async with app.router.lifespan_context(app):
-        while not app.state.ready:
-            if app.state.not_ready_reason and "failed" in app.state.not_ready_reason:
-                raise EvaluationError(app.state.not_ready_reason)
-            await asyncio.sleep(0.05)
+        await until_ready(app)
         summarizer = app.state.summarizer
         for name, items in files.items():
             for item in items:
@@ -74,9 +72,9 @@ async def predict_relevance(
                         article, time.monotonic() + settings.request_deadline_s
                     )
                     kind: str | None = str(answer.kind)
-                    incident, error = category_of(answer.kind) is not None, None
+                    error = None
                 except SummarizerError as exc:
-                    kind, incident, error = None, False, exc.code
+                    kind, error = None, exc.code
                 result = GateAnswer(
                     id=item["id"],
                     file=name,
@@ -84,7 +82,6 @@ async def predict_relevance(
                     kind=kind,
                     seconds=time.perf_counter() - started,
                     error=error,
-                    answered_incident=incident,
                 )
                 results.append(result)
                 if on_answer is not None:
