@@ -40,13 +40,24 @@ def wrap(
 ) -> WrappedPage:
     """``text`` as the article of a news page; ``key`` picks the layout (stable per article)."""
     headline, body = split_headline(text)
-    shown = headline or "Latest news"
+    # An article without a headline line is given one made of its own first words, as a
+    # wire headline is: a made-up one ("Latest news") would be read as the article's title
+    # and put before the model, and a page without any makes extractors take a side heading.
+    shown = headline or lead_headline(body)
     paragraphs = [line.strip() for line in body.splitlines() if line.strip()]
     chosen = layout or LAYOUTS[int(hashlib.sha256(key.encode()).hexdigest(), 16) % len(LAYOUTS)]
     render = {"news_site": _news_site, "wire": _wire, "live": _live}[chosen]
     return WrappedPage(
         html=render(shown, paragraphs, published), body="\n".join(paragraphs), headline=shown
     )
+
+
+def lead_headline(body: str, limit: int = 100) -> str:
+    """The body's first words, at most ``limit`` characters, cut at a word."""
+    first = body.strip().split("\n", 1)[0]
+    if len(first) <= limit:
+        return first.rstrip(" .")
+    return first[:limit].rsplit(" ", 1)[0].rstrip(" ,;:")
 
 
 def _p(paragraphs: list[str]) -> list[str]:

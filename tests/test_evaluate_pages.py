@@ -70,3 +70,20 @@ def test_padded_articles_keep_their_own_text_first():
         assert item["id"] == original["id"]
     # The padding is the other articles' text, never the article itself again.
     assert long[0]["text"].count("Port Selden") == ITEMS[0]["text"].count("Port Selden")
+
+
+def test_an_article_without_a_headline_line_is_titled_with_its_own_first_words():
+    text = (
+        "Firefighters rescued 14 people from a burning apartment block in the east of the city "
+        "late on Sunday, the fire service said, and three of them were taken to hospital.\n"
+        "The cause of the fire is not yet known."
+    )
+    for layout in LAYOUTS:
+        page = wrap(text, key="x", layout=layout)
+        # At most 100 characters, cut at a word.
+        assert page.headline == text[:100].rsplit(" ", 1)[0]
+        assert page.headline.endswith("in the east of the city late on")
+        found = page_article(page.html, min_chars=80)
+        # The title put before the model is the article's own words, not a page's side heading.
+        assert found.title == page.headline
+        assert "Firefighters rescued 14 people" in found.text
