@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from html import unescape
 
 import htmldate
 import trafilatura
@@ -19,6 +20,16 @@ from trafilatura.utils import decode_file
 from service.errors import NoArticleText
 
 _TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.I | re.S)
+# Where a page names its own headline: <title>, <h1>, and the title of its sharing metadata.
+_HEADLINES = (
+    _TITLE,
+    re.compile(r"<h1[^>]*>(.*?)</h1>", re.I | re.S),
+    re.compile(
+        r"<meta[^>]+(?:property|name)=[\"'](?:og|twitter):title[\"'][^>]*content=[\"'](.*?)[\"']",
+        re.I | re.S,
+    ),
+)
+_TAG = re.compile(r"<[^>]+>")
 
 
 @dataclass(frozen=True)
@@ -59,11 +70,28 @@ def page_article(
         include_images=False,
         deduplicate=False,
     )
-    found_title = _clean(getattr(document, "title", None) or "") or None
+    found_title = _headline_only(_clean(getattr(document, "title", None) or "") or None, html)
     text = _without_headline(_clean(getattr(document, "text", None) or ""), title, found_title)
     if len(text) < min_chars:
         raise NoArticleText(_what_was_found(html, text, title, min_chars))
     return PageArticle(text=text, title=found_title, published=publication_date(html, url))
+
+
+def _headline_only(title: str | None, html: str) -> str | None:
+    """``title`` when the page gives it as its headline; else None.
+
+    With no headline of its own (no ``<title>``, ``<h1>`` or sharing title), an extractor
+    takes the first side heading it finds ("Related", "Most popular") for the title, and that
+    would reach the model as the article's title.
+    """
+    if title is None:
+        return None
+    wanted = _key(title)
+    for pattern in _HEADLINES:
+        for match in pattern.finditer(html):
+            if wanted in _key(unescape(_TAG.sub(" ", match.group(1)))):
+                return title
+    return None
 
 
 def publication_date(html: str, url: str | None = None) -> str | None:

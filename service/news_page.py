@@ -23,7 +23,7 @@ HEADLINE_MAX = 160
 class WrappedPage:
     html: str
     body: str  # the text the page's article holds, as an extractor should find it
-    headline: str
+    headline: str | None  # None: the article has no headline line, and the page no title
 
 
 def split_headline(text: str) -> tuple[str | None, str]:
@@ -40,24 +40,17 @@ def wrap(
 ) -> WrappedPage:
     """``text`` as the article of a news page; ``key`` picks the layout (stable per article)."""
     headline, body = split_headline(text)
-    # An article without a headline line is given one made of its own first words, as a
-    # wire headline is: a made-up one ("Latest news") would be read as the article's title
-    # and put before the model, and a page without any makes extractors take a side heading.
-    shown = headline or lead_headline(body)
+    # An article without a headline line gets a page without a title or an <h1>: a made-up
+    # one ("Latest news", or its own first words) would reach the model as the article's
+    # title, which the text path never shows it.
     paragraphs = [line.strip() for line in body.splitlines() if line.strip()]
     chosen = layout or LAYOUTS[int(hashlib.sha256(key.encode()).hexdigest(), 16) % len(LAYOUTS)]
     render = {"news_site": _news_site, "wire": _wire, "live": _live}[chosen]
     return WrappedPage(
-        html=render(shown, paragraphs, published), body="\n".join(paragraphs), headline=shown
+        html=render(headline, paragraphs, published),
+        body="\n".join(paragraphs),
+        headline=headline,
     )
-
-
-def lead_headline(body: str, limit: int = 100) -> str:
-    """The body's first words, at most ``limit`` characters, cut at a word."""
-    first = body.strip().split("\n", 1)[0]
-    if len(first) <= limit:
-        return first.rstrip(" .")
-    return first[:limit].rsplit(" ", 1)[0].rstrip(" ,;:")
 
 
 def _p(paragraphs: list[str]) -> list[str]:
@@ -83,7 +76,12 @@ def _dates(published: str | None) -> tuple[str, str]:
     return meta, f'<script type="application/ld+json">{ld}</script>'
 
 
-def _news_site(headline: str, paragraphs: list[str], published: str | None) -> str:
+def _tag(template: str, headline: str | None) -> str:
+    """``template`` with the escaped headline in it; nothing for a page without one."""
+    return template.format(escape(headline)) if headline else ""
+
+
+def _news_site(headline: str | None, paragraphs: list[str], published: str | None) -> str:
     meta, ld = _dates(published)
     body = _p(paragraphs)
     middle = max(1, len(body) // 2)
@@ -93,9 +91,9 @@ def _news_site(headline: str, paragraphs: list[str], published: str | None) -> s
         "Cancel at any time.</div>",
     )
     return f"""<!DOCTYPE html>
-<html><head><meta charset="utf-8"><title>{escape(headline)} | The Evening Courier</title>
+<html><head><meta charset="utf-8">{_tag("<title>{} | The Evening Courier</title>", headline)}
 {meta}
-<meta property="og:title" content="{escape(headline)}">
+{_tag('<meta property="og:title" content="{}">', headline)}
 {ld}
 </head><body>
 <div class="cookie-banner"><p>We and our partners use cookies to personalise content and ads,
@@ -106,7 +104,7 @@ and to analyse our traffic. By clicking accept you agree to this.</p>
 <li><a href="/business">Business</a></li><li><a href="/sport">Sport</a></li>
 <li><a href="/culture">Culture</a></li></ul></nav></header>
 <main><article>
-<h1>{escape(headline)}</h1>
+{_tag("<h1>{}</h1>", headline)}
 <p class="byline">By Courier staff</p>
 <figure><img src="/images/lead.jpg" alt=""><figcaption>The scene on the day. Photograph:
 Courier picture desk</figcaption></figure>
@@ -127,16 +125,16 @@ Courier picture desk</figcaption></figure>
 </body></html>"""
 
 
-def _wire(headline: str, paragraphs: list[str], published: str | None) -> str:
+def _wire(headline: str | None, paragraphs: list[str], published: str | None) -> str:
     meta, _ = _dates(published)
     dated = f'<meta name="date" content="{published}">' if published else ""
     return f"""<!DOCTYPE html>
-<html><head><meta charset="utf-8"><title>{escape(headline)}</title>
+<html><head><meta charset="utf-8">{_tag("<title>{}</title>", headline)}
 {meta}{dated}
 </head><body>
 <div id="top-bar"><a href="/">Global Wire Service</a> · <a href="/login">Client login</a></div>
 <div class="story">
-<h1 class="headline">{escape(headline)}</h1>
+{_tag('<h1 class="headline">{}</h1>', headline)}
 <div class="story-text">
 {chr(10).join(_p(paragraphs))}
 </div>
@@ -148,7 +146,7 @@ the trust principles.</p>
 </body></html>"""
 
 
-def _live(headline: str, paragraphs: list[str], published: str | None) -> str:
+def _live(headline: str | None, paragraphs: list[str], published: str | None) -> str:
     _, ld = _dates(published)
     times = [f"{8 + i // 6:02d}:{(i * 10) % 60:02d}" for i in range(len(paragraphs))]
     entries = "\n".join(
@@ -156,13 +154,13 @@ def _live(headline: str, paragraphs: list[str], published: str | None) -> str:
         for t, p in zip(times, _p(paragraphs), strict=True)
     )
     return f"""<!DOCTYPE html>
-<html><head><meta charset="utf-8"><title>Live: {escape(headline)}</title>
+<html><head><meta charset="utf-8">{_tag("<title>Live: {}</title>", headline)}
 {ld}
 </head><body>
 <nav class="top"><a href="/">Home</a> <a href="/live">Live</a> <a href="/video">Video</a>
 <a href="/newsletters">Newsletters</a></nav>
 <div class="layout"><main>
-<h1>{escape(headline)}</h1>
+{_tag("<h1>{}</h1>", headline)}
 <div class="live-feed">
 {entries}
 </div></main>
