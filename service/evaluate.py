@@ -131,7 +131,7 @@ class ExtractionCheck:
     similarity_mean: float  # rapidfuzz ratio, 0..1
     similarity_min: float
     no_article: int
-    titles: int  # the page's headline found as the title
+    titles: int  # the title found as the page has it (none for a page without one)
     dates: int  # the publication date found, of ``dated``
     dated: int
 
@@ -192,7 +192,8 @@ def extraction_check(items: list[dict[str, Any]]) -> list[ExtractionCheck]:
 def extraction_text(checks: list[ExtractionCheck]) -> str:
     head = (
         "| layout | articles | text equal | similarity (mean) | similarity (min) "
-        "| no article found | title found | date found |\n|---|---|---|---|---|---|---|---|"
+        "| no article found | title as the page has it | date found |\n"
+        "|---|---|---|---|---|---|---|---|"
     )
     return "\n".join([head, *(c.line() for c in checks)])
 
