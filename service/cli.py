@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import orjson
 import typer
@@ -505,11 +505,11 @@ def evaluate_dataset(
             typer.echo(extraction_text(extraction_check(items)))
             return
         if relevance_only:
-            from service.evaluate_relevance import predict_relevance, relevance_text
+            from service.evaluate_relevance import GateAnswer, predict_relevance, relevance_text
 
             files = {path.name: load_dataset(path, limit) for path in datasets}
 
-            def gate_progress(a: Any) -> None:
+            def gate_progress(a: GateAnswer) -> None:
                 mark = "ok" if a.right else "WRONG"
                 typer.echo(f"{a.id}: {a.kind or a.error} {mark} in {a.seconds:.1f} s", err=True)
 

@@ -11,25 +11,21 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from html import unescape
 
 import htmldate
 import trafilatura
-from trafilatura.utils import decode_file
+from trafilatura.utils import decode_file, load_html
 
 from service.errors import NoArticleText
 
 _TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.I | re.S)
 # Where a page names its own headline: <title>, <h1>, and the title of its sharing metadata.
 _HEADLINES = (
-    _TITLE,
-    re.compile(r"<h1[^>]*>(.*?)</h1>", re.I | re.S),
-    re.compile(
-        r"<meta[^>]+(?:property|name)=[\"'](?:og|twitter):title[\"'][^>]*content=[\"'](.*?)[\"']",
-        re.I | re.S,
-    ),
+    "//title//text()",
+    "//h1//text()",
+    "//meta[@property='og:title' or @name='og:title' or @name='twitter:title' "
+    "or @property='twitter:title']/@content",
 )
-_TAG = re.compile(r"<[^>]+>")
 
 
 @dataclass(frozen=True)
@@ -87,10 +83,12 @@ def _headline_only(title: str | None, html: str) -> str | None:
     if title is None:
         return None
     wanted = _key(title)
-    for pattern in _HEADLINES:
-        for match in pattern.finditer(html):
-            if wanted in _key(unescape(_TAG.sub(" ", match.group(1)))):
-                return title
+    tree = load_html(html)
+    if tree is None:
+        return None
+    for path in _HEADLINES:
+        if any(wanted in _key(str(found)) for found in tree.xpath(path)):
+            return title
     return None
 
 

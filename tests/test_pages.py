@@ -309,3 +309,17 @@ async def test_a_null_article_field_is_invalid_input(make_settings, field):
         assert answer.status_code == 422, answer.text
         assert answer.json()["error"]["code"] == "invalid_input"
         assert f"{field} must be a string, not null" in answer.json()["error"]["message"]
+
+
+def test_a_title_is_kept_only_where_the_page_names_its_headline():
+    from service.html_text import page_article
+
+    body = "<article><p>" + "Firefighters rescued 14 people from a burning block on Sunday. " * 3
+    body += "</p></article>"
+    side = "<aside><h2>Related</h2><ul><li>Markets close higher</li></ul></aside>"
+    # No headline of its own: a side heading is not taken for one.
+    assert page_article(f"<html><body>{body}{side}</body></html>", min_chars=80).title is None
+    # The sharing title names it, its attributes in either order.
+    shared = '<meta content="Fire in Orlin" property="og:title">'
+    page = f"<html><head>{shared}</head><body>{body}{side}</body></html>"
+    assert page_article(page, min_chars=80).title == "Fire in Orlin"
