@@ -404,11 +404,9 @@ class Summarizer:
     async def _gate(
         self, article: Article, text: ArticleText, deadline: float
     ) -> Answer[RelevanceAnswer]:
-        # A title addressed to a machine is not shown; the article's sentences of that kind
-        # are shown as withheld (``ArticleText.prompt``).
         return await self._extractor.relevance(
             sentences=text.prompt(lead_chars=self._settings.relevance_lead_chars),
-            title=None if text.title_is_directive else article.title,
+            title=_shown_title(article, text),
             published=article.published,
             deadline=deadline,
         )
@@ -416,7 +414,7 @@ class Summarizer:
     async def answers(self, article: Article, deadline: float) -> ModelAnswers:
         """The model's answers for ``article``: what it is and, for an incident, its record."""
         text, notes = self.reading(article)
-        title = None if text.title_is_directive else article.title
+        title = _shown_title(article, text)
         extractor = self._extractor
         async with self.slots.hold(deadline):
             gate = await self._gate(article, text, deadline)
@@ -552,3 +550,9 @@ def _log_spend(
             "reason": reason,
         },
     )
+
+
+def _shown_title(article: Article, text: ArticleText) -> str | None:
+    """The title the model reads: none when it is addressed to a machine (the article's
+    sentences of that kind are shown as withheld, ``ArticleText.prompt``)."""
+    return None if text.title_is_directive else article.title
