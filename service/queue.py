@@ -75,6 +75,7 @@ class InProcessEngine:
         self._running: set[asyncio.Task[None]] = set()
         self._loop: asyncio.Task[None] | None = None
         self._jobs: BatchJobs | None = None
+        self._stopping = False
 
     def start(self, jobs: BatchJobs) -> None:
         self._jobs = jobs
@@ -106,27 +107,37 @@ class InProcessEngine:
             log.info("batch items resumed after a restart", extra={"items": released})
         for batch_id in await asyncio.to_thread(self._store.pending_webhooks):
             self._spawn(jobs.deliver_webhook(batch_id))
-        while True:
+        while not self._stopping:
             try:
-                while len(self._running) < self._slots:
+                while len(self._running) < self._slots and not self._stopping:
                     key = await asyncio.to_thread(self._store.claim_next, jobs.runner)
                     if key is None:
                         break
                     self._spawn(jobs.run_article(key))
             except Exception:  # the database is busy or away: try again at the next turn
                 log.exception("batch engine could not claim work")
+            if self._stopping:
+                break
             self._wake.clear()
             # Woken by a new batch or a finished job; else look again now and then, for the
             # work of another worker process that died.
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self._poll_s)
-            if not self._wake.is_set():
+            if not self._wake.is_set() and not self._stopping:
                 await asyncio.to_thread(self._store.release_dead, _alive)
 
     async def aclose(self) -> None:
         """Stop: jobs in work are cancelled and their items stay taken by this process, which
-        the next start hands back (an extraction already under way is still stored)."""
-        tasks = [t for t in (self._loop, *self._running) if t is not None]
+        the next start hands back (an extraction already under way is still stored).
+
+        The claiming loop is told to stop rather than cancelled: a cancelled task does not stop
+        the worker thread it waits on, and that thread's connection would outlive the store's
+        close."""
+        self._stopping = True
+        self._wake.set()
+        if self._loop is not None:
+            await asyncio.gather(self._loop, return_exceptions=True)
+        tasks = list(self._running)
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
