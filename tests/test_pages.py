@@ -12,8 +12,6 @@ from tests.drafts import draft_payload, relevance
 from tests.fake_llm import ScriptedLLM, Turn, numbered_sentences, user_message
 from tests.page_server import PAGES, Route, page, page_server, redirect
 
-pytestmark = pytest.mark.asyncio
-
 BRIDGE_HTML = (PAGES / "news-bridge-collapse.html").read_text(encoding="utf-8")
 # The body of the bridge story as its newsroom would send it as text.
 BRIDGE_TEXT = "\n".join(
