@@ -645,3 +645,92 @@ def test_a_count_beside_a_sentence_saying_nobody_was_hurt_is_not_a_toll(
     incident, warnings = finish(record, context)
     assert incident["casualties"]["injured"] == 0
     assert any("injured figure 32 withheld" in w for w in warnings)
+
+
+@pytest.mark.parametrize(
+    ("language", "text", "figure", "expected"),
+    [
+        (
+            "en",
+            "A bus overturned near Lusima. Ten people were hospitalised; eight others were "
+            "treated and released.",
+            10,
+            18,
+        ),
+        (
+            "id",
+            "Bus terguling di Lusima. Tiga orang meninggal dunia, 4 mengalami luka berat, dan 51 "
+            "lainnya luka ringan.",
+            4,
+            55,
+        ),
+        (
+            "es",
+            "Un autobús volcó cerca de Lusima. Tres personas resultaron heridas de gravedad y "
+            "otras cinco sufrieron heridas leves.",
+            3,
+            8,
+        ),
+        (
+            "de",
+            "Ein Bus stürzte bei Lusima um. Zwei Menschen wurden schwer verletzt, drei weitere "
+            "leicht verletzt.",
+            2,
+            5,
+        ),
+        (
+            "fr",
+            "Un car s'est renversé près de Lusima. Deux personnes ont été grièvement blessées et "
+            "trois autres légèrement blessées.",
+            3,
+            5,
+        ),
+    ],
+)
+def test_a_total_taken_from_one_clause_adds_the_others_its_sentence_counts(
+    language: str, text: str, figure: int, expected: int
+) -> None:
+    record, context = make(text, {"injured": figure, "injured_sentence": 2}, language=language)
+    incident, warnings = finish(record, context)
+    assert incident["casualties"]["injured"] == expected
+    assert any(f"completed to {expected}" in w for w in warnings)
+    switched_off, _ = finish(
+        *make(
+            text,
+            {"injured": figure, "injured_sentence": 2},
+            language=language,
+            disabled=frozenset({"others"}),
+        )
+    )
+    assert switched_off["casualties"]["injured"] == figure
+
+
+@pytest.mark.parametrize(
+    ("language", "text", "figure"),
+    [
+        # A sub-count names no others: 12 is the total.
+        (
+            "en",
+            "A bus overturned near Lusima. Twelve people were injured, three of them seriously.",
+            12,
+        ),
+        # "Others" besides the dead: the injured are one count.
+        ("en", "A bus overturned near Lusima. Two people were killed and 70 others injured.", 70),
+        # The first count is itself of others: what it adds to is not in the sentence.
+        (
+            "ru",
+            "Автобус перевернулся у Лусимы. Ещё три человека получили ранения, и пять других "
+            "были ранены.",
+            3,
+        ),
+        # "More than" is a bound, not more people.
+        ("en", "A bus overturned near Lusima. More than 50 people were injured.", 50),
+    ],
+)
+def test_a_total_is_left_alone_where_no_clause_after_it_counts_others(
+    language: str, text: str, figure: int
+) -> None:
+    record, context = make(text, {"injured": figure, "injured_sentence": 2}, language=language)
+    incident, warnings = finish(record, context)
+    assert incident["casualties"]["injured"] == figure
+    assert not any("completed to" in w for w in warnings)

@@ -29,6 +29,7 @@ __all__ = [
     "Kind",
     "casualty_terms",
     "clauses",
+    "counts_by_clause",
     "counts_of_kind",
     "figure_stated",
     "is_directive",
@@ -92,6 +93,25 @@ def counts_of_kind(sentence: str, language: str | None, kind: Kind) -> set[int]:
     return found
 
 
+def counts_by_clause(
+    sentence: str, language: str | None, kind: Kind
+) -> list[tuple[frozenset[int], bool]]:
+    """Each clause that names this kind of casualty and not the other, in order: the counts it
+    writes, and whether it counts people besides those counted before it ("ten were
+    hospitalised; eight others were treated": 10, then 8 others)."""
+    code = _code(language)
+    other: Kind = "injured" if kind == "killed" else "killed"
+    whole = counts.numbers_in(sentence, code)
+    others = _others(code)
+    found = []
+    for clause in clauses(sentence, code):
+        if reports_casualties(clause, code, kind) and not reports_casualties(clause, code, other):
+            written = counts.numbers_in(clause, code) & whole
+            if written:
+                found.append((written, others.search(clause) is not None))
+    return found
+
+
 def stated_as_other_kind(sentence: str, figure: int, language: str | None, kind: Kind) -> bool:
     """Whether the sentence writes ``figure`` only as a count of the other kind of casualty."""
     return _only_of_other_kind(sentence, figure, _code(language), kind)
@@ -145,6 +165,16 @@ def _terms(code: str | None, kind: Kind) -> re.Pattern[str]:
         lex = lexicon(lang)
         parts.append(alternation(lex.terms[kind], lex.prefix))
     return re.compile("|".join(parts), _FLAGS)
+
+
+@cache
+def _others(code: str | None) -> re.Pattern[str]:
+    return re.compile(
+        "|".join(
+            alternation(lexicon(lang).others, lexicon(lang).prefix) for lang in _languages(code)
+        ),
+        _FLAGS,
+    )
 
 
 @cache

@@ -50,6 +50,7 @@ class Lexicon:
     prefix: str  # what may precede a term inside its word: a compound's head, a proclitic
     terms: dict[Kind, tuple[str, ...]]
     conjunctions: tuple[str, ...]  # words that join two clauses: "and", "while"
+    others: tuple[str, ...]  # "others", "more": a count of people besides those counted before
     nobody: dict[Kind, tuple[str, ...]]
     one: dict[Kind, tuple[str, ...]]  # one person killed or hurt, said without a numeral
     directive: tuple[str, ...]
@@ -85,6 +86,7 @@ def lexicon(code: str) -> Lexicon:
         prefix=fold(raw.get("prefix", "")),
         terms={kind: _fragments(raw.get(kind, [])) for kind in KINDS},
         conjunctions=_fragments(raw.get("conjunctions", [])),
+        others=_fragments(raw.get("others", [])),
         nobody={kind: _fragments(raw.get("nobody", {}).get(kind, [])) for kind in KINDS},
         one={
             kind: tuple(f.replace("{person}", person) for f in _fragments(one.get(kind, [])))

@@ -50,6 +50,7 @@ STEPS: tuple[NamedStep, ...] = tuple(
         ("machine_text", machine_text.refuse_machine_sentences),
         ("figures", figures.check_figures),
         ("breakdown", figures.check_breakdown),
+        ("others", figures.add_others),
         ("missed_figures", figures.read_missed_figures),
         ("perpetrators", perpetrators.check_perpetrators),
         ("dates", dates.resolve_event_date),

@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Literal
 
 from service.languages import (
+    counts_by_clause,
     counts_of_kind,
     figure_stated,
     numbers_in,
@@ -173,6 +174,38 @@ def check_breakdown(record: Record, context: Context) -> list[str]:
                 f"{'with no total' if total is None else f'more than the total {total}'}"
             )
     record.groups = [g for g in record.groups if g.killed is not None or g.injured is not None]
+    return warnings
+
+
+def add_others(record: Record, context: Context) -> list[str]:
+    """A total the model took from one clause of a sentence that goes on to count others of the
+    same kind: "4 seriously injured and 51 others lightly" is 55 injured, "ten were hospitalised;
+    eight others were treated and released" is 18. Only a sentence whose clauses of that kind
+    each write one count, the first a count of its own and every later one of others, is read
+    so; a sub-count ("12 injured, three of them seriously") names no others and is left alone."""
+    if not record.is_incident:
+        return []
+    article = context.article
+    warnings = []
+    for kind in KINDS:
+        figure = getattr(record, kind)
+        sentence = article.sentence(getattr(record, f"{kind}_sentence"))
+        if figure is None or sentence is None or sentence.number in article.directives:
+            continue
+        clauses = counts_by_clause(sentence.text, article.language, kind)
+        if len(clauses) < 2 or any(len(written) != 1 for written, _ in clauses):
+            continue
+        counted = [next(iter(written)) for written, _ in clauses]
+        marked = [others for _, others in clauses]
+        if marked[0] or not all(marked[1:]) or figure not in counted:
+            continue
+        total = sum(counted)
+        setattr(record, kind, total)
+        written = " + ".join(str(c) for c in counted)
+        warnings.append(
+            f"{kind} figure {figure} completed to {total}: sentence {sentence.number} counts "
+            f"{written}, the later ones as others"
+        )
     return warnings
 
 
