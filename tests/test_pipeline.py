@@ -734,3 +734,36 @@ def test_a_total_is_left_alone_where_no_clause_after_it_counts_others(
     incident, warnings = finish(record, context)
     assert incident["casualties"]["injured"] == figure
     assert not any("completed to" in w for w in warnings)
+
+
+@pytest.mark.parametrize(
+    ("language", "text"),
+    [
+        ("hi", "वेलमार के एक घर में आग लगने से 4 लोगों की मौत हो गई."),
+        ("en", "A fire in a house in Velmar killed 4 people, the unknown owner's neighbours said."),
+    ],
+)
+def test_a_placeholder_is_never_stored_as_a_place(language: str, text: str) -> None:
+    draft = {
+        "killed": 4,
+        "killed_sentence": 1,
+        "location": {
+            "place": "unknown",
+            "region": "Not stated",
+            "country": "Unknown",
+            "country_code": None,
+        },
+    }
+    record, context = make(text, draft, kind="fire", language=language)
+    incident, warnings = finish(record, context)
+    assert incident["location"] == {
+        "place": None,
+        "region": None,
+        "country": None,
+        "country_code": None,
+    }
+    assert "place 'unknown' dropped: it names no place" in warnings
+    switched_off, _ = finish(
+        *make(text, draft, kind="fire", language=language, disabled=frozenset({"places"}))
+    )
+    assert switched_off["location"]["place"] == "unknown"
