@@ -356,20 +356,27 @@ def test_seed_article_to_card_then_found_in_the_list(
     page.go_back()
     expect(results.first.locator("a")).to_have_text(expected["headline"])
 
-    # The other filters of the contract, each narrowing the two stored summaries to one.
+    # The other filters of the contract, each narrowing the two stored summaries to one. After
+    # each "Clear filters" the unfiltered list is awaited before the next filter is typed: the
+    # cleared address is routed (filling the form from it, as a reload or a shared link would)
+    # a moment after the click.
+    unfiltered = page.locator("#list-status")
     page.get_by_role("button", name="Clear filters").click()
     expect(results).to_have_count(2)
+    expect(unfiltered).to_have_text("2 summaries.")
     page.get_by_label("Category").select_option(label="transport accident")
     page.get_by_role("button", name="Search").click()
     expect(results).to_have_count(1)
     expect(results.first).to_contain_text("Kenya (KE)")
     page.get_by_role("button", name="Clear filters").click()
+    expect(unfiltered).to_have_text("2 summaries.")
     page.get_by_label("Event on or after").fill("2020-01-01")
     page.get_by_label("Event on or before").fill("2020-12-31")
     page.get_by_role("button", name="Search").click()
     expect(results).to_have_count(1)
     expect(results.first).to_contain_text("2020-03-11")
     page.get_by_role("button", name="Clear filters").click()
+    expect(unfiltered).to_have_text("2 summaries.")
     page.get_by_label("Text in headline or summary").fill("ravine")
     page.get_by_role("button", name="Search").click()
     expect(results).to_have_count(1)
