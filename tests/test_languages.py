@@ -13,6 +13,7 @@ import pytest
 from service.languages import (
     SUPPORTED,
     casualty_terms,
+    counts_of_kind,
     figure_stated,
     is_directive,
     numbers_in,
@@ -162,6 +163,19 @@ def test_casualty_words_of_each_kind(language, killed, injured):
 def test_words_that_only_look_like_casualty_words(language, sentence):
     assert not reports_casualties(sentence, language, "killed")
     assert not reports_casualties(sentence, language, "injured")
+
+
+@pytest.mark.parametrize(
+    ("language", "sentence", "killed", "injured"),
+    [
+        # Burned, not killed: the word of burn injuries in fire reports.
+        ("hi", "चार लोगों की जिंदा जलकर मौत हो गई, जबकि तीन गंभीर रूप से झुलस गए।", {4}, {3}),
+        ("en", "Four people died in the fire, while three suffered severe burns.", {4}, {3}),
+    ],
+)
+def test_burns_are_injuries(language, sentence, killed, injured):
+    assert counts_of_kind(sentence, language, "killed") == killed
+    assert counts_of_kind(sentence, language, "injured") == injured
 
 
 def test_english_terms_are_read_in_any_language():
