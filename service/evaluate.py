@@ -34,6 +34,8 @@ from service.scoring import Failure, Report, score
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
+    from service.summarize import Article
+
 Prediction = dict[str, Any]
 OnPrediction = Callable[[Prediction], None]
 
@@ -337,6 +339,24 @@ def run_ablation(
     )
 
 
+def article_of(item: dict[str, Any]) -> Article:
+    """A labelled item as the service's ``Article``: its page when it has one, else its text."""
+    from service.summarize import Article
+
+    if item.get("html") is not None:
+        return Article(text="", html=item["html"], language=item.get("language"))
+    return text_article(item)
+
+
+def text_article(item: dict[str, Any]) -> Article:
+    """A labelled item's text with its publication date, sent as the API would (no title)."""
+    from service.summarize import Article
+
+    return Article(
+        text=item["text"], published=item.get("published"), language=item.get("language")
+    )
+
+
 async def until_ready(app: FastAPI) -> None:
     """Wait for an app started in-process to have its model ready (or to fail loading it)."""
     while not app.state.ready:
@@ -360,7 +380,7 @@ async def predict_ablation(
     from service.errors import SummarizerError
     from service.pipeline import STEP_NAMES
     from service.recorded_answers import AnswerBook, Recorded, answer_key
-    from service.summarize import Article, ModelAnswers
+    from service.summarize import ModelAnswers
 
     every = frozenset(STEP_NAMES)
     variants: dict[str, frozenset[str]] = {
@@ -376,14 +396,7 @@ async def predict_ablation(
         book = AnswerBook(answers) if answers is not None else None
         for item in items:
             started = time.perf_counter()
-            if item.get("html") is not None:
-                article = Article(text="", html=item["html"], language=item.get("language"))
-            else:
-                article = Article(
-                    text=item["text"],
-                    published=item.get("published"),
-                    language=item.get("language"),
-                )
+            article = article_of(item)
             try:
                 if article.is_page:
                     article = await summarizer.from_page(article)

@@ -19,7 +19,7 @@ import httpx
 
 from schemas.incident import category_of
 from service.config import Settings
-from service.evaluate import EvaluationError, percentile, until_ready
+from service.evaluate import EvaluationError, percentile, text_article, until_ready
 
 
 @dataclass(frozen=True)
@@ -50,7 +50,6 @@ async def predict_relevance(
     """The gate's answer for every article, through the service's own ``Summarizer``."""
     from service.app import create_app
     from service.errors import SummarizerError
-    from service.summarize import Article
 
     app = create_app(settings, llm_transport=transport)
     results: list[GateAnswer] = []
@@ -61,11 +60,7 @@ async def predict_relevance(
             for item in items:
                 if item.get("text") is None:
                     raise EvaluationError(f"{item['id']}: --relevance-only reads text articles")
-                article = Article(
-                    text=item["text"],
-                    published=item.get("published"),
-                    language=item.get("language"),
-                )
+                article = text_article(item)
                 started = time.perf_counter()
                 try:
                     answer = await summarizer.relevance(
@@ -106,11 +101,10 @@ def relevance_text(answers: list[GateAnswer]) -> str:
         refused = sum(a.right for a in negatives)
         errors = sum(a.kind is None for a in part)
         p50 = percentile([a.seconds for a in part], 0.5)
+        seconds = "" if p50 is None else f"{p50:.1f}"
         lines.append(
             f"| {name} | {kept}/{len(incidents)} | {refused}/{len(negatives)} | {errors} | "
-            f"{p50:.1f} |"
-            if p50 is not None
-            else f"| {name} | {kept}/{len(incidents)} | {refused}/{len(negatives)} | {errors} | |"
+            f"{seconds} |"
         )
     wrong = [a for a in answers if not a.right]
     if wrong:

@@ -107,7 +107,7 @@ class InProcessEngine:
             log.info("batch items resumed after a restart", extra={"items": released})
         for batch_id in await asyncio.to_thread(self._store.pending_webhooks):
             self._spawn(jobs.deliver_webhook(batch_id))
-        while not self._stopping:
+        while True:
             try:
                 while len(self._running) < self._slots and not self._stopping:
                     key = await asyncio.to_thread(self._store.claim_next, jobs.runner)
@@ -123,7 +123,7 @@ class InProcessEngine:
             # work of another worker process that died.
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self._poll_s)
-            if not self._wake.is_set() and not self._stopping:
+            if not self._wake.is_set():  # not woken (``aclose`` wakes it too)
                 await asyncio.to_thread(self._store.release_dead, _alive)
 
     async def aclose(self) -> None:

@@ -81,16 +81,10 @@ def clauses(sentence: str, language: str | None) -> list[str]:
 
 def counts_of_kind(sentence: str, language: str | None, kind: Kind) -> set[int]:
     """The counts written in clauses that name this kind of casualty and not the other: in
-    "one man was killed and two others were wounded", 2 is a count of injured. A number whose
-    words a conjunction splits ("one hundred and twenty") is read whole or not at all."""
-    code = _code(language)
-    other: Kind = "injured" if kind == "killed" else "killed"
-    whole = counts.numbers_in(sentence, code)
-    found: set[int] = set()
-    for clause in clauses(sentence, code):
-        if reports_casualties(clause, code, kind) and not reports_casualties(clause, code, other):
-            found |= counts.numbers_in(clause, code) & whole
-    return found
+    "one man was killed and two others were wounded", 2 is a count of injured."""
+    return set().union(
+        *(written for _, written in _clauses_of_kind(sentence, _code(language), kind))
+    )
 
 
 def counts_by_clause(
@@ -100,15 +94,27 @@ def counts_by_clause(
     writes, and whether it counts people besides those counted before it ("ten were
     hospitalised; eight others were treated": 10, then 8 others)."""
     code = _code(language)
+    others = _others(code)
+    return [
+        (written, others.search(clause) is not None)
+        for clause, written in _clauses_of_kind(sentence, code, kind)
+    ]
+
+
+def _clauses_of_kind(
+    sentence: str, code: str | None, kind: Kind
+) -> list[tuple[str, frozenset[int]]]:
+    """The clauses that name this kind of casualty and not the other and write a count, each
+    with its counts. A number whose words a conjunction splits ("one hundred and twenty") is
+    read whole or not at all."""
     other: Kind = "injured" if kind == "killed" else "killed"
     whole = counts.numbers_in(sentence, code)
-    others = _others(code)
     found = []
     for clause in clauses(sentence, code):
         if reports_casualties(clause, code, kind) and not reports_casualties(clause, code, other):
             written = counts.numbers_in(clause, code) & whole
             if written:
-                found.append((written, others.search(clause) is not None))
+                found.append((clause, written))
     return found
 
 
