@@ -509,6 +509,41 @@ def test_a_figure_filed_under_the_wrong_kind_moves_to_the_kind_its_sentence_give
         assert text[evidence["start"] : evidence["end"]] == evidence["quote"]
 
 
+@pytest.mark.parametrize(
+    ("language", "text"),
+    [
+        (
+            "en",
+            "A man wounded four people in a knife attack in Hollin on Monday, police said. "
+            "Last year a man in Tarvo was convicted on four counts of murder.",
+        ),
+        (
+            "es",
+            "Un hombre hirió a cuatro personas con un cuchillo en Hollin el lunes. "
+            "El año pasado, cuatro personas murieron en un ataque similar en Tarvo.",
+        ),
+        (
+            "de",
+            "Ein Mann hat in Hollin vier Menschen mit einem Messer verletzt. "
+            "Im vergangenen Jahr starben vier Menschen bei einem Angriff in Tarvo.",
+        ),
+    ],
+)
+def test_a_figure_its_own_sentence_gives_as_the_other_kind_is_not_moved_to_another_event(
+    language: str, text: str
+) -> None:
+    # The model pointed at the right sentence and filed its count under the wrong kind; a later
+    # sentence about another event writing the same number as dead is not its evidence.
+    record, context = make(
+        text, {"killed": 4, "killed_sentence": 1}, kind="stabbing_or_assault", language=language
+    )
+    incident, warnings = finish(record, context)
+    assert (incident["casualties"]["killed"], incident["casualties"]["injured"]) == (None, 4)
+    assert [e["field"] for e in incident["evidence"]] == ["casualties.injured"]
+    assert incident["evidence"][0]["quote"] in text.split(". ")[0] + "."
+    assert any("moved to injured" in w for w in warnings), warnings
+
+
 def test_a_misfiled_figure_does_not_replace_a_larger_toll_of_its_kind() -> None:
     text = "A bus overturned near Lusima. 30 people were hurt; 4 of them were hurt badly."
     record, context = make(
@@ -767,3 +802,75 @@ def test_a_placeholder_is_never_stored_as_a_place(language: str, text: str) -> N
         *make(text, draft, kind="fire", language=language, disabled=frozenset({"places"}))
     )
     assert switched_off["location"]["place"] == "unknown"
+
+
+@pytest.mark.parametrize(
+    ("language", "text"),
+    [
+        (
+            "en",
+            "Officials raised the death toll from the car bombing in Hollin to 29 on Wednesday. "
+            "An earlier report said the blast had killed 18 people.",
+        ),
+        (
+            "es",
+            "Las autoridades elevaron a 29 la cifra de muertos por el coche bomba en Hollin. "
+            "Un primer balance hablaba de 18 muertos.",
+        ),
+        (
+            "fr",
+            "Le bilan de l'attentat à la voiture piégée de Hollin s'élève à 29 morts. "
+            "Un premier bilan faisait état de 18 morts.",
+        ),
+    ],
+)
+def test_the_toll_the_incidents_own_sentence_leads_with_replaces_a_smaller_later_one(
+    language: str, text: str
+) -> None:
+    draft = {"killed": 18, "killed_sentence": 2}
+    record, context = make(text, draft, kind="explosion_bombing", language=language)
+    incident, warnings = finish(record, context)
+    assert incident["casualties"]["killed"] == 29
+    assert incident["evidence"][0]["quote"] == text.split(". ")[0] + "."
+    assert any("replaced by 29" in w for w in warnings), warnings
+    off, _ = finish(
+        *make(
+            text,
+            draft,
+            kind="explosion_bombing",
+            language=language,
+            disabled=frozenset({"lead_toll"}),
+        )
+    )
+    assert off["casualties"]["killed"] == 18
+
+
+@pytest.mark.parametrize(
+    ("text", "draft"),
+    [
+        # The lead's count is the smaller: the model's later figure stays.
+        (
+            "A car bomb killed 12 people in Hollin on Wednesday. By night hospitals had counted "
+            "40 dead.",
+            {"killed": 40, "killed_sentence": 2},
+        ),
+        # The lead writes two counts of the dead: which is the total is not the rule's to say.
+        (
+            "A car bomb killed 3 soldiers in Hollin, and a second blast killed 30 in Tarvo. "
+            "Officials said the first blast killed 5 people in all.",
+            {"killed": 5, "killed_sentence": 2},
+        ),
+        # The figure comes from the lead itself.
+        (
+            "A car bomb killed 12 people in Hollin on Wednesday. Last year 50 died in Tarvo.",
+            {"killed": 12, "killed_sentence": 1},
+        ),
+    ],
+)
+def test_a_figure_is_left_alone_where_the_lead_gives_no_single_larger_toll(
+    text: str, draft: dict[str, Any]
+) -> None:
+    record, context = make(text, draft, kind="explosion_bombing")
+    incident, warnings = finish(record, context)
+    assert incident["casualties"]["killed"] == draft["killed"]
+    assert not any("replaced by" in w for w in warnings), warnings

@@ -72,9 +72,22 @@ def check_figures(record: Record, context: Context) -> list[str]:
         usable = pointed is not None and pointed.number not in article.directives
         if usable and pointed is not None and _states(pointed, figure, parts, kind, lang):
             continue
-        found = next(
-            (s for s in article.news_sentences() if _states(s, figure, parts, kind, lang)), None
+        # The sentence the model pointed at writes the figure as the other kind ("a man
+        # wounded four people" given as 4 dead): the figure was filed under the wrong kind.
+        # Another sentence of the article writing the same number next to a word of this kind
+        # (an earlier attack, "four counts of attempted murder") is not its evidence.
+        misfiled_here = (
+            usable
+            and pointed is not None
+            and stated_as_other_kind(pointed.text, figure, lang, kind)
+            and figure in counts_of_kind(pointed.text, lang, _other(kind))
         )
+        found = None
+        if not misfiled_here:
+            found = next(
+                (s for s in article.news_sentences() if _states(s, figure, parts, kind, lang)),
+                None,
+            )
         if found is not None:
             setattr(record, ref, found.number)
             if pointed is not None:
@@ -206,6 +219,44 @@ def add_others(record: Record, context: Context) -> list[str]:
             f"{kind} figure {figure} completed to {total}: sentence {sentence.number} counts "
             f"{written}, the later ones as others"
         )
+    return warnings
+
+
+def take_lead_toll(record: Record, context: Context) -> list[str]:
+    """The toll the article leads with, where the model took a smaller one from further down.
+
+    News is written latest first: a smaller count of the same kind below the sentence that
+    reports the incident is an earlier or partial toll ("raised the death toll to at least 29"
+    in the lead, "killing at least 18" in the older paragraph under it). Read only in the
+    sentence the relevance call named as reporting the incident, and only where it writes one
+    count of that kind; a lead writing no count, or several, leaves the model's figure."""
+    if not record.is_incident:
+        return []
+    article = context.article
+    lead = article.sentence(record.event_sentence)
+    if lead is None or lead.number in article.directives:
+        return []
+    warnings = []
+    for kind in KINDS:
+        figure = getattr(record, kind)
+        number = getattr(record, f"{kind}_sentence")
+        if figure is None or number is None or number <= lead.number:
+            continue
+        written = counts_of_kind(lead.text, article.language, kind)
+        if len(written) != 1:
+            continue
+        (led,) = written
+        if led <= figure:
+            continue
+        setattr(record, kind, led)
+        setattr(record, f"{kind}_sentence", lead.number)
+        for g in record.groups:
+            setattr(g, kind, None)
+        warnings.append(
+            f"{kind} figure {figure} (sentence {number}) replaced by {led}: the sentence "
+            f"reporting the incident ({lead.number}) leads with it"
+        )
+    record.groups = [g for g in record.groups if g.killed is not None or g.injured is not None]
     return warnings
 
 
