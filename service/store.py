@@ -45,6 +45,8 @@ from sqlalchemy import (
     text,
     update,
 )
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import QueuePool
@@ -98,6 +100,17 @@ class ArticleTextRow(SQLModel, table=True):
     text: str
 
 
+class RequestKeyRow(SQLModel, table=True):
+    """A text article's request as sent -> the cache key of the record it asks for (see
+    ``Summarizer.request_digest``): a byte-identical resend is one hash and one read."""
+
+    __tablename__ = "request_keys"
+
+    digest: str = Field(primary_key=True, max_length=64)
+    cache_key: str = Field(max_length=64)
+    created_at: datetime
+
+
 class ApiKeyRow(SQLModel, table=True):
     """An API key made with ``incident-summarizer keys add``: its SHA-256, never the key."""
 
@@ -112,6 +125,7 @@ class ApiKeyRow(SQLModel, table=True):
 
 _SUMMARIES: Table = SummaryRow.__table__  # type: ignore[attr-defined]
 _TEXTS: Table = ArticleTextRow.__table__  # type: ignore[attr-defined]
+_REQUEST_KEYS: Table = RequestKeyRow.__table__  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)
@@ -269,6 +283,12 @@ def make_engine(url: str, *, synchronous: str = "NORMAL", pool: Pool | None = No
 # The hit path's statements, for the event-loop reader below (SQLite stores booleans as 0/1).
 _CURRENT_SQL = "SELECT body FROM summaries WHERE cache_key = ? AND superseded = 0 LIMIT 1"
 _BY_ID_SQL = "SELECT body FROM summaries WHERE id = ?"
+# A request key joined to the live record of its cache key: a record superseded since, or
+# gone, is not found through it.
+_BY_REQUEST_SQL = (
+    "SELECT s.body FROM request_keys AS r JOIN summaries AS s ON s.cache_key = r.cache_key "
+    "WHERE r.digest = ? AND s.superseded = 0 LIMIT 1"
+)
 
 
 # Held while migrating: replicas starting together migrate once (PostgreSQL advisory lock; on
@@ -332,6 +352,10 @@ class Store:
     async def current_async(self, cache_key: str) -> bytes | None:
         """``current`` without leaving the event loop when the database allows it."""
         return await self._read_one(_CURRENT_SQL, cache_key, self.current)
+
+    async def by_request_async(self, digest: str) -> bytes | None:
+        """``by_request`` without leaving the event loop when the database allows it."""
+        return await self._read_one(_BY_REQUEST_SQL, digest, self.by_request)
 
     async def get_async(self, summary_id: str) -> bytes | None:
         """``get`` without leaving the event loop when the database allows it."""
@@ -431,6 +455,29 @@ class Store:
         """The live record for a cache key, as stored bytes."""
         with self.engine.connect() as conn:
             return conn.execute(self._CURRENT, {"key": cache_key}).scalar()
+
+    _BY_REQUEST = (
+        select(SummaryRow.body)
+        .join(RequestKeyRow, col(RequestKeyRow.cache_key) == col(SummaryRow.cache_key))
+        .where(
+            col(RequestKeyRow.digest) == bindparam("digest"),
+            col(SummaryRow.superseded).is_(False),
+        )
+        .limit(1)
+    )
+
+    def by_request(self, digest: str) -> bytes | None:
+        """The live record of the cache key a request key maps to, as stored bytes."""
+        with self.engine.connect() as conn:
+            return conn.execute(self._BY_REQUEST, {"digest": digest}).scalar()
+
+    def remember_request(self, digest: str, cache_key: str) -> None:
+        """Map a request key to its record's cache key. The digest covers everything that
+        decides the cache key, so an existing mapping is already this one."""
+        insert_ = sqlite_insert if self.backend == "sqlite" else postgresql_insert
+        stmt = insert_(_REQUEST_KEYS).on_conflict_do_nothing(index_elements=["digest"])
+        with self._write_engine.begin() as conn:
+            conn.execute(stmt, {"digest": digest, "cache_key": cache_key, "created_at": utcnow()})
 
     def get(self, summary_id: str) -> bytes | None:
         if "\x00" in summary_id:  # no id holds one, and PostgreSQL refuses it in a query
