@@ -314,6 +314,10 @@ class Store:
             and not url.query  # e.g. a file: URI; SQLAlchemy's own connections handle those
         )
         self._reader_path = url.database if plain_file else None
+        insert_ = postgresql_insert if self.backend == "postgresql" else sqlite_insert
+        self._insert_request_keys = insert_(_REQUEST_KEYS).on_conflict_do_nothing(
+            index_elements=["digest"]
+        )
 
     def close(self) -> None:
         if self._reader is not None:
@@ -471,13 +475,14 @@ class Store:
         with self.engine.connect() as conn:
             return conn.execute(self._BY_REQUEST, {"digest": digest}).scalar()
 
-    def remember_request(self, digest: str, cache_key: str) -> None:
-        """Map a request key to its record's cache key. The digest covers everything that
-        decides the cache key, so an existing mapping is already this one."""
-        insert_ = sqlite_insert if self.backend == "sqlite" else postgresql_insert
-        stmt = insert_(_REQUEST_KEYS).on_conflict_do_nothing(index_elements=["digest"])
+    def remember_requests(self, keys: dict[str, str]) -> None:
+        """Map request keys (digest -> cache key), in one transaction. A digest covers
+        everything that decides its cache key, so one stored already maps to the same key."""
+        rows = [{"digest": d, "cache_key": k, "created_at": utcnow()} for d, k in keys.items()]
+        if not rows:
+            return
         with self._write_engine.begin() as conn:
-            conn.execute(stmt, {"digest": digest, "cache_key": cache_key, "created_at": utcnow()})
+            conn.execute(self._insert_request_keys, rows)
 
     def get(self, summary_id: str) -> bytes | None:
         if "\x00" in summary_id:  # no id holds one, and PostgreSQL refuses it in a query

@@ -94,6 +94,10 @@ def with_cached(body: bytes, cached: bool) -> bytes:
 # and how long a claim outlives its holder's deadline before another worker may take it over.
 CLAIM_POLL_S = 0.05
 CLAIM_GRACE_S = 5.0
+# Request keys are written in batches, this long after the first of a batch was answered; at
+# most this many wait (beyond it, new ones are dropped: a request key only saves work).
+REQUEST_KEYS_WRITE_S = 0.05
+REQUEST_KEYS_PENDING_MAX = 10_000
 
 
 def _reader_digest() -> str:
@@ -216,8 +220,9 @@ class Summarizer:
         self._count_tokens = count_tokens
         self._max_tokens = max_article_tokens
         self._inflight: dict[str, asyncio.Task[tuple[dict[str, Any], bool]]] = {}
-        # Request keys being written, by digest (see ``request_key``).
-        self._remembering: dict[str, asyncio.Task[None]] = {}
+        # Request keys waiting to be written (digest -> cache key), and the task writing them.
+        self._unwritten: dict[str, str] = {}
+        self._writer: asyncio.Task[None] | None = None
         self._request_material: Any = None
         self.slots = Slots(
             settings.concurrency,
@@ -232,8 +237,8 @@ class Summarizer:
             await asyncio.wait(
                 list(self._inflight.values()), timeout=self._settings.request_deadline_s
             )
-        if self._remembering:
-            await asyncio.wait(list(self._remembering.values()), timeout=5.0)
+        if self._writer is not None:
+            await asyncio.wait([self._writer], timeout=5.0)
         await self._extractor.aclose()
         await self._fetcher.aclose()
 
@@ -275,18 +280,26 @@ class Summarizer:
         return with_cached(stored, True) if stored is not None else None
 
     def _remember(self, request_key: str | None, key: str) -> None:
-        """Write the mapping in the background: the answer does not wait for a write."""
-        if request_key is None or request_key in self._remembering:
+        """Map a request key to its cache key, written in the background with the others that
+        arrive meanwhile: one transaction per batch, so answering bodies never seen before
+        (an archive replayed as new bytes) does not cost a write transaction each."""
+        if request_key is None or len(self._unwritten) >= REQUEST_KEYS_PENDING_MAX:
             return
-        task = asyncio.create_task(self._write_request_key(request_key, key))
-        self._remembering[request_key] = task
-        task.add_done_callback(lambda _: self._remembering.pop(request_key, None))
+        self._unwritten[request_key] = key
+        if self._writer is None:
+            self._writer = asyncio.create_task(self._write_request_keys())
 
-    async def _write_request_key(self, request_key: str, key: str) -> None:
+    async def _write_request_keys(self) -> None:
         try:
-            await asyncio.to_thread(self._store.remember_request, request_key, key)
-        except Exception:  # the answer stands; the next resend is read the usual way
-            log.warning("could not store a request key", exc_info=True)
+            while self._unwritten:
+                await asyncio.sleep(REQUEST_KEYS_WRITE_S)
+                batch, self._unwritten = self._unwritten, {}
+                try:
+                    await asyncio.to_thread(self._store.remember_requests, batch)
+                except Exception:  # the answers stand; those bodies are read the usual way
+                    log.warning("could not store %d request keys", len(batch), exc_info=True)
+        finally:
+            self._writer = None
 
     def validate(self, article: Article) -> str:
         """Check the article against the limits; return its normalized text."""
