@@ -34,6 +34,7 @@ import orjson
 from sqlalchemy import (
     ColumnElement,
     Engine,
+    LargeBinary,
     Table,
     bindparam,
     column,
@@ -102,11 +103,12 @@ class ArticleTextRow(SQLModel, table=True):
 
 class RequestKeyRow(SQLModel, table=True):
     """A text article's request as sent -> the cache key of the record it asks for (see
-    ``Summarizer.request_digest``): a byte-identical resend is one hash and one read."""
+    ``Summarizer.request_key``): a byte-identical resend is one hash and one read."""
 
     __tablename__ = "request_keys"
+    __table_args__ = {"sqlite_with_rowid": False}
 
-    digest: str = Field(primary_key=True, max_length=64)
+    digest: bytes = Field(primary_key=True, sa_type=LargeBinary(32))  # a SHA-256
     cache_key: str = Field(max_length=64)
     created_at: datetime
 
@@ -342,7 +344,7 @@ class Store:
             self._reader = conn
         return self._reader
 
-    async def _read_one(self, sql: str, value: str, fallback: Any) -> bytes | None:
+    async def _read_one(self, sql: str, value: str | bytes, fallback: Any) -> bytes | None:
         reader = self._loop_reader()
         if reader is not None:
             try:
@@ -357,7 +359,7 @@ class Store:
         """``current`` without leaving the event loop when the database allows it."""
         return await self._read_one(_CURRENT_SQL, cache_key, self.current)
 
-    async def by_request_async(self, digest: str) -> bytes | None:
+    async def by_request_async(self, digest: bytes) -> bytes | None:
         """``by_request`` without leaving the event loop when the database allows it."""
         return await self._read_one(_BY_REQUEST_SQL, digest, self.by_request)
 
@@ -470,12 +472,12 @@ class Store:
         .limit(1)
     )
 
-    def by_request(self, digest: str) -> bytes | None:
+    def by_request(self, digest: bytes) -> bytes | None:
         """The live record of the cache key a request key maps to, as stored bytes."""
         with self.engine.connect() as conn:
             return conn.execute(self._BY_REQUEST, {"digest": digest}).scalar()
 
-    def remember_requests(self, keys: dict[str, str]) -> None:
+    def remember_requests(self, keys: dict[bytes, str]) -> None:
         """Map request keys (digest -> cache key), in one transaction. A digest covers
         everything that decides its cache key, so one stored already maps to the same key."""
         rows = [{"digest": d, "cache_key": k, "created_at": utcnow()} for d, k in keys.items()]

@@ -221,7 +221,7 @@ class Summarizer:
         self._max_tokens = max_article_tokens
         self._inflight: dict[str, asyncio.Task[tuple[dict[str, Any], bool]]] = {}
         # Request keys waiting to be written (digest -> cache key), and the task writing them.
-        self._unwritten: dict[str, str] = {}
+        self._unwritten: dict[bytes, str] = {}
         self._writer: asyncio.Task[None] | None = None
         self._request_material: Any = None
         self.slots = Slots(
@@ -250,7 +250,7 @@ class Summarizer:
     def prompt_version(self) -> str:
         return self._extractor.prompts.version
 
-    def request_key(self, body: bytes) -> str:
+    def request_key(self, body: bytes) -> bytes:
         """The request key of a POST body as sent: a SHA-256 of the raw bytes and of all that
         decides whether they are accepted and which record they ask for: the code reading them
         (``READER_VERSION``), the limits, and the cache key's versions (model, prompts, schema,
@@ -271,15 +271,15 @@ class Summarizer:
             self._request_material = hashlib.sha256("\x1f".join([*parts, ""]).encode())
         digest = self._request_material.copy()
         digest.update(body)
-        return str(digest.hexdigest())
+        return bytes(digest.digest())
 
-    async def resent_json(self, request_key: str) -> bytes | None:
+    async def resent_json(self, request_key: bytes) -> bytes | None:
         """The live record a request key maps to, as the response body; None when there is
         no mapping, or its record is gone or superseded (then the body is read as usual)."""
         stored = await self._store.by_request_async(request_key)
         return with_cached(stored, True) if stored is not None else None
 
-    def _remember(self, request_key: str | None, key: str) -> None:
+    def _remember(self, request_key: bytes | None, key: str) -> None:
         """Map a request key to its cache key, written in the background with the others that
         arrive meanwhile: one transaction per batch, so answering bodies never seen before
         (an archive replayed as new bytes) does not cost a write transaction each."""
@@ -377,7 +377,7 @@ class Summarizer:
         return orjson.loads(body), hit
 
     async def summarize_json(
-        self, article: Article, *, refresh: bool = False, request_key: str | None = None
+        self, article: Article, *, refresh: bool = False, request_key: bytes | None = None
     ) -> tuple[bytes, bool]:
         """``summarize`` as the response body: a hit serves the stored bytes as they are.
 

@@ -184,7 +184,7 @@ async def test_a_database_of_the_release_before_upgrades_in_place(
             "created_at",
         }
         assert tables.get_pk_constraint("request_keys")["constrained_columns"] == ["digest"]
-        assert store.by_request("0" * 64) is None
+        assert store.by_request(bytes(32)) is None
     finally:
         store.close()
 
