@@ -237,8 +237,10 @@ class Summarizer:
             await asyncio.wait(
                 list(self._inflight.values()), timeout=self._settings.request_deadline_s
             )
-        if self._writer is not None:
-            await asyncio.wait([self._writer], timeout=5.0)
+        try:
+            await asyncio.wait_for(self.request_keys_written(), timeout=5.0)
+        except TimeoutError:
+            log.warning("stopped before %d request keys were stored", len(self._unwritten))
         await self._extractor.aclose()
         await self._fetcher.aclose()
 
@@ -288,6 +290,11 @@ class Summarizer:
         self._unwritten[request_key] = key
         if self._writer is None:
             self._writer = asyncio.create_task(self._write_request_keys())
+
+    async def request_keys_written(self) -> None:
+        """Return once the request keys of the requests answered so far are stored."""
+        while self._writer is not None:
+            await asyncio.wait([self._writer])
 
     async def _write_request_keys(self) -> None:
         try:
