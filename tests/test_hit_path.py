@@ -138,6 +138,12 @@ async def test_requests_are_answered_before_routing_with_the_routes_bytes(make_s
         # A query string takes the route: the same hit, answered by the route itself.
         slow = await client.post("/v1/summaries?refresh=false", json=seed["request"])
         assert routed == ["/v1/summaries"]
+        # Once its request key is stored, the same bytes again: answered by it, before routing.
+        assert await _request_keys(client.app, 1) == 1
+        resent = await client.post("/v1/summaries", json=seed["request"])
+        assert routed == ["/v1/summaries"]
+    assert resent.content == slow.content
+    assert {**resent.headers, "x-request-id": "-"} == {**slow.headers, "x-request-id": "-"}
     assert (miss.status_code, miss.headers["X-Cache"]) == (200, "miss")
     assert miss.content.endswith(b',"cached":false}')
     assert fast.status_code == slow.status_code == 200
