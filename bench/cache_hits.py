@@ -13,6 +13,9 @@ The hit paths are ``POST /v1/summaries`` answered from the SQLite cache (``X-Cac
    that model server;
 3. POSTs ``seeds/seed-camp-taji.json`` once (a miss: one model call, one write), then again
    (a hit) and keeps that hit's body and headers, and those of ``GET /v1/summaries/{id}``;
+   the measured POSTs resend those bytes (a byte-identical resend, answered by its request
+   key) or, for the path ``post-new``, the same article as bytes never sent before (its
+   ``source_url`` numbered per request: a hit read the usual way, its request key written);
 4. starts ``bench.bare_app`` under uvicorn (one worker, no access log) in another subprocess:
    two FastAPI routes that return those same bytes and headers and do nothing else;
 5. for each concurrency level and path, for both targets (alternating which goes first), runs
@@ -244,10 +247,12 @@ def post(url: str, body: bytes) -> httpx.Response:
 class HitPath:
     """One hit path: how to ask for it."""
 
-    kind: str  # "post" or "get"
+    kind: str  # "post", "post-new" or "get"
     method: str
     path: str
     body_file: Path | None
+    # Every request's body is bytes never sent before (the same article): wrk only.
+    unique: bool = False
 
 
 @dataclass
@@ -310,6 +315,8 @@ def children_cpu() -> float:
 
 def wrk_command(url: str, target: HitPath, concurrency: int, seconds: int) -> list[str]:
     body = [str(target.body_file)] if target.body_file else []
+    if target.unique:
+        body.append("unique")
     return [
         "wrk", "-t1", f"-c{concurrency}", f"-d{seconds}s", "--timeout", "30s", "--latency",
         "-s", str(LUA), url + target.path, "--", target.method, *body,
@@ -351,6 +358,8 @@ def run_python(
     server: Server, target: HitPath, concurrency: int, seconds: float, warmup: float
 ) -> Run:
     server.check_alive()
+    if target.unique:
+        raise RuntimeError("bodies never sent before need wrk (bench/request.lua)")
     client0 = children_cpu()
     body = ["--body", str(target.body_file)] if target.body_file else []
     proc = subprocess.Popen(
@@ -449,8 +458,11 @@ def commit() -> str:
 
 KINDS = {
     "post": "`POST /v1/summaries`, a cache hit",
+    "post-new": "`POST /v1/summaries`, a cache hit sent as bytes never sent before",
     "get": "`GET /v1/summaries/{id}`",
 }
+# As the tables name them.
+SHOWN = {"post": "POST", "post-new": "POST, new bytes", "get": "GET"}
 
 
 def render(
@@ -481,12 +493,12 @@ def render(
             s, b = cells[("service", kind, c)], cells[("bare", kind, c)]
             srps, brps = s.median("rps"), b.median("rps")
             rows.append(
-                f"| {kind.upper()} | {c} | {srps:,.0f} | {brps:,.0f} | {srps / brps:.2f}x "
+                f"| {SHOWN[kind]} | {c} | {srps:,.0f} | {brps:,.0f} | {srps / brps:.2f}x "
                 f"| {s.median('p50_ms'):.2f} / {s.median('p99_ms'):.2f} "
                 f"| {b.median('p50_ms'):.2f} / {b.median('p99_ms'):.2f} |"
             )
             cpu_rows.append(
-                f"| {kind.upper()} | {c} | {s.cores:.2f} | {s.cpu_us_per_request:,.0f} "
+                f"| {SHOWN[kind]} | {c} | {s.cores:.2f} | {s.cpu_us_per_request:,.0f} "
                 f"| {b.cores:.2f} | {b.cpu_us_per_request:,.0f} "
                 f"| {s.client_cores:.2f} / {b.client_cores:.2f} "
                 f"| {s.other_cores:.2f} / {b.other_cores:.2f} | {s.errors + b.errors} |"
@@ -515,7 +527,11 @@ def render(
             "",
             "The two hit paths, `POST /v1/summaries` answered from the SQLite cache (the "
             "`X-Cache: hit` path) and `GET /v1/summaries/{id}`, against a bare FastAPI route "
-            "returning the same bytes, measured side by side in one run.",
+            "returning the same bytes, measured side by side in one run. *POST* resends the "
+            "same bytes every time (answered by its request key); *POST, new bytes* sends the "
+            "same article as bytes never sent before with every request (its `source_url` "
+            "numbered per request), so each is read, checked, normalized and keyed, and its "
+            "request key written.",
             "",
             *report.provenance(command),
             f"- Software: {versions()}",
@@ -531,9 +547,9 @@ def render(
             "on (stderr to a file), `/metrics` on; SQLite file in a temp dir, "
             "`SUMMARIZER_LLM_BASE_URL` pointing at a scripted OpenAI-compatible server on "
             "loopback that returns the `seeds/seed-camp-taji.json` draft. The seed is POSTed "
-            "once (a miss: the model's two answers), then every measured POST is the same: a "
-            "hit (checked: the model saw no call after the first POST); every GET asks for "
-            "its id. "
+            "once (a miss: the model's two answers), then every measured POST is a hit, the "
+            "same bytes (POST) or the same article in new bytes (POST, new bytes) (checked: "
+            "the model saw no call after the first POST); every GET asks for its id. "
             f"Access log checked after the run: {logged:,} lines for the {answered:,} answers "
             "of the measured windows (warm-ups also write lines).",
             "- Baseline: `bench/bare_app.py` under `uvicorn --workers 1 --no-access-log "
@@ -617,7 +633,10 @@ def main(argv: list[str] | None = None) -> None:
         "--concurrency", type=parse_levels, default=[1, 8, 32, 128], help="e.g. 1,8,32,128"
     )
     parser.add_argument(
-        "--paths", default="post,get", help="hit paths to measure: post, get or both"
+        "--paths",
+        default=None,
+        help="hit paths to measure, of post, post-new (wrk only) and get "
+        "(default: all three with wrk, post and get otherwise)",
     )
     parser.add_argument("--rounds", type=int, default=1, help="repeat every run; report medians")
     parser.add_argument("--client", choices=["auto", "wrk", "python"], default="auto")
@@ -639,15 +658,17 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     argv = sys.argv[1:] if argv is None else argv
     command = shlex.join([".venv/bin/python", "-m", "bench.cache_hits", *argv])
-    kinds = [k.strip() for k in args.paths.split(",") if k.strip()]
-    if not kinds or set(kinds) - set(KINDS):
-        parser.error(f"--paths: a comma-separated list of {', '.join(KINDS)}")
-
     if args.client == "auto":
         args.client = "wrk" if shutil.which("wrk") else "python"
     client = args.client
     if client == "wrk" and not shutil.which("wrk"):
         parser.error("wrk is not installed (apt-get install -y wrk), use --client python")
+    paths = args.paths or ("post,post-new,get" if client == "wrk" else "post,get")
+    kinds = [k.strip() for k in paths.split(",") if k.strip()]
+    if not kinds or set(kinds) - set(KINDS):
+        parser.error(f"--paths: a comma-separated list of {', '.join(KINDS)}")
+    if "post-new" in kinds and client != "wrk":
+        parser.error("--paths post-new needs wrk (apt-get install -y wrk)")
 
     sys.path.insert(0, str(ROOT))
     from tests.fake_llm import draft_from_record
@@ -684,6 +705,15 @@ def main(argv: list[str] | None = None) -> None:
                 raise RuntimeError(f"second POST was not a hit: {hit.headers} {hit.text[:500]}")
             if again.content != hit.content:
                 raise RuntimeError("two hits returned different bodies")
+            # The same article in bytes never sent: the same answer, read the usual way.
+            new_bytes = body.replace(
+                b'"source_url": null', b'"source_url": "https://bench.example/0"'
+            )
+            if new_bytes == body:
+                raise RuntimeError('the seed request has no "source_url": null to vary')
+            other = post(service.url, new_bytes)
+            if other.headers.get("x-cache") != "hit" or other.content != hit.content:
+                raise RuntimeError(f"new bytes of the article: {other.headers} {other.text[:300]}")
             get_path = f"{PATH}/{hit.json()['id']}"
             by_id = httpx.get(service.url + get_path, timeout=60.0)
             if by_id.status_code != 200 or by_id.content != hit.content:
@@ -695,6 +725,7 @@ def main(argv: list[str] | None = None) -> None:
                 (work / f"{name}.json").write_text(json.dumps(extra))
             targets = {
                 "post": HitPath("post", "POST", PATH, body_file),
+                "post-new": HitPath("post-new", "POST", PATH, body_file, unique=True),
                 "get": HitPath("get", "GET", get_path, None),
             }
 

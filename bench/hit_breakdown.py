@@ -5,8 +5,11 @@
 The real app (``create_app``, its lifespan, a SQLite file in a temporary directory, the model
 scripted at the HTTP boundary) answers ``POST /v1/summaries`` (a hit) and
 ``GET /v1/summaries/{id}`` called directly as ASGI, N times each, with the access log (to a
-file) and the metrics on, then with either or both off. Then the steps of a POST hit alone
-(``service.api.summary_of`` and what it calls). Figures are process CPU time per request
+file) and the metrics on, then with either or both off. A POST hit is measured twice: the
+same bytes every time (answered by its request key) and the same article in bytes never
+sent before (its ``source_url`` numbered per request: read, checked, normalized and keyed,
+its request key written, which is waited for and counted). Then the steps of a POST hit
+alone (``service.api.summary_of`` and what it calls). Figures are process CPU time per request
 (``time.process_time``), so other processes' load shows only through shared caches; the
 medians of R rounds are kept. Writes the "## Hit paths in-process" section of BENCHMARKS.md.
 """
@@ -83,7 +86,17 @@ async def measure(n: int, rounds: int, log_file: Path) -> dict[str, list[float]]
             first, _ = await api.summary_of(summarizer, body, refresh=False)
             summary_id = json.loads(first)["id"]
 
-            async def call(method: str, path: str, payload: bytes) -> None:
+            fresh = iter(range(10**9))
+            if b'"source_url": null' not in body:
+                raise RuntimeError('the seed request has no "source_url": null to vary')
+
+            def new_bytes() -> bytes:
+                link = f'"source_url": "https://bench.example/{next(fresh)}"'.encode()
+                return body.replace(b'"source_url": null', link)
+
+            async def call(method: str, path: str, payload: bytes | None) -> None:
+                if payload is None:
+                    payload = new_bytes()
                 headers = [(b"host", b"bench")]
                 if payload:
                     headers += [
@@ -110,15 +123,19 @@ async def measure(n: int, rounds: int, log_file: Path) -> dict[str, list[float]]
                     raise RuntimeError(f"{method} {path}: {sent[0]['status']}")
 
             real_request = Metrics.request
-            targets = [
+            targets: list[tuple[str, str, str, bytes | None]] = [
                 ("POST hit", "POST", "/v1/summaries", body),
+                ("POST hit, new bytes", "POST", "/v1/summaries", None),
                 ("GET by id", "GET", f"/v1/summaries/{summary_id}", b""),
             ]
             article = api._article(api.parse_article(body))
             normalized = normalize_text(article.text)
             model, prompt = summarizer.model, summarizer.prompt_version
             key = cache_key(normalized, article.published, model, prompt)
+            request_key = summarizer.request_key(body)
             steps: list[tuple[str, Callable[[], Any]]] = [
+                ("request key (`Summarizer.request_key`, SHA-256 of the body)",
+                 lambda: summarizer.request_key(body)),
                 ("body parsed and validated (`parse_article`)", lambda: api.parse_article(body)),
                 ("article checked and normalized (`Summarizer.validate`)",
                  lambda: summarizer.validate(article)),
@@ -128,6 +145,12 @@ async def measure(n: int, rounds: int, log_file: Path) -> dict[str, list[float]]
 
             def read() -> Awaitable[bytes | None]:
                 return store.current_async(key)
+
+            def read_by_request() -> Awaitable[bytes | None]:
+                return store.by_request_async(request_key)
+
+            async def new_summary() -> None:
+                await api.summary_of(summarizer, new_bytes(), refresh=False)
 
             for _ in range(rounds):
                 for label, log_on, metrics_on in [
@@ -144,6 +167,10 @@ async def measure(n: int, rounds: int, log_file: Path) -> dict[str, list[float]]
                             cost = await per_call_async(
                                 n, lambda m=method, p=path, b=payload: call(m, p, b)
                             )
+                            if payload is None:  # and the request keys it wrote
+                                started = time.process_time()
+                                await summarizer.request_keys_written()
+                                cost += (time.process_time() - started) / n * 1e6
                             results.setdefault(f"{name}, {label}", []).append(cost)
                     finally:
                         Metrics.request = real_request  # type: ignore[method-assign]
@@ -153,9 +180,19 @@ async def measure(n: int, rounds: int, log_file: Path) -> dict[str, list[float]]
                 results.setdefault("SQLite read (`Store.current_async`)", []).append(
                     await per_call_async(n, read)
                 )
-                results.setdefault("the whole of `summary_of`", []).append(
+                results.setdefault(
+                    "SQLite read by request key (`Store.by_request_async`)", []
+                ).append(await per_call_async(n, read_by_request))
+                results.setdefault("the whole of `summary_of`, the same bytes", []).append(
                     await per_call_async(n, lambda: api.summary_of(summarizer, body, refresh=False))
                 )
+                started = time.process_time()
+                for _ in range(n):
+                    await new_summary()
+                await summarizer.request_keys_written()
+                results.setdefault(
+                    "the whole of `summary_of`, new bytes (request key written)", []
+                ).append((time.process_time() - started) / n * 1e6)
         if llm.calls != 2:
             raise RuntimeError(f"the model was called {llm.calls} times, not twice (one miss)")
     return results

@@ -247,9 +247,22 @@ SUMMARY = "/v1/summaries/{summary_id}"
 
 
 async def summary_of(summarizer: Summarizer, body: bytes, *, refresh: bool) -> tuple[bytes, str]:
-    """``POST /v1/summaries``: the response body and its ``X-Cache`` value."""
+    """``POST /v1/summaries``: the response body and its ``X-Cache`` value.
+
+    A body sent before as it is now (byte for byte, under the same limits and versions) is
+    answered by its request key: one hash of the bytes and one read, without parsing,
+    checking or normalizing the article again. Any other body is read as usual, and a text
+    article's request key is stored once it is answered.
+    """
+    request_key = summarizer.request_key(body)
+    if not refresh:
+        resent = await summarizer.resent_json(request_key)
+        if resent is not None:
+            return resent, "hit"
     article = parse_article(body)
-    answer, hit = await summarizer.summarize_json(_article(article), refresh=refresh)
+    answer, hit = await summarizer.summarize_json(
+        _article(article), refresh=refresh, request_key=request_key
+    )
     return answer, "hit" if hit else "miss"
 
 

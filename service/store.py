@@ -34,6 +34,7 @@ import orjson
 from sqlalchemy import (
     ColumnElement,
     Engine,
+    LargeBinary,
     Table,
     bindparam,
     column,
@@ -45,6 +46,8 @@ from sqlalchemy import (
     text,
     update,
 )
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import QueuePool
@@ -98,6 +101,18 @@ class ArticleTextRow(SQLModel, table=True):
     text: str
 
 
+class RequestKeyRow(SQLModel, table=True):
+    """A text article's request as sent -> the cache key of the record it asks for (see
+    ``Summarizer.request_key``): a byte-identical resend is one hash and one read."""
+
+    __tablename__ = "request_keys"
+    __table_args__ = {"sqlite_with_rowid": False}
+
+    digest: bytes = Field(primary_key=True, sa_type=LargeBinary(32))  # a SHA-256
+    cache_key: str = Field(max_length=64)
+    created_at: datetime
+
+
 class ApiKeyRow(SQLModel, table=True):
     """An API key made with ``incident-summarizer keys add``: its SHA-256, never the key."""
 
@@ -112,6 +127,7 @@ class ApiKeyRow(SQLModel, table=True):
 
 _SUMMARIES: Table = SummaryRow.__table__  # type: ignore[attr-defined]
 _TEXTS: Table = ArticleTextRow.__table__  # type: ignore[attr-defined]
+_REQUEST_KEYS: Table = RequestKeyRow.__table__  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)
@@ -269,6 +285,12 @@ def make_engine(url: str, *, synchronous: str = "NORMAL", pool: Pool | None = No
 # The hit path's statements, for the event-loop reader below (SQLite stores booleans as 0/1).
 _CURRENT_SQL = "SELECT body FROM summaries WHERE cache_key = ? AND superseded = 0 LIMIT 1"
 _BY_ID_SQL = "SELECT body FROM summaries WHERE id = ?"
+# A request key joined to the live record of its cache key: a record superseded since, or
+# gone, is not found through it.
+_BY_REQUEST_SQL = (
+    "SELECT s.body FROM request_keys AS r JOIN summaries AS s ON s.cache_key = r.cache_key "
+    "WHERE r.digest = ? AND s.superseded = 0 LIMIT 1"
+)
 
 
 # Held while migrating: replicas starting together migrate once (PostgreSQL advisory lock; on
@@ -294,6 +316,10 @@ class Store:
             and not url.query  # e.g. a file: URI; SQLAlchemy's own connections handle those
         )
         self._reader_path = url.database if plain_file else None
+        insert_ = postgresql_insert if self.backend == "postgresql" else sqlite_insert
+        self._insert_request_keys = insert_(_REQUEST_KEYS).on_conflict_do_nothing(
+            index_elements=["digest"]
+        )
 
     def close(self) -> None:
         if self._reader is not None:
@@ -318,7 +344,7 @@ class Store:
             self._reader = conn
         return self._reader
 
-    async def _read_one(self, sql: str, value: str, fallback: Any) -> bytes | None:
+    async def _read_one(self, sql: str, value: str | bytes, fallback: Any) -> bytes | None:
         reader = self._loop_reader()
         if reader is not None:
             try:
@@ -332,6 +358,10 @@ class Store:
     async def current_async(self, cache_key: str) -> bytes | None:
         """``current`` without leaving the event loop when the database allows it."""
         return await self._read_one(_CURRENT_SQL, cache_key, self.current)
+
+    async def by_request_async(self, digest: bytes) -> bytes | None:
+        """``by_request`` without leaving the event loop when the database allows it."""
+        return await self._read_one(_BY_REQUEST_SQL, digest, self.by_request)
 
     async def get_async(self, summary_id: str) -> bytes | None:
         """``get`` without leaving the event loop when the database allows it."""
@@ -431,6 +461,30 @@ class Store:
         """The live record for a cache key, as stored bytes."""
         with self.engine.connect() as conn:
             return conn.execute(self._CURRENT, {"key": cache_key}).scalar()
+
+    _BY_REQUEST = (
+        select(SummaryRow.body)
+        .join(RequestKeyRow, col(RequestKeyRow.cache_key) == col(SummaryRow.cache_key))
+        .where(
+            col(RequestKeyRow.digest) == bindparam("digest"),
+            col(SummaryRow.superseded).is_(False),
+        )
+        .limit(1)
+    )
+
+    def by_request(self, digest: bytes) -> bytes | None:
+        """The live record of the cache key a request key maps to, as stored bytes."""
+        with self.engine.connect() as conn:
+            return conn.execute(self._BY_REQUEST, {"digest": digest}).scalar()
+
+    def remember_requests(self, keys: dict[bytes, str]) -> None:
+        """Map request keys (digest -> cache key), in one transaction. A digest covers
+        everything that decides its cache key, so one stored already maps to the same key."""
+        rows = [{"digest": d, "cache_key": k, "created_at": utcnow()} for d, k in keys.items()]
+        if not rows:
+            return
+        with self._write_engine.begin() as conn:
+            conn.execute(self._insert_request_keys, rows)
 
     def get(self, summary_id: str) -> bytes | None:
         if "\x00" in summary_id:  # no id holds one, and PostgreSQL refuses it in a query

@@ -21,6 +21,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -93,6 +94,26 @@ def with_cached(body: bytes, cached: bool) -> bytes:
 # and how long a claim outlives its holder's deadline before another worker may take it over.
 CLAIM_POLL_S = 0.05
 CLAIM_GRACE_S = 5.0
+# Request keys are written in batches, this long after the first of a batch was answered; at
+# most this many wait (beyond it, new ones are dropped: a request key only saves work).
+REQUEST_KEYS_WRITE_S = 0.05
+REQUEST_KEYS_PENDING_MAX = 10_000
+
+
+def _reader_digest() -> str:
+    """A hash of the code that reads a request body into an article and its cache key (the
+    request model and ``summary_of`` in the API module, the checks, normalization and key
+    here) and of the JSON parser's version: a request key made by other code is not reused."""
+    import pydantic_core
+
+    digest = hashlib.sha256(pydantic_core.__version__.encode())
+    for path in (Path(__file__).with_name("api.py"), Path(__file__)):
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+READER_VERSION = _reader_digest()
 
 
 def cache_key(normalized: str, published: str | None, model: str, prompt_version: str) -> str:
@@ -199,6 +220,10 @@ class Summarizer:
         self._count_tokens = count_tokens
         self._max_tokens = max_article_tokens
         self._inflight: dict[str, asyncio.Task[tuple[dict[str, Any], bool]]] = {}
+        # Request keys waiting to be written (digest -> cache key), and the task writing them.
+        self._unwritten: dict[bytes, str] = {}
+        self._writer: asyncio.Task[None] | None = None
+        self._request_material: Any = None
         self.slots = Slots(
             settings.concurrency,
             settings.queue_depth,
@@ -212,6 +237,10 @@ class Summarizer:
             await asyncio.wait(
                 list(self._inflight.values()), timeout=self._settings.request_deadline_s
             )
+        try:
+            await asyncio.wait_for(self.request_keys_written(), timeout=5.0)
+        except TimeoutError:
+            log.warning("stopped before %d request keys were stored", len(self._unwritten))
         await self._extractor.aclose()
         await self._fetcher.aclose()
 
@@ -222,6 +251,62 @@ class Summarizer:
     @property
     def prompt_version(self) -> str:
         return self._extractor.prompts.version
+
+    def request_key(self, body: bytes) -> bytes:
+        """The request key of a POST body as sent: a SHA-256 of the raw bytes and of all that
+        decides whether they are accepted and which record they ask for: the code reading them
+        (``READER_VERSION``), the limits, and the cache key's versions (model, prompts, schema,
+        rules). Any of those changing makes another key, so a mapping made under other limits
+        or versions is never found."""
+        if self._request_material is None:
+            settings = self._settings
+            parts = [
+                "request/v1",
+                READER_VERSION,
+                str(settings.max_body_bytes),
+                str(settings.max_article_chars),
+                self.model,
+                self.prompt_version,
+                SCHEMA_VERSION,
+                RULES_VERSION,
+            ]
+            self._request_material = hashlib.sha256("\x1f".join([*parts, ""]).encode())
+        digest = self._request_material.copy()
+        digest.update(body)
+        return bytes(digest.digest())
+
+    async def resent_json(self, request_key: bytes) -> bytes | None:
+        """The live record a request key maps to, as the response body; None when there is
+        no mapping, or its record is gone or superseded (then the body is read as usual)."""
+        stored = await self._store.by_request_async(request_key)
+        return with_cached(stored, True) if stored is not None else None
+
+    def _remember(self, request_key: bytes | None, key: str) -> None:
+        """Map a request key to its cache key, written in the background with the others that
+        arrive meanwhile: one transaction per batch, so answering bodies never seen before
+        (an archive replayed as new bytes) does not cost a write transaction each."""
+        if request_key is None or len(self._unwritten) >= REQUEST_KEYS_PENDING_MAX:
+            return
+        self._unwritten[request_key] = key
+        if self._writer is None:
+            self._writer = asyncio.create_task(self._write_request_keys())
+
+    async def request_keys_written(self) -> None:
+        """Return once the request keys of the requests answered so far are stored."""
+        while self._writer is not None:
+            await asyncio.wait([self._writer])
+
+    async def _write_request_keys(self) -> None:
+        try:
+            while self._unwritten:
+                await asyncio.sleep(REQUEST_KEYS_WRITE_S)
+                batch, self._unwritten = self._unwritten, {}
+                try:
+                    await asyncio.to_thread(self._store.remember_requests, batch)
+                except Exception:  # the answers stand; those bodies are read the usual way
+                    log.warning("could not store %d request keys", len(batch), exc_info=True)
+        finally:
+            self._writer = None
 
     def validate(self, article: Article) -> str:
         """Check the article against the limits; return its normalized text."""
@@ -299,17 +384,24 @@ class Summarizer:
         return orjson.loads(body), hit
 
     async def summarize_json(
-        self, article: Article, *, refresh: bool = False
+        self, article: Article, *, refresh: bool = False, request_key: bytes | None = None
     ) -> tuple[bytes, bool]:
-        """``summarize`` as the response body: a hit serves the stored bytes as they are."""
+        """``summarize`` as the response body: a hit serves the stored bytes as they are.
+
+        ``request_key``: the request key of the body ``article`` was read from, mapped to the
+        record's cache key once answered; for an article sent as text only (a page, or what is
+        at a link, can change while its request stays the same).
+        """
         # The deadline runs from the request's arrival, not from when its model call starts.
         deadline = time.monotonic() + self._settings.request_deadline_s
         if article.is_page:
+            request_key = None
             article = await self.from_page(article)
         normalized, key = self._keyed(article)
         if not refresh:
             stored = await self._store.current_async(key)
             if stored is not None:
+                self._remember(request_key, key)
                 return with_cached(stored, True), True
         task = self._inflight.get(key)
         if task is None:
@@ -321,6 +413,7 @@ class Summarizer:
             task.add_done_callback(lambda t: self._forget(key, t))
         # shield: this caller going away must not cancel the shared extraction.
         resource, hit = await asyncio.shield(task)
+        self._remember(request_key, key)
         return orjson.dumps({**resource, "cached": hit}), hit
 
     def article_key(self, article: Article) -> str:

@@ -10,6 +10,7 @@ import json
 import sqlite3
 
 import httpx
+import pytest
 
 from service.app import create_app
 from tests import asgi
@@ -35,6 +36,7 @@ async def test_a_hit_waits_for_a_database_locked_by_another_process(make_setting
     llm = ScriptedLLM(draft_from_record(seed["expected"]))
     async with running_app(make_settings(), llm) as client:
         await client.post("/v1/summaries", json=seed["request"])
+        assert await _request_keys(client.app, 1) == 1  # its background write done
         # Nothing else in this process may reopen the database meanwhile: the batch engine's
         # poll would, and in WAL mode one open connection keeps the exclusive lock out.
         await client.app.state.batches.engine.aclose()  # type: ignore[attr-defined]
@@ -136,6 +138,12 @@ async def test_requests_are_answered_before_routing_with_the_routes_bytes(make_s
         # A query string takes the route: the same hit, answered by the route itself.
         slow = await client.post("/v1/summaries?refresh=false", json=seed["request"])
         assert routed == ["/v1/summaries"]
+        # Once its request key is stored, the same bytes again: answered by it, before routing.
+        assert await _request_keys(client.app, 1) == 1
+        resent = await client.post("/v1/summaries", json=seed["request"])
+        assert routed == ["/v1/summaries"]
+    assert resent.content == slow.content
+    assert {**resent.headers, "x-request-id": "-"} == {**slow.headers, "x-request-id": "-"}
     assert (miss.status_code, miss.headers["X-Cache"]) == (200, "miss")
     assert miss.content.endswith(b',"cached":false}')
     assert fast.status_code == slow.status_code == 200
@@ -344,3 +352,148 @@ async def test_repeated_bodies_are_read_as_what_they_say(make_settings, seed):
     assert [r.json()["error"]["code"] for r in empty] == ["invalid_input"] * 2
     assert [r.headers["X-Cache"] for r in long] == ["miss", "hit"]
     assert llm.record_calls == 3
+
+
+# --- request keys: a byte-identical resend of a text article -------------------------------------
+
+
+class Normalizations:
+    """Counts the articles normalized (``service.summarize.normalize_text``, still run)."""
+
+    def __init__(self, monkeypatch) -> None:
+        import service.summarize
+
+        self.calls = 0
+        real = service.summarize.normalize_text
+
+        def counting(text: str) -> str:
+            self.calls += 1
+            return real(text)
+
+        monkeypatch.setattr(service.summarize, "normalize_text", counting)
+
+
+async def _request_keys(app, expected: int) -> int:
+    """The number of stored request keys, once ``expected`` of them are (they are written in
+    the background, after the answer) or five seconds have passed."""
+    from sqlalchemy import text
+
+    count = -1
+    for _ in range(500):
+        with app.state.store.engine.connect() as conn:
+            count = conn.execute(text("SELECT count(*) FROM request_keys")).scalar()
+        if count >= expected:
+            return count
+        await asyncio.sleep(0.01)
+    return count
+
+
+def _as_json(body: dict) -> dict[str, str]:
+    return {"content": json.dumps(body), "headers": {"content-type": "application/json"}}
+
+
+@pytest.mark.backends
+async def test_a_byte_identical_resend_is_answered_without_reading_the_article_again(
+    make_settings, seed, monkeypatch
+):
+    llm = ScriptedLLM(draft_from_record(seed["expected"]))
+    normalized = Normalizations(monkeypatch)
+    request = seed["request"]
+    reordered = dict(reversed(list(request.items())))
+    async with running_app(make_settings(), llm) as client:
+        routed = _count_routed(client.app)  # type: ignore[attr-defined]
+        miss = await client.post("/v1/summaries", **_as_json(request))
+        assert await _request_keys(client.app, 1) == 1
+        before = normalized.calls
+        resent = await client.post("/v1/summaries", **_as_json(request))
+        assert normalized.calls == before  # answered by the request key alone
+        other_bytes = await client.post("/v1/summaries", **_as_json(reordered))
+        assert normalized.calls == before + 1  # read as usual, then keyed too
+        assert await _request_keys(client.app, 2) == 2
+        assert routed == []  # all answered before routing
+        through_route = await client.post("/v1/summaries?refresh=false", **_as_json(request))
+        by_id = await client.get(f"/v1/summaries/{miss.json()['id']}")
+    assert miss.headers["X-Cache"] == "miss"
+    assert [r.headers["X-Cache"] for r in (resent, other_bytes, through_route)] == ["hit"] * 3
+    # The request key's answer is the routed answer and the normal hit's, byte for byte.
+    assert resent.content == other_bytes.content == through_route.content == by_id.content
+    assert resent.content == miss.content.removesuffix(b"false}") + b"true}"
+
+    def comparable(response: httpx.Response) -> dict[str, str]:
+        return {k: v for k, v in response.headers.items() if k != "x-request-id"}
+
+    assert comparable(resent) == comparable(other_bytes) == comparable(through_route)
+    assert llm.record_calls == 1
+
+
+@pytest.mark.backends
+async def test_a_resend_refused_under_new_limits_is_refused(make_settings, seed):
+    llm = ScriptedLLM(draft_from_record(seed["expected"]))
+    request = seed["request"]
+    length = len(request["text"])
+    async with running_app(make_settings(max_article_chars=length), llm) as client:
+        first = await client.post("/v1/summaries", **_as_json(request))
+        assert await _request_keys(client.app, 1) == 1
+    async with running_app(make_settings(max_article_chars=length - 1), llm) as client:
+        refused = await client.post("/v1/summaries", **_as_json(request))
+    async with running_app(make_settings(max_article_chars=length), llm) as client:
+        again = await client.post("/v1/summaries", **_as_json(request))
+    assert first.headers["X-Cache"] == "miss"
+    assert (refused.status_code, refused.json()["error"]["code"]) == (413, "article_too_large")
+    assert (again.status_code, again.headers["X-Cache"]) == (200, "hit")
+    assert again.json()["id"] == first.json()["id"]
+    assert llm.record_calls == 1
+
+
+@pytest.mark.backends
+async def test_a_resend_never_gets_a_superseded_or_missing_record(make_settings, seed):
+    from sqlalchemy import text
+
+    llm = ScriptedLLM(draft_from_record(seed["expected"]))
+    request = seed["request"]
+    async with running_app(make_settings(), llm) as client:
+        first = await client.post("/v1/summaries", **_as_json(request))
+        assert await _request_keys(client.app, 1) == 1
+        refreshed = await client.post("/v1/summaries?refresh=true", **_as_json(request))
+        after_refresh = await client.post("/v1/summaries", **_as_json(request))
+        assert llm.record_calls == 2
+        # The live record gone, the superseded one still there: not served in its place.
+        with client.app.state.store.engine.begin() as conn:  # type: ignore[attr-defined]
+            conn.execute(
+                text("DELETE FROM summaries WHERE id = :id"), {"id": refreshed.json()["id"]}
+            )
+        after_delete = await client.post("/v1/summaries", **_as_json(request))
+        assert await _request_keys(client.app, 1) == 1  # one body, one key all along
+    assert refreshed.headers["X-Cache"] == "miss"  # refresh=true re-extracts
+    assert refreshed.json()["id"] != first.json()["id"]
+    assert after_refresh.headers["X-Cache"] == "hit"
+    assert after_refresh.json()["id"] == refreshed.json()["id"]  # not the superseded one
+    assert after_delete.headers["X-Cache"] == "miss"  # gone: extracted again, not served stale
+    assert llm.record_calls == 3
+
+
+async def test_pages_and_links_are_never_answered_by_request_key(make_settings, monkeypatch):
+    from tests.page_server import page, page_server
+    from tests.test_pages import BRIDGE_HTML, BRIDGE_TEXT, NEWS, bridge_turn
+
+    llm = ScriptedLLM(bridge_turn())
+    normalized = Normalizations(monkeypatch)
+    path = "/2024/05/18/marrowby-bridge"
+    with page_server({path: page("news-bridge-collapse.html")}) as site:
+        url = site.url(path, host="news.test")
+        settings = make_settings(fetch_allow_hosts="news.test")
+        async with running_app(settings, llm, fetch_resolver=NEWS) as client:
+            bodies = [{"url": url}] * 2 + [{"html": BRIDGE_HTML}] * 2
+            answers = [await client.post("/v1/summaries", **_as_json(b)) for b in bodies]
+            pages_read = normalized.calls
+            as_text = await client.post(
+                "/v1/summaries", **_as_json({"text": BRIDGE_TEXT, "published": "2024-05-18"})
+            )
+            stored = await _request_keys(client.app, 1)  # the text's, and only it
+        fetched = [seen for seen, _ in site.seen]
+    assert [a.headers["X-Cache"] for a in answers] == ["miss", "hit", "hit", "hit"]
+    assert as_text.headers["X-Cache"] == "hit"
+    assert fetched == [path, path]  # the link was fetched again: its page may have changed
+    assert pages_read == 4  # every page read again
+    assert stored == 1
+    assert llm.record_calls == 1

@@ -15,6 +15,7 @@ from typing import Any
 import orjson
 import psycopg
 import pytest
+from sqlalchemy import inspect
 
 from service import migrations
 from service.app import open_store
@@ -175,6 +176,15 @@ async def test_a_database_of_the_release_before_upgrades_in_place(
     store = open_store(make_settings())
     try:
         assert store.revision() == migrations.head()
+        # The request keys' table (0007), empty: no request was answered by this release yet.
+        tables = inspect(store.engine)
+        assert {c["name"] for c in tables.get_columns("request_keys")} == {
+            "digest",
+            "cache_key",
+            "created_at",
+        }
+        assert tables.get_pk_constraint("request_keys")["constrained_columns"] == ["digest"]
+        assert store.by_request(bytes(32)) is None
     finally:
         store.close()
 
