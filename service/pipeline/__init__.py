@@ -51,7 +51,6 @@ STEPS: tuple[NamedStep, ...] = tuple(
         ("figures", figures.check_figures),
         ("breakdown", figures.check_breakdown),
         ("others", figures.add_others),
-        ("lead_toll", figures.take_lead_toll),
         ("missed_figures", figures.read_missed_figures),
         ("perpetrators", perpetrators.check_perpetrators),
         ("dates", dates.resolve_event_date),

@@ -222,44 +222,6 @@ def add_others(record: Record, context: Context) -> list[str]:
     return warnings
 
 
-def take_lead_toll(record: Record, context: Context) -> list[str]:
-    """The toll the article leads with, where the model took a smaller one from further down.
-
-    News is written latest first: a smaller count of the same kind below the sentence that
-    reports the incident is an earlier or partial toll ("raised the death toll to at least 29"
-    in the lead, "killing at least 18" in the older paragraph under it). Read only in the
-    sentence the relevance call named as reporting the incident, and only where it writes one
-    count of that kind; a lead writing no count, or several, leaves the model's figure."""
-    if not record.is_incident:
-        return []
-    article = context.article
-    lead = article.sentence(record.event_sentence)
-    if lead is None or lead.number in article.directives:
-        return []
-    warnings = []
-    for kind in KINDS:
-        figure = getattr(record, kind)
-        number = getattr(record, f"{kind}_sentence")
-        if figure is None or number is None or number <= lead.number:
-            continue
-        written = counts_of_kind(lead.text, article.language, kind)
-        if len(written) != 1:
-            continue
-        (led,) = written
-        if led <= figure:
-            continue
-        setattr(record, kind, led)
-        setattr(record, f"{kind}_sentence", lead.number)
-        for g in record.groups:
-            setattr(g, kind, None)
-        warnings.append(
-            f"{kind} figure {figure} (sentence {number}) replaced by {led}: the sentence "
-            f"reporting the incident ({lead.number}) leads with it"
-        )
-    record.groups = [g for g in record.groups if g.killed is not None or g.injured is not None]
-    return warnings
-
-
 def read_missed_figures(record: Record, context: Context) -> list[str]:
     """A figure the model left out that the sentences it cited for this incident state
     plainly: one count, in a clause naming only that kind of casualty ("killed two and wounded
