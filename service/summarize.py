@@ -349,10 +349,12 @@ class Summarizer:
         if not refresh:
             # A request whose cache read ran just before an identical extraction stored its
             # record, and that looked for it in flight just after, lands here: read again
-            # rather than pay for a second model call.
-            stored = await self._store.current_async(key)
-            if stored is None and self._coordination is not None:
+            # rather than pay for a second model call. With other processes to share the work
+            # with, that read is the one made once the claim is this process's (``_claim``).
+            if self._coordination is not None:
                 stored = await self._claim(key, deadline)
+            else:
+                stored = await self._store.current_async(key)
             if stored is not None:
                 return orjson.loads(stored), True
         try:
