@@ -39,12 +39,12 @@ from sqlalchemy import (
     column,
     event,
     func,
-    insert,
     literal_column,
     table,
     text,
     update,
 )
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import QueuePool
@@ -284,8 +284,18 @@ _SEARCH_VECTOR: ColumnElement[Any] = literal_column("summaries.search")
 class Store:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self._put_summary = _upsert(engine, _SUMMARIES)
+        self._put_text = _upsert(engine, _TEXTS)
         # Same pool; its transactions start with BEGIN IMMEDIATE (see make_engine).
         self._write_engine = engine.execution_options(sqlite_write=True)
+        # Same pool, for the hit path's single-statement reads: on PostgreSQL without the
+        # BEGIN and ROLLBACK around them (one round trip, not three). SQLite reads run so
+        # already (see make_engine).
+        self._point_reads = (
+            engine.execution_options(isolation_level="AUTOCOMMIT")
+            if engine.dialect.name == "postgresql"
+            else engine
+        )
         self._reader: sqlite3.Connection | None = None
         url = engine.url
         plain_file = (
@@ -429,13 +439,13 @@ class Store:
 
     def current(self, cache_key: str) -> bytes | None:
         """The live record for a cache key, as stored bytes."""
-        with self.engine.connect() as conn:
+        with self._point_reads.connect() as conn:
             return conn.execute(self._CURRENT, {"key": cache_key}).scalar()
 
     def get(self, summary_id: str) -> bytes | None:
         if "\x00" in summary_id:  # no id holds one, and PostgreSQL refuses it in a query
             return None
-        with self.engine.connect() as conn:
+        with self._point_reads.connect() as conn:
             return conn.execute(self._BY_ID, {"id": summary_id}).scalar()
 
     # The miss path's writes: Core statements built once, run with parameters. The ORM's
@@ -450,16 +460,6 @@ class Store:
         )
         .values(superseded=True)
     )
-    _REPLACE = (
-        update(_SUMMARIES)
-        .where(_SUMMARIES.c.id == bindparam("row_id"))
-        .values({c.name: bindparam(c.name) for c in _SUMMARIES.c if c.name != "id"})
-    )
-    _INSERT = insert(_SUMMARIES)
-    _REPLACE_TEXT = (
-        update(_TEXTS).where(_TEXTS.c.id == bindparam("row_id")).values(text=bindparam("text"))
-    )
-    _INSERT_TEXT = insert(_TEXTS)
     _TEXT_BY_ID = select(ArticleTextRow.text).where(col(ArticleTextRow.id) == bindparam("id"))
 
     _RETIRE = (
@@ -492,15 +492,13 @@ class Store:
                 )
             conn.execute(self._SUPERSEDE, {"key": row.cache_key, "keep": row.id})
             conn.execute(self._RETIRE, {"sha": row.content_sha256, "keep": row.id})
-            # The same id again (a second process raced this one to the same article).
-            if conn.execute(self._REPLACE, {**values, "row_id": row.id}).rowcount == 0:
-                conn.execute(self._INSERT, values)
+            # Inserted, or in place of the row of the same id (a second process raced this
+            # one to the same article): one statement either way.
+            conn.execute(self._put_summary, values)
             if article_text is not None:
                 if self.backend == "postgresql":
                     article_text = article_text.replace("\x00", "")
-                kept = {"row_id": row.id, "text": article_text}
-                if conn.execute(self._REPLACE_TEXT, kept).rowcount == 0:
-                    conn.execute(self._INSERT_TEXT, {"id": row.id, "text": article_text})
+                conn.execute(self._put_text, {"id": row.id, "text": article_text})
 
     def article_text(self, summary_id: str) -> str | None:
         """The text summary ``summary_id`` was made from (None: unknown, or stored before
@@ -625,6 +623,15 @@ class Store:
         )
         # Column weights: id (not indexed), headline, summary, place, perpetrators.
         return stmt, -func.bm25(literal_column("summaries_fts"), 0.0, 4.0, 1.0, 2.0, 2.0)
+
+
+def _upsert(engine: Engine, table: Table) -> Any:
+    """``INSERT`` into ``table`` that replaces every column of the row of the same id, in the
+    dialect's own ``ON CONFLICT`` clause (SQLite and PostgreSQL write it alike)."""
+    dialect = postgresql if engine.dialect.name == "postgresql" else sqlite
+    stmt = dialect.insert(table)
+    replaced = {c.name: stmt.excluded[c.name] for c in table.c if c.name != "id"}
+    return stmt.on_conflict_do_update(index_elements=[table.c.id], set_=replaced)
 
 
 def _article_lock(content_sha256: str) -> int:
