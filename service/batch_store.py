@@ -303,26 +303,24 @@ class BatchStore:
             _ITEMS.c.status.in_(["pending", "running"]),
         )
         .values(status="running", runner=bindparam("runner"))
+        .returning(_ITEMS.c.seq, _ITEMS.c.batch_id, _ITEMS.c.request)
     )
 
     def start(self, key: str, runner: str) -> Started | None:
         """Take every unanswered item of ``key`` (those a dead job had taken too); None when
         there are none (answered by an earlier job, or cancelled)."""
         with self._write.begin() as conn:
-            if conn.execute(self._TAKE, {"key": key, "runner": runner}).rowcount == 0:
+            # RETURNING gives the rows in no particular order: the first sent comes first.
+            rows = sorted(conn.execute(self._TAKE, {"key": key, "runner": runner}).all())
+            if not rows:
                 return None
-            rows = conn.execute(
-                select(_ITEMS.c.batch_id, _ITEMS.c.request)
-                .where(_ITEMS.c.article_key == key, _ITEMS.c.status == "running")
-                .order_by(_ITEMS.c.seq)
-            ).all()
-            batch_ids = sorted({r[0] for r in rows})
+            batch_ids = sorted({r[1] for r in rows})
             conn.execute(
                 update(_BATCHES)
                 .where(_BATCHES.c.id.in_(batch_ids), _BATCHES.c.status == "queued")
                 .values(status="running", started_at=utcnow())
             )
-        return Started(request=rows[0][1], batch_ids=batch_ids)
+        return Started(request=rows[0][2], batch_ids=batch_ids)
 
     def finish(
         self,
