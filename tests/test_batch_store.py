@@ -64,5 +64,18 @@ def test_start_takes_every_item_of_the_article_and_reads_the_first_sent(batches:
     again = batches.start("key", "host:2")
     assert again is not None and again.request == b'{"text": "sent first"}'
 
-    assert batches.finish("key", summary_id="s", cached=False) == {first: 2, second: 2}
+    # Answered in both batches: the second has nothing left and ends, the first waits for
+    # its other article.
+    assert batches.finish("key", summary_id="s", cached=False) == {first: None, second: "done"}
     assert batches.start("key", "host:3") is None  # answered: nothing left to take
+    first_row, second_row = batches.get(first), batches.get(second)
+    assert first_row is not None and first_row.status == "running"
+    assert second_row is not None and second_row.status == "done"
+    assert second_row.finished_at is not None
+
+    # The last article of the first batch fails: the batch ends all the same, once.
+    assert batches.start("other", "host:1") is not None
+    error = {"status": 502, "code": "model_invalid_output", "message": "not JSON"}
+    assert batches.finish("other", error=error) == {first: "done"}
+    assert batches.counts([first])[first].failed == 1
+    assert batches.finish("other", error=error) == {}  # nothing running: nothing answered
