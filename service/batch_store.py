@@ -23,7 +23,18 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import Engine, Table, bindparam, delete, func, insert, select, text, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Table,
+    bindparam,
+    delete,
+    func,
+    insert,
+    select,
+    text,
+    update,
+)
 from sqlmodel import Field, Index, SQLModel
 
 from service.errors import InvalidInput
@@ -262,12 +273,12 @@ class BatchStore:
     def cancel(self, batch_id: str) -> str | None:
         """Cancel the items not yet taken. The batch is ``cancelled`` at once when none of it
         is in work, else ``cancelling`` until the job of the last one closes it
-        (``close_if_answered``). Returns the batch's status, None when it had already ended."""
+        (``finish``). Returns the batch's status, None when it had already ended."""
         if "\x00" in batch_id:
             return None
         now = utcnow()
         with self._write.begin() as conn:
-            # The batch row is locked first, as close_if_answered locks it, so that the two
+            # The batch row is locked first, as _close_if_answered locks it, so that the two
             # never both see the other's items as still open.
             status = conn.execute(
                 select(_BATCHES.c.status).where(_BATCHES.c.id == batch_id).with_for_update()
@@ -303,26 +314,24 @@ class BatchStore:
             _ITEMS.c.status.in_(["pending", "running"]),
         )
         .values(status="running", runner=bindparam("runner"))
+        .returning(_ITEMS.c.seq, _ITEMS.c.batch_id, _ITEMS.c.request)
     )
 
     def start(self, key: str, runner: str) -> Started | None:
         """Take every unanswered item of ``key`` (those a dead job had taken too); None when
         there are none (answered by an earlier job, or cancelled)."""
         with self._write.begin() as conn:
-            if conn.execute(self._TAKE, {"key": key, "runner": runner}).rowcount == 0:
+            # RETURNING gives the rows in no particular order: the first sent comes first.
+            rows = sorted(conn.execute(self._TAKE, {"key": key, "runner": runner}).all())
+            if not rows:
                 return None
-            rows = conn.execute(
-                select(_ITEMS.c.batch_id, _ITEMS.c.request)
-                .where(_ITEMS.c.article_key == key, _ITEMS.c.status == "running")
-                .order_by(_ITEMS.c.seq)
-            ).all()
-            batch_ids = sorted({r[0] for r in rows})
+            batch_ids = sorted({r[1] for r in rows})
             conn.execute(
                 update(_BATCHES)
                 .where(_BATCHES.c.id.in_(batch_ids), _BATCHES.c.status == "queued")
                 .values(status="running", started_at=utcnow())
             )
-        return Started(request=rows[0][1], batch_ids=batch_ids)
+        return Started(request=rows[0][2], batch_ids=batch_ids)
 
     def finish(
         self,
@@ -331,9 +340,13 @@ class BatchStore:
         summary_id: str | None = None,
         cached: bool | None = None,
         error: dict[str, Any] | None = None,
-    ) -> dict[str, int]:
+    ) -> dict[str, str | None]:
         """Answer the running items of ``key``: done with ``summary_id``, or failed with
-        ``error``. Returns how many items of each batch were answered."""
+        ``error``; then end each of their batches that has nothing left. Returns every batch
+        answered, with the status it ended in (``_close_if_answered``), else None.
+
+        Two transactions, as ever, on one connection: the items are answered and committed
+        before any batch row is locked (the order ``cancel`` locks them in)."""
         values: dict[str, Any] = {"finished_at": utcnow(), "runner": None}
         if error is None:
             values.update(status="done", summary_id=summary_id, cached=cached)
@@ -345,37 +358,39 @@ class BatchStore:
             .values(values)
             .returning(_ITEMS.c.batch_id)
         )
-        answered: dict[str, int] = {}
-        with self._write.begin() as conn:
-            for (batch_id,) in conn.execute(stmt):
-                answered[batch_id] = answered.get(batch_id, 0) + 1
-        return answered
+        with self._write.connect() as conn:
+            with conn.begin():
+                answered = sorted({batch_id for (batch_id,) in conn.execute(stmt)})
+            ended: dict[str, str | None] = {}
+            for batch_id in answered:
+                with conn.begin():
+                    ended[batch_id] = self._close_if_answered(conn, batch_id)
+        return ended
 
-    def close_if_answered(self, batch_id: str) -> str | None:
+    def _close_if_answered(self, conn: Connection, batch_id: str) -> str | None:
         """End the batch if nothing of it is left: ``done``, or ``cancelled`` when it was
         being cancelled. The status for the one caller that ended it, else None."""
-        with self._write.begin() as conn:
-            # Locked before the items are read (see cancel); on PostgreSQL the next statement
-            # then sees what the cancel committed.
-            status = conn.execute(
-                select(_BATCHES.c.status).where(_BATCHES.c.id == batch_id).with_for_update()
-            ).scalar()
-            if status is None or status in ENDED:
-                return None
-            left = conn.execute(
-                select(_ITEMS.c.seq)
-                .where(_ITEMS.c.batch_id == batch_id, _ITEMS.c.status.in_(["pending", "running"]))
-                .limit(1)
-            ).first()
-            if left is not None:
-                return None
-            ended = "cancelled" if status == "cancelling" else "done"
-            conn.execute(
-                update(_BATCHES)
-                .where(_BATCHES.c.id == batch_id)
-                .values(status=ended, finished_at=utcnow())
-            )
-            return ended
+        # Locked before the items are read (see cancel); on PostgreSQL the next statement
+        # then sees what the cancel committed.
+        status = conn.execute(
+            select(_BATCHES.c.status).where(_BATCHES.c.id == batch_id).with_for_update()
+        ).scalar()
+        if status is None or status in ENDED:
+            return None
+        left = conn.execute(
+            select(_ITEMS.c.seq)
+            .where(_ITEMS.c.batch_id == batch_id, _ITEMS.c.status.in_(["pending", "running"]))
+            .limit(1)
+        ).first()
+        if left is not None:
+            return None
+        ended = "cancelled" if status == "cancelling" else "done"
+        conn.execute(
+            update(_BATCHES)
+            .where(_BATCHES.c.id == batch_id)
+            .values(status=ended, finished_at=utcnow())
+        )
+        return ended
 
     # --- the in-process engine (SQLite) ---------------------------------------------------
 

@@ -291,18 +291,20 @@ class BatchJobs:
             return  # answered by an earlier job, or cancelled
         clock = time.monotonic()
         article = article_of(started.request)
-        outcome, answered = await self._answer(key, article)
+        outcome, answer = await self._answer(key, article)
+        # The items answered and their batches closed in one go (one trip to a thread).
+        closed = await asyncio.to_thread(functools.partial(self._store.finish, key, **answer))
         if self._metrics is not None:
             self._metrics.batch_job(outcome, time.monotonic() - clock)
-        for batch_id in answered:
-            ended = await asyncio.to_thread(self._store.close_if_answered, batch_id)
+        for batch_id, ended in closed.items():
             if ended is not None:
                 row = await asyncio.to_thread(self._store.get, batch_id)
                 log.info("batch %s", ended, extra={"batch_id": batch_id})
                 if row is not None and row.webhook_status == "pending":
                     await self._engine.ended(batch_id)
 
-    async def _answer(self, key: str, article: Article) -> tuple[str, dict[str, int]]:
+    async def _answer(self, key: str, article: Article) -> tuple[str, dict[str, Any]]:
+        """The job's outcome, and how its items end (``BatchStore.finish``'s arguments)."""
         attempts = self._settings.batch_item_attempts
         for attempt in range(1, attempts + 1):
             try:
@@ -312,17 +314,13 @@ class BatchJobs:
                     await self._sleep(self._settings.batch_retry_wait_s * attempt)
                     continue
                 error = {"status": exc.status, "code": exc.code, "message": exc.message}
-                return exc.code, await asyncio.to_thread(self._store.finish, key, error=error)
+                return exc.code, {"error": error}
             except Exception:
                 log.exception("batch article failed", extra={"article_key": key})
                 error = {"status": 500, "code": "internal_error", "message": "internal error"}
-                return "internal_error", await asyncio.to_thread(
-                    self._store.finish, key, error=error
-                )
-            summary_id = orjson.loads(body)["id"]
-            finish = functools.partial(self._store.finish, summary_id=summary_id, cached=hit)
-            answered = await asyncio.to_thread(finish, key)
-            return ("cached" if hit else "done"), answered
+                return "internal_error", {"error": error}
+            answer = {"summary_id": orjson.loads(body)["id"], "cached": hit}
+            return ("cached" if hit else "done"), answer
         raise AssertionError("unreachable: the last attempt returns")
 
     async def deliver_webhook(self, batch_id: str) -> None:

@@ -40,14 +40,12 @@ from sqlalchemy import (
     column,
     event,
     func,
-    insert,
     literal_column,
     table,
     text,
     update,
 )
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import QueuePool
@@ -306,8 +304,18 @@ _SEARCH_VECTOR: ColumnElement[Any] = literal_column("summaries.search")
 class Store:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self._put_summary = _upsert(engine, _SUMMARIES)
+        self._put_text = _upsert(engine, _TEXTS)
         # Same pool; its transactions start with BEGIN IMMEDIATE (see make_engine).
         self._write_engine = engine.execution_options(sqlite_write=True)
+        # Same pool, for the hit path's single-statement reads: on PostgreSQL without the
+        # BEGIN and ROLLBACK around them (one round trip, not three). SQLite reads run so
+        # already (see make_engine).
+        self._point_reads = (
+            engine.execution_options(isolation_level="AUTOCOMMIT")
+            if engine.dialect.name == "postgresql"
+            else engine
+        )
         self._reader: sqlite3.Connection | None = None
         url = engine.url
         plain_file = (
@@ -316,8 +324,8 @@ class Store:
             and not url.query  # e.g. a file: URI; SQLAlchemy's own connections handle those
         )
         self._reader_path = url.database if plain_file else None
-        insert_ = postgresql_insert if self.backend == "postgresql" else sqlite_insert
-        self._insert_request_keys = insert_(_REQUEST_KEYS).on_conflict_do_nothing(
+        dialect = postgresql if self.backend == "postgresql" else sqlite
+        self._insert_request_keys = dialect.insert(_REQUEST_KEYS).on_conflict_do_nothing(
             index_elements=["digest"]
         )
 
@@ -459,7 +467,7 @@ class Store:
 
     def current(self, cache_key: str) -> bytes | None:
         """The live record for a cache key, as stored bytes."""
-        with self.engine.connect() as conn:
+        with self._point_reads.connect() as conn:
             return conn.execute(self._CURRENT, {"key": cache_key}).scalar()
 
     _BY_REQUEST = (
@@ -474,7 +482,7 @@ class Store:
 
     def by_request(self, digest: bytes) -> bytes | None:
         """The live record of the cache key a request key maps to, as stored bytes."""
-        with self.engine.connect() as conn:
+        with self._point_reads.connect() as conn:
             return conn.execute(self._BY_REQUEST, {"digest": digest}).scalar()
 
     def remember_requests(self, keys: dict[bytes, str]) -> None:
@@ -489,7 +497,7 @@ class Store:
     def get(self, summary_id: str) -> bytes | None:
         if "\x00" in summary_id:  # no id holds one, and PostgreSQL refuses it in a query
             return None
-        with self.engine.connect() as conn:
+        with self._point_reads.connect() as conn:
             return conn.execute(self._BY_ID, {"id": summary_id}).scalar()
 
     # The miss path's writes: Core statements built once, run with parameters. The ORM's
@@ -504,16 +512,6 @@ class Store:
         )
         .values(superseded=True)
     )
-    _REPLACE = (
-        update(_SUMMARIES)
-        .where(_SUMMARIES.c.id == bindparam("row_id"))
-        .values({c.name: bindparam(c.name) for c in _SUMMARIES.c if c.name != "id"})
-    )
-    _INSERT = insert(_SUMMARIES)
-    _REPLACE_TEXT = (
-        update(_TEXTS).where(_TEXTS.c.id == bindparam("row_id")).values(text=bindparam("text"))
-    )
-    _INSERT_TEXT = insert(_TEXTS)
     _TEXT_BY_ID = select(ArticleTextRow.text).where(col(ArticleTextRow.id) == bindparam("id"))
 
     _RETIRE = (
@@ -546,15 +544,13 @@ class Store:
                 )
             conn.execute(self._SUPERSEDE, {"key": row.cache_key, "keep": row.id})
             conn.execute(self._RETIRE, {"sha": row.content_sha256, "keep": row.id})
-            # The same id again (a second process raced this one to the same article).
-            if conn.execute(self._REPLACE, {**values, "row_id": row.id}).rowcount == 0:
-                conn.execute(self._INSERT, values)
+            # Inserted, or in place of the row of the same id (a second process raced this
+            # one to the same article): one statement either way.
+            conn.execute(self._put_summary, values)
             if article_text is not None:
                 if self.backend == "postgresql":
                     article_text = article_text.replace("\x00", "")
-                kept = {"row_id": row.id, "text": article_text}
-                if conn.execute(self._REPLACE_TEXT, kept).rowcount == 0:
-                    conn.execute(self._INSERT_TEXT, {"id": row.id, "text": article_text})
+                conn.execute(self._put_text, {"id": row.id, "text": article_text})
 
     def article_text(self, summary_id: str) -> str | None:
         """The text summary ``summary_id`` was made from (None: unknown, or stored before
@@ -679,6 +675,15 @@ class Store:
         )
         # Column weights: id (not indexed), headline, summary, place, perpetrators.
         return stmt, -func.bm25(literal_column("summaries_fts"), 0.0, 4.0, 1.0, 2.0, 2.0)
+
+
+def _upsert(engine: Engine, table: Table) -> Any:
+    """``INSERT`` into ``table`` that replaces every column of the row of the same id, in the
+    dialect's own ``ON CONFLICT`` clause (SQLite and PostgreSQL write it alike)."""
+    dialect = postgresql if engine.dialect.name == "postgresql" else sqlite
+    stmt = dialect.insert(table)
+    replaced = {c.name: stmt.excluded[c.name] for c in table.c if c.name != "id"}
+    return stmt.on_conflict_do_update(index_elements=[table.c.id], set_=replaced)
 
 
 def _article_lock(content_sha256: str) -> int:

@@ -442,10 +442,12 @@ class Summarizer:
         if not refresh:
             # A request whose cache read ran just before an identical extraction stored its
             # record, and that looked for it in flight just after, lands here: read again
-            # rather than pay for a second model call.
-            stored = await self._store.current_async(key)
-            if stored is None and self._coordination is not None:
+            # rather than pay for a second model call. With other processes to share the work
+            # with, that read is the one made once the claim is this process's (``_claim``).
+            if self._coordination is not None:
                 stored = await self._claim(key, deadline)
+            else:
+                stored = await self._store.current_async(key)
             if stored is not None:
                 return orjson.loads(stored), True
         try:
@@ -463,18 +465,27 @@ class Summarizer:
         ttl = max(1.0, deadline - time.monotonic()) + CLAIM_GRACE_S
         # Claims are database rows (PostgreSQL, or the coordination file of SQLite's
         # workers): taken in a thread, so the event loop serves hits meanwhile.
-        while not await asyncio.to_thread(self._coordination.claim, key, ttl):
+        while True:
+            claimed, stored = await asyncio.to_thread(self._claim_and_read, key, ttl)
+            if claimed:
+                break
             if time.monotonic() >= deadline:
                 raise DeadlineExceeded("another worker's extraction of this article ran too long")
             await asyncio.sleep(CLAIM_POLL_S)
             stored = await self._store.current_async(key)
             if stored is not None:
                 return stored
-        # Claimed; the holder before may have stored its record between the reads.
-        stored = await self._store.current_async(key)
         if stored is not None:
             await asyncio.to_thread(self._coordination.release, key)
         return stored
+
+    def _claim_and_read(self, key: str, ttl: float) -> tuple[bool, bytes | None]:
+        """Whether ``key`` is claimed now, and if so its record if one is stored: the holder
+        before may have stored it between the reads. One trip to a thread for both."""
+        assert self._coordination is not None
+        if not self._coordination.claim(key, ttl):
+            return False, None
+        return True, self._store.current(key)
 
     def reading(self, article: Article) -> tuple[ArticleText, tuple[str, ...]]:
         """What the model reads of ``article`` (a long one: its lead and the passages that carry

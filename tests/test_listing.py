@@ -188,6 +188,20 @@ def test_a_record_replaced_by_id_stays_searchable_once(store: Store):
     assert _ids(store, "new") == ["r1"]
 
 
+def test_a_record_replaced_by_id_serves_the_new_body_and_article_text(store: Store):
+    """The second of two processes storing one record id wins whole: its body is served and
+    its article text kept, one row of each."""
+    first = _row(1, headline="Old words", summary="x", place=None, perpetrators=None)
+    second = _row(1, headline="New words", summary="y", place="Taji", perpetrators=None)
+    store.put(first, "The old text.")
+    store.put(second, "The new text.")
+    assert store.get("r1") == second.body
+    assert store.current("key1") == second.body
+    assert store.article_text("r1") == "The new text."
+    bodies, _ = store.list(ListQuery(versions="all"))
+    assert bodies == [second.body]
+
+
 async def test_a_nul_character_is_stored_served_and_refused_where_it_is_no_key(make_settings):
     """PostgreSQL's text holds no NUL: a title with one is still stored and served as sent,
     and an id or cursor with one is simply unknown, on both backends."""

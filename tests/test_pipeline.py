@@ -8,11 +8,12 @@ from typing import Any
 
 import pytest
 
-from schemas.incident import IncidentDraft, RelevanceAnswer
+from schemas.incident import EventDate, IncidentDraft, RelevanceAnswer
 from service import pipeline
 from service.article import WITHHELD, read_article
 from service.extract import reduce_to_valid
 from service.pipeline import STEP_NAMES, Context, record_from_answers
+from service.pipeline.dates import resolve_date
 from service.pipeline.record import Record
 from service.prompts import load_prompts
 from tests.drafts import draft_payload
@@ -288,6 +289,42 @@ def test_every_step_can_be_switched_off_and_the_record_stays_valid() -> None:
     _, outcomes = pipeline.run(record, context)
     english = next(o for o in outcomes if o.name == "english_wording")
     assert set(english.changed) == {"headline", "summary"}
+
+
+def test_each_step_reports_only_the_fields_it_changed() -> None:
+    text = "Три человека погибли при пожаре в Велмаре. Ещё пятеро ранены."
+    draft = {
+        "killed": 3,
+        "killed_sentence": 1,
+        "injured": 5,
+        "injured_sentence": 2,
+        "headline": "Три человека погибли",
+        "summary": "Пожар в Велмаре.",
+    }
+    record, context = make(text, draft, kind="fire", language="ru")
+    _, outcomes = pipeline.run(record, context)
+    changed = {o.name: o.changed for o in outcomes if o.changed}
+    # The steps after a change report nothing of it: only what each one changed itself.
+    assert changed == {
+        "figures": ("qualifier",),
+        "english_wording": ("headline", "summary"),
+        "evidence": ("evidence",),
+    }
+
+
+@pytest.mark.parametrize(
+    ("published", "day"), [("2026-03-12", "2026-03-10"), ("2026-03-19", "2026-03-17")]
+)
+def test_the_same_words_are_read_against_each_articles_own_publication_day(
+    published: str, day: str
+) -> None:
+    # Both publication days, in either order: a day read once is not served for another.
+    for other in ("2026-03-12", "2026-03-19"):
+        resolve_date(EventDate(text="on Tuesday", iso=None, precision=None), other)
+    event, warnings = resolve_date(
+        EventDate(text="on Tuesday", iso=None, precision=None), published
+    )
+    assert (event.iso, event.precision, warnings) == (day, "day", [])
 
 
 def test_an_answer_that_breaks_the_schema_is_reduced_to_its_valid_part() -> None:

@@ -384,3 +384,59 @@ async def test_an_answer_cut_off_at_the_token_limit_keeps_what_it_completed(make
     assert body["incident"]["casualties"]["injured"] == 12
     assert body["incident"]["headline"].startswith("12 injured")
     assert any("was cut off at 1024 tokens" in w for w in body["warnings"])
+
+
+async def test_a_record_another_process_stores_after_the_first_read_is_served(
+    make_settings, seed, tmp_path
+):
+    """Two processes sharing the store and the claims: the article is not stored yet when one
+    of them looks, and the other stores it just after. The first then claims the article,
+    finds the record and serves it, without a model call of its own."""
+    from service.backend import build_summarizer, open_store, prepare_schema
+    from service.coordination import Coordination
+    from service.store import Store
+    from service.summarize import Article
+
+    settings = make_settings()
+    request = seed_request(seed)
+    other_llm = ScriptedLLM(draft_from_record(seed["expected"]))
+    own_llm = ScriptedLLM(draft_from_record(seed["expected"]))
+    other_store = open_store(settings)
+    prepare_schema(other_store, settings)
+    other = await build_summarizer(
+        settings,
+        other_store,
+        transport=other_llm.transport(),
+        coordination=Coordination(tmp_path / "claims.sqlite3", pid=1),
+    )
+
+    class LateStore(Store):
+        """The store as this process sees it: the other process stores the record right
+        after this process's first read."""
+
+        reads = 0
+
+        async def current_async(self, cache_key: str) -> bytes | None:
+            stored = await super().current_async(cache_key)
+            LateStore.reads += 1
+            if LateStore.reads == 1:
+                await other.summarize_json(Article(**request))
+            return stored
+
+    own_store = LateStore(open_store(settings).engine)
+    own = await build_summarizer(
+        settings,
+        own_store,
+        transport=own_llm.transport(),
+        coordination=Coordination(tmp_path / "claims.sqlite3", pid=2),
+    )
+    try:
+        body, hit = await own.summarize_json(Article(**request))
+    finally:
+        await own.aclose()
+        await other.aclose()
+        own_store.close()
+        other_store.close()
+    assert (other_llm.calls, own_llm.calls) == (2, 0)
+    assert hit is True
+    assert json.loads(body)["cached"] is True

@@ -80,14 +80,17 @@ class StepOutcome:
 
 def run(record: Record, context: Context) -> tuple[Incident, list[StepOutcome]]:
     outcomes = []
+    # Nothing touches the record between two steps: what one step left is what the next
+    # starts from, so one snapshot per step serves as both.
+    before = _snapshot(record)
     for step in STEPS:
         if step.name in context.disabled:
             continue
-        before = _snapshot(record)
         said = step.run(record, context)
         after = _snapshot(record)
         changed = tuple(name for name in before if before[name] != after[name])
         outcomes.append(StepOutcome(step.name, changed, tuple(said)))
+        before = after
     return to_incident(record), outcomes
 
 

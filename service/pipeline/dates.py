@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime, timedelta
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 from dateparser.date import DateDataParser
@@ -120,8 +120,12 @@ def resolve_date(event: EventDate, published: str | None) -> tuple[EventDate, li
 def _parse(text: str, base: date | None) -> tuple[str, Precision] | None:
     if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text.strip()):
         return text.strip(), "day"  # ISO already; dateparser would read it day-first
-    if base is None and not _HAS_YEAR.search(text):
-        return None
+    if base is None:
+        return _read(text, None) if _HAS_YEAR.search(text) else None
+    return _read_on(text, base)
+
+
+def _read(text: str, base: date | None) -> tuple[str, Precision] | None:
     settings: dict[str, Any] = {"PREFER_DATES_FROM": "past", "RETURN_AS_TIMEZONE_AWARE": False}
     if base is not None:
         settings["RELATIVE_BASE"] = datetime(base.year, base.month, base.day, 12)
@@ -145,6 +149,12 @@ def _parse(text: str, base: date | None) -> tuple[str, Precision] | None:
     elif precision == "year":
         day = day.replace(month=1, day=1)
     return day.isoformat(), precision
+
+
+# Against a publication day, the words alone decide (dateparser reads them relative to it, not
+# to today), and a day's articles name the same few days ("yesterday", "on Tuesday"): each is
+# read once per publication day, as dateparser takes a millisecond or more to read one.
+_read_on = lru_cache(maxsize=4096)(_read)
 
 
 # "Sabtu (25/6/2022)": a weekday followed by the full date, as Indonesian and Malaysian papers
