@@ -304,17 +304,20 @@ _SEARCH_VECTOR: ColumnElement[Any] = literal_column("summaries.search")
 class Store:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        self._put_summary = _upsert(engine, _SUMMARIES)
-        self._put_text = _upsert(engine, _TEXTS)
+        postgres = engine.dialect.name == "postgresql"
+        dialect = postgresql if postgres else sqlite  # both write ON CONFLICT alike
+        self._put_summary = _upsert(dialect.insert(_SUMMARIES))
+        self._put_text = _upsert(dialect.insert(_TEXTS))
+        self._insert_request_keys = dialect.insert(_REQUEST_KEYS).on_conflict_do_nothing(
+            index_elements=["digest"]
+        )
         # Same pool; its transactions start with BEGIN IMMEDIATE (see make_engine).
         self._write_engine = engine.execution_options(sqlite_write=True)
         # Same pool, for the hit path's single-statement reads: on PostgreSQL without the
         # BEGIN and ROLLBACK around them (one round trip, not three). SQLite reads run so
         # already (see make_engine).
         self._point_reads = (
-            engine.execution_options(isolation_level="AUTOCOMMIT")
-            if engine.dialect.name == "postgresql"
-            else engine
+            engine.execution_options(isolation_level="AUTOCOMMIT") if postgres else engine
         )
         self._reader: sqlite3.Connection | None = None
         url = engine.url
@@ -324,10 +327,6 @@ class Store:
             and not url.query  # e.g. a file: URI; SQLAlchemy's own connections handle those
         )
         self._reader_path = url.database if plain_file else None
-        dialect = postgresql if self.backend == "postgresql" else sqlite
-        self._insert_request_keys = dialect.insert(_REQUEST_KEYS).on_conflict_do_nothing(
-            index_elements=["digest"]
-        )
 
     def close(self) -> None:
         if self._reader is not None:
@@ -677,11 +676,9 @@ class Store:
         return stmt, -func.bm25(literal_column("summaries_fts"), 0.0, 4.0, 1.0, 2.0, 2.0)
 
 
-def _upsert(engine: Engine, table: Table) -> Any:
-    """``INSERT`` into ``table`` that replaces every column of the row of the same id, in the
-    dialect's own ``ON CONFLICT`` clause (SQLite and PostgreSQL write it alike)."""
-    dialect = postgresql if engine.dialect.name == "postgresql" else sqlite
-    stmt = dialect.insert(table)
+def _upsert(stmt: Any) -> Any:
+    """A dialect's ``INSERT`` that replaces every column of the row of the same id."""
+    table = stmt.table
     replaced = {c.name: stmt.excluded[c.name] for c in table.c if c.name != "id"}
     return stmt.on_conflict_do_update(index_elements=[table.c.id], set_=replaced)
 

@@ -49,6 +49,7 @@ from service.fetch import Fetcher
 from service.language import detect_language
 from service.metrics import Metrics
 from service.pipeline import RULES_VERSION, Context, StepOutcome
+from service.source_version import source_digest
 from service.store import Store, SummaryRow, search_fields, utcnow
 
 log = logging.getLogger("service.summarize")
@@ -106,11 +107,8 @@ def _reader_digest() -> str:
     here) and of the JSON parser's version: a request key made by other code is not reused."""
     import pydantic_core
 
-    digest = hashlib.sha256(pydantic_core.__version__.encode())
-    for path in (Path(__file__).with_name("api.py"), Path(__file__)):
-        digest.update(path.name.encode())
-        digest.update(path.read_bytes())
-    return digest.hexdigest()[:12]
+    files = (Path(__file__).with_name("api.py"), Path(__file__))
+    return source_digest(files, salt=pydantic_core.__version__)
 
 
 READER_VERSION = _reader_digest()
@@ -223,7 +221,22 @@ class Summarizer:
         # Request keys waiting to be written (digest -> cache key), and the task writing them.
         self._unwritten: dict[bytes, str] = {}
         self._writer: asyncio.Task[None] | None = None
-        self._request_material: Any = None
+        # What every request key covers besides the body (see ``request_key``), hashed once.
+        self._request_material = hashlib.sha256(
+            "\x1f".join(
+                [
+                    "request/v1",
+                    READER_VERSION,
+                    str(settings.max_body_bytes),
+                    str(settings.max_article_chars),
+                    self.model,
+                    self.prompt_version,
+                    SCHEMA_VERSION,
+                    RULES_VERSION,
+                    "",
+                ]
+            ).encode()
+        )
         self.slots = Slots(
             settings.concurrency,
             settings.queue_depth,
@@ -258,19 +271,6 @@ class Summarizer:
         (``READER_VERSION``), the limits, and the cache key's versions (model, prompts, schema,
         rules). Any of those changing makes another key, so a mapping made under other limits
         or versions is never found."""
-        if self._request_material is None:
-            settings = self._settings
-            parts = [
-                "request/v1",
-                READER_VERSION,
-                str(settings.max_body_bytes),
-                str(settings.max_article_chars),
-                self.model,
-                self.prompt_version,
-                SCHEMA_VERSION,
-                RULES_VERSION,
-            ]
-            self._request_material = hashlib.sha256("\x1f".join([*parts, ""]).encode())
         digest = self._request_material.copy()
         digest.update(body)
         return bytes(digest.digest())

@@ -11,7 +11,6 @@ change gives stored records a new cache key, so no record made under older rules
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, fields
 from importlib import resources
@@ -33,6 +32,7 @@ from service.pipeline import (
 )
 from service.pipeline.context import Context
 from service.pipeline.record import Record, record_from_answers
+from service.source_version import source_digest
 
 Step = Callable[[Record, Context], list[str]]
 
@@ -134,15 +134,11 @@ def to_incident(record: Record) -> Incident:
 
 
 def _source_digest() -> str:
-    digest = hashlib.sha256()
     roots = [Path(__file__).parent, Path(str(resources.files("service.languages")))]
     files = [Path(__file__).parents[1] / "article.py", Path(__file__).parents[1] / "sentences.py"]
     for root in roots:
         files += sorted(p for p in root.rglob("*") if p.suffix in {".py", ".toml"})
-    for path in files:
-        digest.update(path.name.encode())
-        digest.update(path.read_bytes())
-    return digest.hexdigest()[:12]
+    return source_digest(files)
 
 
 RULES_VERSION = _source_digest()
