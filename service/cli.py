@@ -78,7 +78,10 @@ def worker(
     concurrency: Annotated[
         int | None,
         typer.Option(
-            min=1, help="Articles worked on at once (default: SUMMARIZER_WORKER_CONCURRENCY)."
+            min=1,
+            help="Articles in their model calls at once (default: "
+            "SUMMARIZER_WORKER_CONCURRENCY); SUMMARIZER_WORKER_PREFETCH more are read and "
+            "stored meanwhile.",
         ),
     ] = None,
     metrics_port: Annotated[
@@ -108,7 +111,7 @@ def worker(
         typer.echo(f"error: {exc.errors()[0]['msg'].removeprefix('Value error, ')}", err=True)
         raise typer.Exit(2) from None
     configure_logging(settings.log_level)
-    metrics = Metrics(slots=settings.concurrency)
+    metrics = Metrics(slots=settings.worker_slots)
     if metrics_port is not None:
         from prometheus_client import start_http_server
 
@@ -482,6 +485,23 @@ def evaluate_dataset(
             "reports) to this many words: the long-article path.",
         ),
     ] = None,
+    selection_only: Annotated[
+        bool,
+        typer.Option(
+            "--selection-only",
+            help="With --long: no model; per file, how much of each incident's own text the "
+            "long-article path reads and how many sentences of the padding that report "
+            "casualties it reads with it.",
+        ),
+    ] = False,
+    budget: Annotated[
+        int,
+        typer.Option(
+            min=100,
+            help="With --selection-only: the article tokens the model reads (estimated; the "
+            "bundled model has about 5,100).",
+        ),
+    ] = 5100,
 ) -> None:
     """Send every article through the service (refresh=true), write and score the predictions."""
     from service.app import configure_logging
@@ -516,6 +536,17 @@ def evaluate_dataset(
                 raise EvaluationError("--extraction-only needs --as-html")
             items = [item for path in datasets for item in load_dataset(path, limit)]
             typer.echo(extraction_text(extraction_check(items)))
+            return
+        if selection_only:
+            if long_words is None:
+                raise EvaluationError("--selection-only needs --long")
+            from service.evaluate_long import selection_check, selection_text
+
+            files = {path.name: load_dataset(path, limit) for path in datasets}
+            checks = selection_check(
+                files, words=long_words, budget=budget, lead_chars=settings.relevance_lead_chars
+            )
+            typer.echo(selection_text(checks))
             return
         if relevance_only:
             from service.evaluate_relevance import GateAnswer, predict_relevance, relevance_text

@@ -239,8 +239,17 @@ class Settings(BaseSettings):
         default=None,
         ge=1,
         le=1024,
-        description="Articles one `incident-summarizer worker` works on at once (default: "
-        "its model slots, at most 32).",
+        description="Articles one `incident-summarizer worker` has in their model calls at "
+        "once: its model calls in flight (default: its model slots, at most 32).",
+    )
+    worker_prefetch: int | None = Field(
+        default=None,
+        ge=0,
+        le=1024,
+        description="Articles a worker holds beyond worker_concurrency, reading and storing "
+        "them while the others are in their model calls, so that the model server never waits "
+        "on the worker's own work (default: a quarter of worker_concurrency, at least 1; 0: "
+        "none).",
     )
     worker_heartbeat_s: float = Field(
         default=10.0, gt=0, description="How often a worker says it is alive."
@@ -310,7 +319,15 @@ class Settings(BaseSettings):
 
     @property
     def worker_slots(self) -> int:
+        """Model calls one worker keeps in flight."""
         return self.worker_concurrency or min(self.concurrency, 32)
+
+    @property
+    def worker_jobs(self) -> int:
+        """Articles one worker holds at once: its model slots and the ones around them."""
+        slots = self.worker_slots
+        extra = self.worker_prefetch
+        return slots + (max(1, slots // 4) if extra is None else extra)
 
     @property
     def uses_bundled_model(self) -> bool:

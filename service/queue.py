@@ -247,28 +247,39 @@ async def run_worker(
                 "API process (`incident-summarizer serve`) runs batches itself"
             )
         coordination = await asyncio.to_thread(open_coordination, settings, store)
+        # The model calls in flight are the worker's slots; the articles it holds beyond them
+        # wait for one, read and stored while the others are with the model.
+        slots, jobs_at_once = settings.worker_slots, settings.worker_jobs
+        model_settings = settings.model_copy(
+            update={
+                "max_concurrency": slots,
+                "queue_depth": max(settings.queue_depth, jobs_at_once - slots),
+            }
+        )
         summarizer = await build_summarizer(
-            settings,
+            model_settings,
             store,
             transport=transport,
             fetch_resolver=fetch_resolver,
             coordination=coordination,
             metrics=metrics,
         )
-        slots = settings.worker_slots
-        engine = ProcrastinateEngine(store.libpq_url(), pool_size=min(slots, 16) + 2)
+        engine = ProcrastinateEngine(store.libpq_url(), pool_size=min(jobs_at_once, 16) + 2)
         webhooks = Webhooks(settings, resolver=webhook_resolver)
         batch_store = BatchStore(store.engine)
         jobs = BatchJobs(settings, batch_store, summarizer, webhooks, engine, metrics)
         await engine.open()
         keeper = asyncio.create_task(_keep(engine, batch_store, settings))
         try:
-            log.info("worker started", extra={"runner": jobs.runner, "concurrency": slots})
+            log.info(
+                "worker started",
+                extra={"runner": jobs.runner, "concurrency": slots, "articles": jobs_at_once},
+            )
             if on_ready is not None:
                 on_ready()
             await engine.app.run_worker_async(
                 name=jobs.runner,
-                concurrency=slots,
+                concurrency=jobs_at_once,
                 additional_context={"jobs": jobs},
                 update_heartbeat_interval=settings.worker_heartbeat_s,
                 stalled_worker_timeout=settings.worker_stalled_s,

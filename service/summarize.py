@@ -34,7 +34,7 @@ from schemas.incident import (
     category_of,
 )
 from service import llm, passages, pipeline
-from service.article import ArticleText, lead, read_article
+from service.article import ArticleText, read_article
 from service.config import Settings
 from service.coordination import Shared
 from service.errors import (
@@ -361,22 +361,12 @@ class Summarizer:
         budget = self._max_tokens or self._settings.max_article_tokens
         if budget is None:
             return text, ()
-        count = self._count_tokens or estimate_tokens
-        if count(text.prompt()) <= budget:
-            return text, ()
-        chosen = passages.select(
-            text.sentences,
-            lead=lead(text.sentences, self._settings.relevance_lead_chars),
-            language=text.language,
+        return passages.read_within(
+            text,
             budget=budget,
-            cost=lambda s: count(f"[{s.number}] {s.text}\n"),
-            skip=text.directives,
+            count=self._count_tokens or passages.estimate_tokens,
+            lead_chars=self._settings.relevance_lead_chars,
         )
-        note = (
-            f"long article: read {len(chosen)} of {len(text.sentences)} sentences (the lead "
-            "and the passages most likely to report the incident); the rest was not read"
-        )
-        return text.reading(chosen), (note,)
 
     async def summarize(self, article: Article, *, refresh: bool = False) -> tuple[dict, bool]:
         """The summary resource for ``article`` and whether it came from the cache."""
@@ -627,12 +617,6 @@ class Summarizer:
                 prompt_tokens=spent.prompt_tokens,
                 completion_tokens=spent.completion_tokens,
             )
-
-
-def estimate_tokens(text: str) -> int:
-    """Tokens of ``text`` when no tokenizer is at hand (a model server): a generous guess, as
-    tokenizers cut most languages into pieces of three or more characters."""
-    return len(text) // 3 + 1
 
 
 def _log_spend(

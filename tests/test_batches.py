@@ -400,3 +400,54 @@ async def test_metrics_show_batch_items_and_jobs(make_settings):
         jobs = "summarizer_batch_job_duration_seconds_count"
         assert _sample(text, jobs, outcome="done") == 2
         assert _sample(text, jobs, outcome="model_invalid_output") == 1
+
+
+class InFlightLLM(ScriptedLLM):
+    """The scripted model, counting its calls in flight and, at each call, the worker's jobs
+    in progress (procrastinate's ``doing`` jobs)."""
+
+    def __init__(self, database_url: str, **kwargs: Any) -> None:
+        super().__init__(model_answer, **kwargs)
+        self._dsn = database_url.replace("postgresql+psycopg://", "postgresql://")
+        self.in_flight = self.most_in_flight = self.most_jobs = 0
+
+    async def _handle(self, request: httpx.Request) -> httpx.Response:
+        import psycopg
+
+        self.in_flight += 1
+        self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        async with await psycopg.AsyncConnection.connect(self._dsn) as conn:
+            cursor = await conn.execute(
+                "SELECT count(*) FROM procrastinate_jobs WHERE status = 'doing'"
+            )
+            row = await cursor.fetchone()
+        self.most_jobs = max(self.most_jobs, row[0] if row else 0)
+        try:
+            return await super()._handle(request)
+        finally:
+            self.in_flight -= 1
+
+
+@pytest.mark.parametrize("prefetch", [2, 0])
+async def test_a_worker_holds_articles_beyond_its_model_slots(tmp_path, postgres_url, prefetch):
+    """With two model slots and two articles fetched beyond them, the worker works on four
+    articles at once (reading and storing around the model calls) while the model never has
+    more than two calls in flight."""
+    settings = Settings(
+        llm_base_url="http://scripted.test/v1",
+        llm_model="scripted-model",
+        data_dir=tmp_path,
+        database_url=postgres_url,
+        request_deadline_s=30.0,
+        worker_concurrency=2,
+        worker_prefetch=prefetch,
+        _env_file=None,
+    )
+    llm = InFlightLLM(postgres_url, delay=0.3)
+    async with batch_service(settings, llm) as client:
+        items = [article(n, tag="prefetch") for n in range(6)]
+        submitted = await client.post("/v1/batches", json={"items": items})
+        body = await ended(client, submitted.json()["id"])
+    assert body["counts"]["done"] == 6
+    assert llm.most_in_flight == 2  # the model slots, never more
+    assert llm.most_jobs == 2 + prefetch

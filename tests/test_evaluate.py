@@ -383,3 +383,39 @@ def test_a_recorded_answer_is_kept_for_what_the_model_read_title_and_date_includ
     )
     assert base != answer_key("a1", BOAT_TEXT, "m", "p1", title=None, published="2024-05-08")
     assert base != answer_key("a1", BOAT_TEXT, "m", "p2", title=None, published="2024-05-09")
+
+
+def _report(n: int, place: str) -> str:
+    return " ".join(
+        f"{n + k} people were killed in a blast in {place} on Monday, officials said."
+        for k in range(3)
+    )
+
+
+def test_the_selection_check_counts_what_a_long_article_reads_of_its_own_and_of_the_padding():
+    from service.evaluate_long import selection_check
+
+    calm = "The council met again to talk about the new bus timetable for the valley."
+    items = [
+        {"id": "a", "is_incident": True, "language": "en", "text": _report(3, "Farrow")},
+        {"id": "b", "is_incident": True, "language": "en", "text": _report(7, "Dunmore")},
+        {"id": "c", "is_incident": False, "language": "en", "text": " ".join([calm] * 5)},
+    ]
+    lead_only, roomy = (
+        selection_check({"set": items}, words=400, budget=budget, lead_chars=60)[0]
+        for budget in (10, 100_000)
+    )
+    assert lead_only.articles == roomy.articles == 2  # the negative is padding, not measured
+    assert lead_only.own_casualty == roomy.own_casualty == 6
+    # A budget for the lead alone reads its two sentences of three, nothing of the padding.
+    assert lead_only.own_casualty_read == 4 and lead_only.padding_read == 0
+    assert lead_only.own_read == pytest.approx(2 / 3)
+    # Room for everything: every sentence, the other report's tolls with them.
+    assert roomy.own_read == 1 and roomy.own_casualty_read == 6
+    assert roomy.padding_casualty_read > 0 and roomy.articles_with_padding_casualty == 2
+
+
+def test_selection_only_needs_long(dataset):
+    result = CliRunner().invoke(cli.app, ["eval", str(dataset), "--selection-only"])
+    assert result.exit_code == 1
+    assert "--selection-only needs --long" in result.output
