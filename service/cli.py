@@ -499,9 +499,9 @@ def evaluate_dataset(
         typer.Option(
             min=100,
             help="With --selection-only: the article tokens the model reads (estimated; the "
-            "bundled model has about 5,100).",
+            "bundled model has about 4,700).",
         ),
-    ] = 5100,
+    ] = 4700,
 ) -> None:
     """Send every article through the service (refresh=true), write and score the predictions."""
     from service.app import configure_logging
