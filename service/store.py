@@ -23,7 +23,7 @@ import hashlib
 import os
 import re
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -33,16 +33,20 @@ from typing import Any, Literal
 import orjson
 from sqlalchemy import (
     ColumnElement,
+    Double,
     Engine,
     LargeBinary,
     Table,
     bindparam,
+    cast,
     column,
     event,
     func,
+    literal,
     literal_column,
     table,
     text,
+    true,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -297,7 +301,10 @@ MIGRATION_LOCK = int.from_bytes(
     hashlib.sha256(b"incident-summarizer/migrate").digest()[:8], "big", signed=True
 )
 
-_FTS = table("summaries_fts", column("id"))
+_FTS = table("summaries_fts", column("rowid"), column("id"))
+# A search joins the best SEARCH_WIDENING x (page + 1) matches to their records first, and
+# that many times more each time the filters leave less than a page (see _search_sqlite).
+SEARCH_WIDENING = 8
 _SEARCH_VECTOR: ColumnElement[Any] = literal_column("summaries.search")
 
 
@@ -604,10 +611,37 @@ class Store:
         terms = SearchTerms.parse(query.q) if query.q else None
         if terms is not None and terms.empty:
             return [], None  # nothing searchable in q (punctuation only): nothing matches
-        score: ColumnElement[float] | None = None
-        stmt: Any = select(SummaryRow.body, SummaryRow.created_at, SummaryRow.id)
-        if terms is not None:
-            stmt, score = self._search(stmt, terms)
+        after = decode_cursor(query.cursor) if query.cursor else None
+        if after is not None and (terms is None) != (after[2] is None):
+            raise InvalidInput("cursor belongs to a listing with a different q")
+        records: Any = select(SummaryRow.body, SummaryRow.created_at, SummaryRow.id)
+        if terms is None:
+            stmt = self._narrow(records, query, after, None)
+            rows = self._rows(stmt.order_by(*_NEWEST).limit(query.limit + 1))
+        elif self.backend == "sqlite":
+            rows = self._search_sqlite(query, terms, after)
+        else:
+            stmt, score = self._search(records, terms)
+            rows = self._rows(_ranked(self._narrow(stmt, query, after, score), score, query.limit))
+        page = rows[: query.limit]
+        cursor = None
+        if len(rows) > query.limit and page:
+            last = page[-1]
+            cursor = encode_cursor(last[1], last[2], last[3] if terms is not None else None)
+        return [r[0] for r in page], cursor
+
+    def _rows(self, stmt: Any) -> Sequence[Any]:
+        with self.engine.connect() as conn:
+            return conn.execute(stmt).all()
+
+    @staticmethod
+    def _narrow(
+        stmt: Any,
+        query: ListQuery,
+        after: tuple[datetime, str, float | None] | None,
+        score: ColumnElement[float] | None,
+    ) -> Any:
+        """``stmt`` with the listing's filters and the records after the cursor."""
         if query.versions == "current":
             stmt = stmt.where(col(SummaryRow.latest) == True)  # noqa: E712 (SQL, not Python)
         if query.country_code:
@@ -620,10 +654,8 @@ class Store:
             stmt = stmt.where(col(SummaryRow.event_date) >= query.since)
         if query.until:
             stmt = stmt.where(col(SummaryRow.event_date) <= query.until)
-        if query.cursor:
-            created, last_id, last_score = decode_cursor(query.cursor)
-            if (score is None) != (last_score is None):
-                raise InvalidInput("cursor belongs to a listing with a different q")
+        if after is not None:
+            created, last_id, last_score = after
             older = or_(
                 SummaryRow.created_at < created,
                 (SummaryRow.created_at == created) & (SummaryRow.id < last_id),
@@ -631,49 +663,118 @@ class Store:
             if score is not None:
                 older = or_(score < last_score, (score == last_score) & older)
             stmt = stmt.where(older)
-        order: list[Any] = [col(SummaryRow.created_at).desc(), col(SummaryRow.id).desc()]
-        if score is not None:
-            # Rank the matches on their keys alone, then read the bodies of one page: sorting
-            # thousands of matches with their 2 KB bodies attached cost most of the time.
-            ranked = (
-                stmt.with_only_columns(
-                    col(SummaryRow.id), col(SummaryRow.created_at), score.label("score")
-                )
-                .order_by(score.desc(), *order)
-                .limit(query.limit + 1)
-                .subquery("ranked")
-            )
-            stmt = (
-                select(SummaryRow.body, ranked.c.created_at, ranked.c.id, ranked.c.score)
-                .join(ranked, col(SummaryRow.id) == ranked.c.id)
-                .order_by(ranked.c.score.desc(), ranked.c.created_at.desc(), ranked.c.id.desc())
-            )
-        else:
-            stmt = stmt.order_by(*order).limit(query.limit + 1)
-        with self.engine.connect() as conn:
-            rows: Any = conn.execute(stmt).all()
-        page = rows[: query.limit]
-        more = len(rows) > query.limit
-        cursor = None
-        if more and page:
-            last = page[-1]
-            cursor = encode_cursor(last[1], last[2], last[3] if score is not None else None)
-        return [r[0] for r in page], cursor
+        return stmt
 
     def _search(self, stmt: Any, terms: SearchTerms) -> tuple[Any, ColumnElement[float]]:
         """``stmt`` narrowed to the records matching ``terms``, and their score (higher is
-        better): bm25 over the FTS5 table on SQLite, ``ts_rank`` on PostgreSQL."""
-        if self.backend == "postgresql":
-            query = func.to_tsquery(literal_column("'simple'"), terms.tsquery())
-            stmt = stmt.where(_SEARCH_VECTOR.op("@@")(query))
-            return stmt, func.ts_rank(_SEARCH_VECTOR, query)
-        if self.backend != "sqlite":
+        better), on PostgreSQL: ``ts_rank`` over the ``tsvector`` column. The rank needs the
+        record's ``tsvector``, so every match is read from the table whatever the plan: there
+        is no cheaper first cut to make here (see ``_search_sqlite``)."""
+        if self.backend != "postgresql":
             raise InvalidInput("text search needs SQLite or PostgreSQL")
-        stmt = stmt.join(_FTS, _FTS.c.id == SummaryRow.id).where(
+        query = func.to_tsquery(literal_column("'simple'"), terms.tsquery())
+        stmt = stmt.where(_SEARCH_VECTOR.op("@@")(query))
+        # ts_rank is a float4; widened to float8 so the score in a cursor is the exact value
+        # the next page compares with (read as float4, 0.6383234 came back and matched no row).
+        return stmt, cast(func.ts_rank(_SEARCH_VECTOR, query), Double)
+
+    def _search_sqlite(
+        self, query: ListQuery, terms: SearchTerms, after: tuple[datetime, str, float | None] | None
+    ) -> Sequence[Any]:
+        """A page of a search on SQLite, ranked in the FTS5 index before any record is read.
+
+        Joining a match to its record costs far more than ranking it in the index, so only the
+        best ``k`` matches, with every match tied with the k-th, are joined and filtered. Any
+        match left out scores lower than all of those, so when a page and one more survive the
+        filters they are the unbounded query's. When fewer survive and the index cut some
+        matches, ``k`` grows, ending with every match."""
+        k: int | None = SEARCH_WIDENING * (query.limit + 1)
+        while True:
+            matched, rows = self._sqlite_best(query, terms, after, k)
+            if k is None or len(rows) > query.limit or matched <= k:
+                return rows
+            k = k * SEARCH_WIDENING if k * SEARCH_WIDENING < matched else None
+
+    def _sqlite_best(
+        self,
+        query: ListQuery,
+        terms: SearchTerms,
+        after: tuple[datetime, str, float | None] | None,
+        k: int | None,
+    ) -> tuple[int, Sequence[Any]]:
+        """The number of index matches after the cursor's score, and the page (plus one) made
+        from the best ``k`` of them and their ties (every match when ``k`` is None)."""
+        # Column weights: id (not indexed), headline, summary, place, perpetrators.
+        rank = func.bm25(literal_column("summaries_fts"), 0.0, 4.0, 1.0, 2.0, 2.0)  # lower: better
+        matching = select(_FTS.c.rowid, rank.label("rank")).where(
             text("summaries_fts MATCH :fts").bindparams(fts=terms.fts5())
         )
-        # Column weights: id (not indexed), headline, summary, place, perpetrators.
-        return stmt, -func.bm25(literal_column("summaries_fts"), 0.0, 4.0, 1.0, 2.0, 2.0)
+        if after is not None:
+            # The cursor's score, checked in the index; the full (score, created_at, id)
+            # condition is checked on the records.
+            matching = matching.where(-rank <= after[2])
+        # Ranked once, read three times: the k-th rank, the best matches, their number.
+        hits = matching.cte("hits").prefix_with("MATERIALIZED")
+        # Each best match's record id, looked up by the index's rowid (a join would let the
+        # planner scan the whole index for it).
+        hit = _FTS.alias("hit")
+        record_id = select(hit.c.id).where(hit.c.rowid == hits.c.rowid).scalar_subquery()
+        best: Any = select(record_id.label("id"), hits.c.rank)
+        if k is not None:
+            kth = select(hits.c.rank).order_by(hits.c.rank).limit(1).offset(k - 1)
+            # Fewer than k matches: no k-th, every match is among the best.
+            best = best.where(hits.c.rank <= func.coalesce(kth.scalar_subquery(), hits.c.rank))
+        # Materialized too, so the planner reads the records of these matches alone.
+        best = best.cte("best").prefix_with("MATERIALIZED")
+        score = -best.c.rank
+        stmt = (
+            select(SummaryRow.body, SummaryRow.created_at, SummaryRow.id)
+            .select_from(best)
+            .join(SummaryRow, col(SummaryRow.id) == best.c.id)
+        )
+        keys = _best_keys(self._narrow(stmt, query, after, score), score, query.limit)
+        ranked = keys.cte("ranked").prefix_with("MATERIALIZED")
+        # Built on one constant row, so the count comes back even when no record survives the
+        # filters. (Counted in a FROM subquery instead, the planner would build a Bloom filter
+        # over every record's id: 100 ms at 100,000 records.)
+        matched = select(func.count()).select_from(hits).scalar_subquery()
+        one = select(literal(1).label("one")).subquery("one")
+        together = (
+            select(matched.label("matched"))
+            .add_columns(col(SummaryRow.body), ranked.c.created_at, ranked.c.id, ranked.c.score)
+            .select_from(
+                one.outerjoin(ranked, true()).outerjoin(
+                    SummaryRow, col(SummaryRow.id) == ranked.c.id
+                )
+            )
+            .order_by(ranked.c.score.desc(), ranked.c.created_at.desc(), ranked.c.id.desc())
+        )
+        rows = self._rows(together)
+        return rows[0].matched, [r[1:] for r in rows if r.id is not None]
+
+
+_NEWEST = (col(SummaryRow.created_at).desc(), col(SummaryRow.id).desc())
+
+
+def _best_keys(stmt: Any, score: ColumnElement[float], limit: int) -> Any:
+    """The keys of ``stmt``'s best ``limit + 1`` records: id, created_at, score."""
+    return (
+        stmt.with_only_columns(col(SummaryRow.id), col(SummaryRow.created_at), score.label("score"))
+        .order_by(score.desc(), *_NEWEST)
+        .limit(limit + 1)
+    )
+
+
+def _ranked(stmt: Any, score: ColumnElement[float], limit: int) -> Any:
+    """The best ``limit + 1`` of ``stmt``'s records: body, created_at, id, score."""
+    # Rank the matches on their keys alone, then read the bodies of one page: sorting
+    # thousands of matches with their 2 KB bodies attached cost most of the time.
+    ranked = _best_keys(stmt, score, limit).subquery("ranked")
+    return (
+        select(SummaryRow.body, ranked.c.created_at, ranked.c.id, ranked.c.score)
+        .join(ranked, col(SummaryRow.id) == ranked.c.id)
+        .order_by(ranked.c.score.desc(), ranked.c.created_at.desc(), ranked.c.id.desc())
+    )
 
 
 def _upsert(stmt: Any) -> Any:

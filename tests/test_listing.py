@@ -218,3 +218,85 @@ async def test_a_nul_character_is_stored_served_and_refused_where_it_is_no_key(m
     assert [i["id"] for i in listed.json()["items"]] == [made.json()["id"]]
     assert missing.status_code == 404
     assert bad_cursor.status_code == 422
+
+
+def _every_page(store: Store, q: str, limit: int, **filters: Any) -> list[list[str]]:
+    pages, cursor = [], None
+    while True:
+        bodies, cursor = store.list(ListQuery(q=q, limit=limit, cursor=cursor, **filters))
+        pages.append([orjson.loads(b)["id"] for b in bodies])
+        if cursor is None:
+            return pages
+
+
+def _convoys(store: Store, n: int) -> None:
+    """``n`` records with "convoy": their texts differ in length (scores differ) and repeat
+    every 7 records (ties in score, broken by the newest first). Every 10th is in France,
+    among the lowest scores; every 4th is an older record of the next one's article."""
+    for i in range(n):
+        row = _row(
+            i,
+            headline="Convoy hit" + " near the road" * (i % 7),
+            summary="Convoy moved." + " It was quiet." * (i % 3),
+            place=None,
+            perpetrators=None,
+        )
+        row.country_code = "FR" if i % 10 == 0 else "IQ"
+        if i % 4 == 0:
+            row.content_sha256 = f"{i + 1:064x}"
+        store.put(row)
+
+
+def test_a_common_word_pages_as_the_unbounded_query_ranks(store: Store):
+    """Only the best few matches are joined to their records at first; the pages, their
+    order and their cursors are those of ranking every match, ties included."""
+    _convoys(store, 120)
+    # Pages of 100 rank all 120 matches (more candidates than matches): the reference.
+    everything = [i for p in _every_page(store, "convoy", 100, versions="all") for i in p]
+    assert len(everything) == 120
+    current = [i for i in everything if int(i[1:]) % 4 != 0]
+    assert [i for p in _every_page(store, "convoy", 100) for i in p] == current
+    # Ties: records of the same text score the same; the newest comes first.
+    same_text = [i for i in everything if int(i[1:]) % 21 == 0]
+    assert same_text == sorted(same_text, key=lambda i: -int(i[1:]))
+    for limit in (1, 2, 3, 7):
+        pages = _every_page(store, "convoy", limit, versions="all")
+        assert [i for p in pages for i in p] == everything
+        assert all(len(p) == limit for p in pages[:-1])
+        assert [i for p in _every_page(store, "convoy", limit) for i in p] == current
+    # France holds 12 matches, mostly ranked low: the first candidates hold too few of them,
+    # so the candidates widen until the page is full.
+    france = _ids(store, "convoy", versions="all", country_code="FR")
+    assert len(france) == 12
+    for limit in (1, 2, 5):
+        pages = _every_page(store, "convoy", limit, versions="all", country_code="FR")
+        assert [i for p in pages for i in p] == france
+        assert all(len(p) == limit for p in pages[:-1])
+    # Each article's newest record only, a filter on the record rather than on the index.
+    newest = _ids(store, "convoy", country_code="FR")
+    assert newest == [i for i in france if int(i[1:]) % 4 != 0]
+    assert [i for p in _every_page(store, "convoy", 2, country_code="FR") for i in p] == newest
+
+
+def test_ties_across_the_candidates_come_newest_first(store: Store):
+    """40 records of one text score the same: the first candidates (fewer than 40) are not
+    taken in whatever order the index holds them, the newest come first."""
+    for i in range(40):
+        store.put(_row(i, headline="Convoy hit", summary="Quiet.", place=None, perpetrators=None))
+    newest_first = [f"r{i}" for i in reversed(range(40))]
+    for limit in (1, 2, 3):
+        assert [i for p in _every_page(store, "convoy", limit) for i in p] == newest_first
+
+
+def test_a_filter_no_candidate_passes_still_finds_the_records_below(store: Store):
+    _convoys(store, 60)
+    # The lowest score of all (a long summary, the word in it only) and the oldest.
+    old = _row(
+        1000, headline="Report", summary="Convoy " + "moved " * 30, place=None, perpetrators=None
+    )
+    old.created_at = datetime(2020, 1, 1, tzinfo=UTC)
+    old.country_code = "DE"
+    store.put(old)
+    assert _ids(store, "convoy", versions="all")[-1] == "r1000"
+    assert _ids(store, "convoy", country_code="DE") == ["r1000"]
+    assert store.list(ListQuery(q="convoy", limit=1, country_code="DE")) == ([old.body], None)
