@@ -177,7 +177,7 @@ async def test_an_article_the_model_cannot_answer_fails_alone(make_settings):
 
 async def test_cancel_stops_what_has_not_started(make_settings):
     llm = ScriptedLLM(model_answer, delay=0.3)
-    settings = make_settings(batch_concurrency=1, worker_concurrency=1)
+    settings = make_settings(batch_concurrency=1, worker_concurrency=1, worker_prefetch=0)
     async with batch_service(settings, llm) as client:
         items = [article(n, tag="cancel") for n in range(8)]
         submitted = (await client.post("/v1/batches", json={"items": items})).json()
@@ -204,7 +204,7 @@ async def test_cancel_stops_what_has_not_started(make_settings):
 
 async def test_a_batch_with_nothing_in_work_is_cancelled_at_once(make_settings):
     llm = ScriptedLLM(model_answer, delay=0.3)
-    settings = make_settings(batch_concurrency=1, worker_concurrency=1)
+    settings = make_settings(batch_concurrency=1, worker_concurrency=1, worker_prefetch=0)
     async with batch_service(settings, llm) as client:
         first = await client.post("/v1/batches", json={"items": [article(1, tag="ahead")]})
         while llm.calls == 0:
@@ -226,7 +226,7 @@ async def test_a_large_batch_leaves_the_queue_planned_for_its_size(make_settings
 
     from service.queue import ANALYZE_AFTER
 
-    settings = make_settings(worker_concurrency=1)
+    settings = make_settings(worker_concurrency=1, worker_prefetch=0)
     if settings.database_url is None:
         pytest.skip("SQLite has no job queue: the API process claims items in batch_items")
     llm = ScriptedLLM(model_answer)
@@ -352,7 +352,9 @@ async def test_a_webhook_that_keeps_failing_gives_up(make_settings):
 
 async def test_the_webhook_of_a_cancelled_batch_waits_for_the_articles_in_work(make_settings):
     llm = ScriptedLLM(model_answer, delay=0.4)
-    settings = make_settings(**WEBHOOKS, batch_concurrency=1, worker_concurrency=1)
+    settings = make_settings(
+        **WEBHOOKS, batch_concurrency=1, worker_concurrency=1, worker_prefetch=0
+    )
     with receiver([204]) as (url, received):
         async with batch_service(settings, llm) as client:
             items = [article(n, tag="hook-cancel") for n in range(5)]
