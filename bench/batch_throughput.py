@@ -2,7 +2,7 @@
 1, 2 and 4 ``incident-summarizer worker`` processes, and SQLite in-process for comparison.
 
     uv run python -m bench.batch_throughput [--items 10000] [--workers 1,2,4] \
-        [--concurrency 32] [--delay 0.5] [--backends postgresql,sqlite] [--no-write]
+        [--concurrency 32] [--delay 0.5] [--prefetch N] [--backends postgresql,sqlite] [--no-write]
 
 Each configuration is a stack of its own, every part in its own process, all on loopback:
 
@@ -198,6 +198,8 @@ def stack(
             "SUMMARIZER_WORKER_CONCURRENCY": str(args.concurrency),
             "SUMMARIZER_BATCH_CONCURRENCY": str(args.concurrency),
         }
+        if args.prefetch is not None:
+            settings["SUMMARIZER_WORKER_PREFETCH"] = str(args.prefetch)
         if backend == "postgresql":
             settings["SUMMARIZER_DATABASE_URL"] = stack.enter_context(postgres_database())
         api_cmd = [sys.executable, "-m", "service.cli", "serve", "--port", str(free_port())]
@@ -367,7 +369,13 @@ def render(results: list[Result], args: argparse.Namespace, command: str, load: 
             "- Model server: `python -m tests.scripted_openai --mode ok --delay "
             f"{args.delay:g}` in its own process.",
             "- Service: `incident-summarizer serve` and N `incident-summarizer worker` "
-            f"processes (`SUMMARIZER_WORKER_CONCURRENCY={args.concurrency}`) on a new "
+            f"processes (`SUMMARIZER_WORKER_CONCURRENCY={args.concurrency}`"
+            + (
+                f", `SUMMARIZER_WORKER_PREFETCH={args.prefetch}`"
+                if args.prefetch is not None
+                else ""
+            )
+            + ") on a new "
             "PostgreSQL database on the local server; on SQLite `serve` alone "
             f"(`SUMMARIZER_BATCH_CONCURRENCY={args.concurrency}`). Default settings otherwise "
             "(log level INFO). Each stack runs a warm-up batch first.",
@@ -400,6 +408,12 @@ def main(argv: list[str] | None = None) -> str:
     parser.add_argument("--workers", default="1,2,4", help="PostgreSQL worker processes")
     parser.add_argument("--concurrency", type=int, default=32, help="articles at once, each")
     parser.add_argument("--delay", type=float, default=0.5, help="the model server's delay (s)")
+    parser.add_argument(
+        "--prefetch",
+        type=int,
+        default=None,
+        help="SUMMARIZER_WORKER_PREFETCH of each worker (default: the setting's own)",
+    )
     parser.add_argument("--backends", default="postgresql,sqlite")
     parser.add_argument("--direct-seconds", type=float, default=10.0)
     parser.add_argument("--wait-idle", type=float, default=30.0, metavar="S")
