@@ -15,8 +15,7 @@ from typing import Any
 
 from service.article import read_article
 from service.evaluate import padded
-from service.languages import reports_casualties
-from service.passages import estimate_tokens, read_within
+from service.passages import estimate_tokens, read_within, reports_any_casualty
 
 
 @dataclass(frozen=True)
@@ -36,10 +35,6 @@ class SelectionCheck:
             f"| {self.own_casualty_read} of {self.own_casualty} | {self.padding_read:.1f} "
             f"| {self.padding_casualty_read:.1f} | {self.articles_with_padding_casualty} |"
         )
-
-
-def _casualties(text: str, language: str | None) -> bool:
-    return any(reports_casualties(text, language, kind) for kind in ("killed", "injured"))
 
 
 def selection_check(
@@ -66,11 +61,11 @@ def selection_check(
             own = [s for s in text.sentences if s.start < own_end]
             own_shares.append(sum(s.start in chosen for s in own) / max(1, len(own)))
             for sentence in own:
-                if _casualties(sentence.text, language):
+                if reports_any_casualty(sentence.text, language):
                     own_casualty += 1
                     own_casualty_read += sentence.start in chosen
             others = [s for s in read.sentences if s.start >= own_end]
-            casualty = sum(_casualties(s.text, language) for s in others)
+            casualty = sum(reports_any_casualty(s.text, language) for s in others)
             padding_read += len(others)
             padding_casualty_read += casualty
             with_padding_casualty += casualty > 0

@@ -101,7 +101,7 @@ def select(
 
 def score(text: str, language: str | None, names: frozenset[str]) -> float:
     """How likely a sentence is to report the incident."""
-    casualty = any(reports_casualties(text, language, kind) for kind in ("killed", "injured"))
+    casualty = reports_any_casualty(text, language)
     figures = bool(numbers_in(text, language))
     value = CASUALTY * casualty
     if figures:
@@ -110,6 +110,11 @@ def score(text: str, language: str | None, names: frozenset[str]) -> float:
         value += DATE
     shared = len(set(_capitalised(text)) & names)
     return value + NAME * min(shared, MAX_NAMES)
+
+
+def reports_any_casualty(text: str, language: str | None) -> bool:
+    """Whether a sentence has a word of death or of injury in ``language``."""
+    return any(reports_casualties(text, language, kind) for kind in ("killed", "injured"))
 
 
 def history(text: str, now: int | None) -> bool:
