@@ -50,6 +50,16 @@ class Settings(BaseSettings):
         description="Characters of the article's first sentences the relevance call reads "
         "(at least two sentences): news reports its incident in the lead.",
     )
+    min_incident_probability: float = Field(
+        default=0.7,
+        ge=0.0,
+        le=1.0,
+        description="The relevance call must name an incident's kind with at least this "
+        "probability (its incident kinds' share of the alternatives at the kind's first "
+        "token, from the server's log-probabilities); below it the article is ordinary news "
+        "and the record call is not made. 0 asks for no log-probabilities (a server "
+        "without them is judged on its answer alone either way).",
+    )
     stale_event_days: int | None = Field(
         default=60,
         ge=0,

@@ -419,7 +419,9 @@ async def predict_ablation(
                     )
                 else:
                     model_answers = await summarizer.answers(
-                        article, time.monotonic() + settings.request_deadline_s
+                        article,
+                        time.monotonic() + settings.request_deadline_s,
+                        ask_when_unsure=True,
                     )
                     if book is not None:
                         book.put(key, Recorded(model_answers.relevance, model_answers.record))

@@ -40,6 +40,7 @@ from service.errors import (
     ModelUnavailable,
     SummarizerError,
 )
+from service.kind_odds import TOP_LOGPROBS, KindOdds, kind_odds
 from service.prompts import PromptSet, Task
 
 log = logging.getLogger("service.extract")
@@ -117,6 +118,8 @@ class Answer(Generic[M]):
     value: M
     usage: Usage
     repairs: list[str]
+    # A relevance answer's odds of naming an incident, when the server sent log-probabilities.
+    odds: KindOdds | None = None
 
 
 _attempts: contextvars.ContextVar[list[int] | None] = contextvars.ContextVar(
@@ -183,6 +186,10 @@ class Extractor:
             if task == "relevance"
             else (settings.max_tokens)
         )
+        # The relevance answer's alternatives say how sure it is (``service.kind_odds``).
+        weigh = task == "relevance" and settings.min_incident_probability > 0
+        extra: dict[str, Any] = {"logprobs": True, "top_logprobs": TOP_LOGPROBS} if weigh else {}
+        completion: Any = None
         try:
             async with asyncio.timeout_at(_loop_time(deadline)):
                 value, completion = await self._client.create_with_completion(
@@ -192,6 +199,7 @@ class Extractor:
                     max_retries=settings.attempts - 1,
                     max_tokens=max_tokens,
                     temperature=settings.llm_temperature,
+                    **extra,
                 )
             total = getattr(value, "_total_usage", None) or completion.usage
         except TimeoutError as exc:
@@ -220,7 +228,11 @@ class Extractor:
             upstream_calls=len(calls),
             latency_ms=round((time.monotonic() - started) * 1000),
         )
-        return Answer(value=cast(M, value), usage=usage, repairs=repairs)
+        odds = None
+        if weigh and completion is not None and not repairs:
+            logprobs = getattr(completion.choices[0], "logprobs", None)
+            odds = kind_odds(getattr(logprobs, "content", None))
+        return Answer(value=cast(M, value), usage=usage, repairs=repairs, odds=odds)
 
     def _salvage_cut_off(self, exc: IncompleteOutputException, response_model: type[M]) -> M:
         content = _content(exc.last_completion)

@@ -106,6 +106,31 @@ class GreedyGrammar:
             self._sampler = None
 
 
+@dataclass(frozen=True)
+class TokenLogprob:
+    """A picked token's log-probability under the model (before the grammar's mask, as model
+    servers report it), and the ``top`` most probable tokens with theirs."""
+
+    token: int
+    logprob: float
+    top: tuple[tuple[int, float], ...]
+
+
+def token_logprob(logits: np.ndarray, token: int, top: int) -> TokenLogprob:
+    scores = logits.astype(np.float64)
+    peak = scores.max()
+    log_total = peak + math.log(float(np.exp(scores - peak).sum()))
+    best: np.ndarray = np.empty(0, dtype=np.int64)
+    if top > 0:
+        best = np.argpartition(scores, -top)[-top:]
+        best = best[np.argsort(-scores[best], kind="stable")]
+    return TokenLogprob(
+        token=token,
+        logprob=float(scores[token] - log_total),
+        top=tuple((int(t), float(scores[t] - log_total)) for t in best),
+    )
+
+
 @dataclass
 class DraftStats:
     """One completion's drafting: tokens proposed, kept, and batches evaluated with a draft."""
@@ -177,6 +202,14 @@ class GreedyGrammarLlama(Llama):
     last_grammar_steps: tuple[int, int] = (0, 0)  # (tokens picked, full-vocabulary masks)
     _draft_outputs = 0  # draft tokens in the next batch: their logits are wanted too
     draft_stats = DraftStats()
+    # Log-probabilities kept for each picked token, with this many best alternatives (OpenAI's
+    # ``top_logprobs``); None keeps none. Set per completion by the caller.
+    top_logprobs: int | None = None
+    picked_logprobs: list[TokenLogprob]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.picked_logprobs = []
+        super().__init__(*args, **kwargs)
 
     def _init_sampler(self, **kwargs: Any) -> Any:  # type: ignore[override]
         # ``generate`` calls this once per completion, with the sampling parameters.
@@ -194,6 +227,7 @@ class GreedyGrammarLlama(Llama):
             kwargs["grammar"] = None
         self.draft_stats = DraftStats()
         self._draft_outputs = 0
+        self.picked_logprobs = []
         return super()._init_sampler(**kwargs)
 
     def eval(self, tokens: Sequence[int]) -> None:
@@ -222,7 +256,10 @@ class GreedyGrammarLlama(Llama):
         idx = kwargs.get("idx")
         ridx = idx - self.n_tokens if idx is not None else -1
         pointer = llama_cpp.llama_get_logits_ith(self._ctx.ctx, ridx)
-        token = greedy.pick(np.ctypeslib.as_array(pointer, shape=(self._n_vocab,)))
+        logits = np.ctypeslib.as_array(pointer, shape=(self._n_vocab,))
+        token = greedy.pick(logits)
+        if self.top_logprobs is not None:
+            self.picked_logprobs.append(token_logprob(logits, token, self.top_logprobs))
         self.last_grammar_steps = (greedy.steps, greedy.full_masks)
         if idx is not None and idx + 1 < self.n_tokens and self.input_ids[idx + 1] == token:
             self.draft_stats.accepted += 1  # the drafted token was the model's own pick

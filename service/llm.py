@@ -241,6 +241,53 @@ class StructuredOutputTransport(httpx.AsyncBaseTransport):
         await self._inner.aclose()
 
 
+class LogprobsTransport(httpx.AsyncBaseTransport):
+    """Ask for log-probabilities only from a server that gives them.
+
+    The relevance call asks for ``logprobs`` (``service.kind_odds``). A server that refuses a
+    request naming them (an error answer whose text says ``logprobs``) gets the request again
+    without them, and no request asks for them from then on: its relevance answers are judged
+    on their kind alone.
+    """
+
+    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+        self._inner = inner
+        self.supported = True
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        body = _json_body(request)
+        if body is None or "logprobs" not in body:
+            return await self._inner.handle_async_request(request)
+        if not self.supported:
+            return await self._inner.handle_async_request(_without_logprobs(request, body))
+        response = await self._inner.handle_async_request(request)
+        if response.status_code < 400:
+            return response
+        try:
+            content = await response.aread()
+        finally:
+            await response.aclose()
+        if response.status_code in (400, 422, 500, 501) and b"logprobs" in content:
+            log.warning(
+                "the model server refused logprobs; relevance answers are judged on their kind "
+                "alone from now on (SUMMARIZER_MIN_INCIDENT_PROBABILITY=0 says so up front)",
+                extra={"upstream": str(request.url), "upstream_error": upstream_message(content)},
+            )
+            self.supported = False
+            return await self._inner.handle_async_request(_without_logprobs(request, body))
+        return httpx.Response(
+            response.status_code, headers=response.headers, content=content, request=request
+        )
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+def _without_logprobs(request: httpx.Request, body: dict[str, object]) -> httpx.Request:
+    kept = {k: v for k, v in body.items() if k not in ("logprobs", "top_logprobs")}
+    return _with_body(request, kept)
+
+
 def _json_body(request: httpx.Request) -> dict[str, object] | None:
     if request.method != "POST" or not request.url.path.endswith("/chat/completions"):
         return None
@@ -265,13 +312,18 @@ def _as_json_object(
     # That server also penalises repeated tokens by default (repeat_penalty 1.1), which other
     # servers do not: a record repeats names and figures by design, and greedy decoding is
     # what the service asks for.
-    content = orjson.dumps(
+    return _with_body(
+        request,
         {
             "repeat_penalty": 1.0,
             **(body or {}),
             "response_format": {"type": "json_object", "schema": schema},
-        }
+        },
     )
+
+
+def _with_body(request: httpx.Request, body: dict[str, object]) -> httpx.Request:
+    content = orjson.dumps(body)
     headers = httpx.Headers(request.headers)
     headers["content-length"] = str(len(content))
     return httpx.Request(
@@ -322,6 +374,7 @@ def build_client(
         # connection for each request, which cost more CPU per call than the rest of a miss
         # with a few hundred calls in flight (BENCHMARKS.md).
         transport = AiohttpHTTPTransport(limits=limits)
+    transport = LogprobsTransport(transport)
     dialects = {"json_schema": "json_schema", "json_object": "json_object", "auto": None}
     if settings.llm_mode in dialects:
         transport = StructuredOutputTransport(transport, dialect=dialects[settings.llm_mode])

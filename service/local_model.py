@@ -22,12 +22,15 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 
 from service.config import BUNDLED_MODEL_NAME, Settings
 from service.errors import ModelFileError
+
+if TYPE_CHECKING:
+    from service.greedy_grammar import TokenLogprob
 
 log = logging.getLogger("service.local_model")
 
@@ -201,8 +204,11 @@ class LocalModel:
         max_tokens: int,
         temperature: float,
         should_stop: Callable[[], bool],
+        top_logprobs: int | None = None,
     ) -> dict[str, Any]:
-        """One chat completion in OpenAI's response shape.
+        """One chat completion in OpenAI's response shape; with ``top_logprobs`` (0 or more),
+        each token's log-probability and its most probable alternatives, as OpenAI's
+        ``logprobs`` (kept for greedy, grammar-constrained completions only).
 
         The chat template is applied here and the text completed with ``create_completion``,
         because only that call takes a stopping criterion: it is how an abandoned request stops
@@ -214,38 +220,62 @@ class LocalModel:
         prompt = self._formatter(messages=messages)
         eos = self.llama.token_eos()
 
-        def generate() -> tuple[Any, float]:
+        def generate() -> tuple[Any, float, list[TokenLogprob]]:
             started = time.perf_counter()
-            result = self.llama.create_completion(
-                prompt=prompt.prompt,
-                grammar=grammar,
-                max_tokens=max_tokens,
-                temperature=temperature,
-                seed=0,
-                stop=prompt.stop,
-                stopping_criteria=StoppingCriteriaList(
-                    [lambda ids, _logits: ids[-1] == eos or should_stop()]
-                ),
-            )
-            return result, time.perf_counter() - started
+            self.llama.top_logprobs = top_logprobs
+            try:
+                result = self.llama.create_completion(
+                    prompt=prompt.prompt,
+                    grammar=grammar,
+                    max_tokens=max_tokens,
+                    temperature=temperature,
+                    seed=0,
+                    stop=prompt.stop,
+                    stopping_criteria=StoppingCriteriaList(
+                        [lambda ids, _logits: ids[-1] == eos or should_stop()]
+                    ),
+                )
+                picked = self.llama.picked_logprobs
+            finally:
+                self.llama.top_logprobs = None
+                self.llama.picked_logprobs = []
+            return result, time.perf_counter() - started, picked
 
-        result, seconds = self.run(generate)
+        result, seconds, picked = self.run(generate)
         choice = result["choices"][0]
+        message: dict[str, Any] = {
+            "index": 0,
+            "message": {"role": "assistant", "content": choice["text"]},
+            "finish_reason": choice["finish_reason"] or "stop",
+        }
+        if top_logprobs is not None:
+            message["logprobs"] = {"content": self._logprobs_content(picked, eos)}
         return {
             "id": result["id"].replace("cmpl-", "chatcmpl-"),
             "object": "chat.completion",
             "created": result["created"],
             "model": BUNDLED_MODEL_NAME,
-            "choices": [
-                {
-                    "index": 0,
-                    "message": {"role": "assistant", "content": choice["text"]},
-                    "finish_reason": choice["finish_reason"] or "stop",
-                }
-            ],
+            "choices": [message],
             "usage": result["usage"],
             "timings": {"seconds": seconds},
         }
+
+    def _logprobs_content(self, picked: list[TokenLogprob], eos: int) -> list[dict[str, Any]]:
+        """OpenAI's ``logprobs.content``: a token's text, its bytes and its log-probability."""
+
+        def entry(token: int, logprob: float) -> dict[str, Any]:
+            raw = self.llama.detokenize([token])
+            return {
+                "token": raw.decode("utf-8", errors="replace"),
+                "bytes": list(raw),
+                "logprob": logprob,
+            }
+
+        return [
+            {**entry(p.token, p.logprob), "top_logprobs": [entry(t, lp) for t, lp in p.top]}
+            for p in picked
+            if p.token != eos
+        ]
 
     def warm_up(self, system_prompt: str, *, state_dir: Path | None = None) -> float:
         """Evaluate the fixed system prompt once so later requests reuse its KV state.
@@ -418,6 +448,9 @@ class LocalModelTransport(httpx.AsyncBaseTransport):
                         ),
                         temperature=float(body.get("temperature") or 0.0),
                         should_stop=should_stop,
+                        top_logprobs=(
+                            int(body.get("top_logprobs") or 0) if body.get("logprobs") else None
+                        ),
                     )
                 )
             )

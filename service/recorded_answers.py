@@ -18,6 +18,7 @@ import orjson
 
 from schemas.incident import IncidentDraft, RelevanceAnswer
 from service.extract import Answer, Usage
+from service.kind_odds import KindOdds
 
 
 def answer_key(
@@ -43,6 +44,7 @@ def _answer_json(answer: Answer[Any] | None) -> dict[str, Any] | None:
         "value": answer.value.model_dump(mode="json"),
         "usage": dataclasses.asdict(answer.usage),
         "repairs": answer.repairs,
+        "odds": answer.odds.as_json() if answer.odds else None,
     }
 
 
@@ -53,6 +55,7 @@ def _answer_of(data: dict[str, Any] | None, model: type[Any]) -> Answer[Any] | N
         value=model.model_validate(data["value"]),
         usage=Usage(**data["usage"]),
         repairs=list(data["repairs"]),
+        odds=KindOdds.from_json(data.get("odds")),
     )
 
 

@@ -49,6 +49,7 @@ from service.fetch import Fetcher
 from service.language import detect_language
 from service.metrics import Metrics
 from service.pipeline import RULES_VERSION, Context, StepOutcome
+from service.pipeline.relevance import unsure
 from service.source_version import source_digest
 from service.store import Store, SummaryRow, search_fields, utcnow
 
@@ -488,12 +489,11 @@ class Summarizer:
         )
         return self._within_budget(text)
 
-    async def relevance(self, article: Article, deadline: float) -> RelevanceAnswer:
+    async def relevance(self, article: Article, deadline: float) -> Answer[RelevanceAnswer]:
         """The gate's answer alone (what the article is), as ``answers`` asks it first."""
         text, _ = self.reading(article)
         async with self.slots.hold(deadline):
-            gate = await self._gate(article, text, deadline)
-        return gate.value
+            return await self._gate(article, text, deadline)
 
     async def _gate(
         self, article: Article, text: ArticleText, deadline: float
@@ -505,15 +505,23 @@ class Summarizer:
             deadline=deadline,
         )
 
-    async def answers(self, article: Article, deadline: float) -> ModelAnswers:
-        """The model's answers for ``article``: what it is and, for an incident, its record."""
+    async def answers(
+        self, article: Article, deadline: float, *, ask_when_unsure: bool = False
+    ) -> ModelAnswers:
+        """The model's answers for ``article``: what it is and, for an incident, its record.
+
+        No record is asked for an incident kind the relevance call named without conviction
+        (the pipeline's ``unsure_incident`` step would set it aside), unless
+        ``ask_when_unsure``: an evaluation asks, to measure the step."""
         text, notes = self.reading(article)
         title = _shown_title(article, text)
         extractor = self._extractor
+        minimum = self._settings.min_incident_probability
         async with self.slots.hold(deadline):
             gate = await self._gate(article, text, deadline)
             draft = None
-            if category_of(gate.value.kind) is not None:
+            wanted = ask_when_unsure or not unsure(gate.odds, minimum)
+            if category_of(gate.value.kind) is not None and wanted:
                 draft = await extractor.record(
                     sentences=text.prompt(),
                     title=title,
@@ -532,10 +540,13 @@ class Summarizer:
             prompt=f"{prompts.system}\n{prompts.user_template.template}",
             example_names=prompts.example_names,
             stale_after_days=self._settings.stale_event_days,
+            min_incident_probability=self._settings.min_incident_probability,
             disabled=disabled,
         )
         record = pipeline.record_from_answers(
-            answers.relevance.value, answers.record.value if answers.record else None
+            answers.relevance.value,
+            answers.record.value if answers.record else None,
+            answers.relevance.odds,
         )
         incident, outcomes = pipeline.run(record, context)
         warnings = [*answers.notes, *answers.repairs, *pipeline.warnings_of(outcomes)]

@@ -366,9 +366,10 @@ def test_the_relevance_gate_alone_is_scored_per_file(make_settings, dataset):
     ]
     assert answers[2].error == "model_invalid_output"
     text = relevance_text(answers)
-    assert "| first.jsonl | 1/1 | 1/1 | 0 |" in text
-    assert "| second.jsonl | 0/1 | 0/0 | 1 |" in text
-    assert "| all | 1/2 | 1/1 | 1 |" in text
+    # With the odds, then on the kind alone (the scripted server sends no log-probabilities).
+    assert "| first.jsonl | 1/1 | 1/1 | 1/1, 1/1 | 0 |" in text
+    assert "| second.jsonl | 0/1 | 0/0 | 0/1, 0/0 | 1 |" in text
+    assert "| all | 1/2 | 1/1 | 1/2, 1/1 | 1 |" in text
     assert "- a3 (second.jsonl): incident answered error model_invalid_output" in text
 
 

@@ -46,6 +46,7 @@ class NamedStep:
 STEPS: tuple[NamedStep, ...] = tuple(
     NamedStep(name, step)
     for name, step in (
+        ("unsure_incident", relevance.unsure_incident),
         ("bounds", bounds.enforce_bounds),
         ("machine_text", machine_text.refuse_machine_sentences),
         ("figures", figures.check_figures),
@@ -135,7 +136,8 @@ def to_incident(record: Record) -> Incident:
 
 def _source_digest() -> str:
     roots = [Path(__file__).parent, Path(str(resources.files("service.languages")))]
-    files = [Path(__file__).parents[1] / "article.py", Path(__file__).parents[1] / "sentences.py"]
+    service = Path(__file__).parents[1]
+    files = [service / "article.py", service / "sentences.py", service / "kind_odds.py"]
     for root in roots:
         files += sorted(p for p in root.rglob("*") if p.suffix in {".py", ".toml"})
     return source_digest(files)

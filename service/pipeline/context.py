@@ -31,6 +31,7 @@ class Context:
     prompt: str  # the instructions and examples the model was sent
     example_names: tuple[str, ...]  # the invented names of its worked examples
     stale_after_days: int | None = 60
+    min_incident_probability: float = 0.0
     disabled: frozenset[str] = field(default_factory=frozenset)
 
     @property

@@ -21,6 +21,7 @@ from schemas.incident import (
     RelevanceAnswer,
     category_of,
 )
+from service.kind_odds import KindOdds
 
 
 @dataclass
@@ -46,6 +47,8 @@ class Record:
     headline: str = ""
     summary: str = ""
     evidence: list[Evidence] = field(default_factory=list)
+    # How sure the relevance call was (``service.kind_odds``); None: the server gave no odds.
+    odds: KindOdds | None = None
 
     @property
     def is_incident(self) -> bool:
@@ -55,14 +58,16 @@ class Record:
         """Everything but the headline and summary emptied, as the contract has it."""
         blank = Record(kind=kind, category=None, event_sentence=None)
         for name in self.__dataclass_fields__:
-            if name not in ("headline", "summary"):
+            if name not in ("headline", "summary", "odds"):
                 setattr(self, name, getattr(blank, name))
 
 
-def record_from_answers(relevance: RelevanceAnswer, draft: IncidentDraft | None) -> Record:
+def record_from_answers(
+    relevance: RelevanceAnswer, draft: IncidentDraft | None, odds: KindOdds | None = None
+) -> Record:
     category = category_of(relevance.kind)
     kind = ArticleKind.new_incident if category is not None else ArticleKind(relevance.kind)
-    record = Record(kind=kind, category=category, event_sentence=relevance.sentence)
+    record = Record(kind=kind, category=category, event_sentence=relevance.sentence, odds=odds)
     if draft is None or not record.is_incident:
         return record
     # The record call read the whole article; the relevance call only its lead.

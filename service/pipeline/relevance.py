@@ -1,14 +1,39 @@
 """Whether the record reports an incident as news, beyond what the model's first answer said:
-an event dated long before publication is background, and an "incident" with no place, no
-date and no toll is nothing a newsroom can file."""
+an incident kind named without conviction is not enough, an event dated long before
+publication is background, and an "incident" with no place, no date and no toll is nothing a
+newsroom can file."""
 
 from __future__ import annotations
 
 from datetime import date, timedelta
 
 from schemas.incident import ArticleKind, EventDate
+from service.kind_odds import KindOdds
 from service.pipeline.context import Context
 from service.pipeline.record import Record
+
+
+def unsure(odds: KindOdds | None, minimum: float) -> bool:
+    """Whether the relevance call named an incident with less than ``minimum`` probability
+    (never, when the server gave no odds)."""
+    return odds is not None and odds.incident < minimum
+
+
+def unsure_incident(record: Record, context: Context) -> list[str]:
+    """An incident kind the relevance call named while the ordinary kinds were nearly as
+    probable (``service.kind_odds``) is not reported: an anniversary, a study of deaths or a
+    sentencing is answered with its event's kind about as often as it is read right, a new
+    incident rarely so. The article is the likeliest ordinary kind instead."""
+    minimum = context.min_incident_probability
+    if not record.is_incident or record.odds is None or not unsure(record.odds, minimum):
+        return []
+    named, odds = record.category, record.odds
+    record.not_an_incident(odds.ordinary)
+    return [
+        f"not reported as an incident: the relevance call named {named} with probability "
+        f"{odds.incident:.2f}, below {minimum:.2f}; the likeliest ordinary kind is "
+        f"{odds.ordinary}"
+    ]
 
 
 def stale_event(record: Record, context: Context) -> list[str]:

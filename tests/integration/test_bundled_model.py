@@ -202,6 +202,61 @@ def test_greedy_grammar_picks_the_tokens_llama_cpp_would() -> None:
     assert 0 < drafted.accepted <= drafted.drafted, drafted
 
 
+def test_the_relevance_answer_comes_with_its_odds() -> None:
+    """The bundled model reports each picked token's log-probability and its 20 likeliest
+    alternatives in OpenAI's shape, and the odds read from them separate a new incident from
+    a match report full of violent words (the same answers ``min_incident_probability``
+    judges)."""
+    from openai.types.chat import ChatCompletion
+
+    from service.extract import RelevanceResponse
+    from service.kind_odds import TOP_LOGPROBS, kind_odds
+
+    settings = Settings(_env_file=None)
+    model = LocalModel(settings, ensure_model_file(settings))
+    schema = RelevanceResponse.model_json_schema()
+    incident = (
+        "Two people were killed and nine injured on Sunday when a gas cylinder exploded in a "
+        "crowded restaurant in the market district of Orvieto Nuova, the fire brigade said."
+    )
+    odds = {}
+    try:
+        for name, text in (("incident", incident), ("match", MATCH_REPORT)):
+            messages = load_prompts().messages(
+                task="relevance",
+                sentences=numbered(split_sentences(text)),
+                title=None,
+                published="2024-02-11",
+            )
+            result = model.complete(
+                messages,
+                schema=schema,
+                max_tokens=64,
+                temperature=0.0,
+                should_stop=lambda: False,
+                top_logprobs=TOP_LOGPROBS,
+            )
+            choice = ChatCompletion.model_validate(result).choices[0]
+            assert choice.logprobs is not None and choice.logprobs.content
+            content = choice.logprobs.content
+            assert "".join(t.token for t in content) == choice.message.content
+            for t in content:
+                assert len(t.top_logprobs) == TOP_LOGPROBS
+                ranked = [a.logprob for a in t.top_logprobs]
+                assert ranked == sorted(ranked, reverse=True) and ranked[0] <= 0.0
+                assert t.logprob <= ranked[0]
+            odds[name] = kind_odds(content)
+        plain = model.complete(
+            messages, schema=schema, max_tokens=64, temperature=0.0, should_stop=lambda: False
+        )
+        assert "logprobs" not in plain["choices"][0]
+    finally:
+        model.close()
+    assert odds["incident"] is not None and odds["incident"].incident > 0.9, odds
+    assert odds["match"] is not None and odds["match"].incident < 0.5, odds
+    assert odds["match"].ordinary.value == "sports", odds
+
+
 def test_tokens_are_evaluated_on_the_model_thread_alone() -> None:
     """Whichever thread or event loop asks, llama.cpp computes on the model's own thread (its
     OpenMP team belongs to the calling thread; changing threads slows every token)."""
