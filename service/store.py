@@ -33,8 +33,10 @@ from typing import Any, Literal
 import orjson
 from sqlalchemy import (
     ColumnElement,
+    DateTime,
     Double,
     Engine,
+    Integer,
     LargeBinary,
     Table,
     bindparam,
@@ -47,6 +49,7 @@ from sqlalchemy import (
     table,
     text,
     true,
+    union_all,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -302,6 +305,10 @@ MIGRATION_LOCK = int.from_bytes(
 )
 
 _FTS = table("summaries_fts", column("rowid"), column("id"))
+# A search index row's rowid lies in the block of its record's ``created_at`` second: that
+# second x FTS_BLOCK and up (migration 0008), so rowid order is the records' order by second.
+FTS_SECOND_BITS = 24
+FTS_BLOCK = 1 << FTS_SECOND_BITS
 # A search joins the best SEARCH_WIDENING x (page + 1) matches to their records first, and
 # that many times more each time the filters leave less than a page (see _search_sqlite).
 SEARCH_WIDENING = 8
@@ -681,66 +688,105 @@ class Store:
     def _search_sqlite(
         self, query: ListQuery, terms: SearchTerms, after: tuple[datetime, str, float | None] | None
     ) -> Sequence[Any]:
-        """A page of a search on SQLite, ranked in the FTS5 index before any record is read.
+        """A page of a search on SQLite, ranked and cut in the FTS5 index before any record is
+        read.
 
-        Joining a match to its record costs far more than ranking it in the index, so only the
-        best ``k`` matches, with every match tied with the k-th, are joined and filtered. Any
-        match left out scores lower than all of those, so when a page and one more survive the
-        filters they are the unbounded query's. When fewer survive and the index cut some
-        matches, ``k`` grows, ending with every match."""
-        k: int | None = SEARCH_WIDENING * (query.limit + 1)
+        The index orders its matches by rank, then by their records' ``created_at`` second,
+        newest first (the rowids, migration 0008), and the best ``k`` of that order, with the
+        matches tied with the k-th in score and second, are joined to their records and
+        filtered. Any match left out ranks after all of those (a lower score, or the same score
+        and an earlier second), so when a page and one more survive the filters they are the
+        unbounded query's, ties ordered by ``created_at`` and ``id`` on the records. When fewer
+        survive and the index cut some matches, ``k`` grows until nothing is cut."""
+        k = SEARCH_WIDENING * (query.limit + 1)
         while True:
-            matched, rows = self._sqlite_best(query, terms, after, k)
-            if k is None or len(rows) > query.limit or matched <= k:
+            taken, rows = self._sqlite_best(query, terms, after, k)
+            if len(rows) > query.limit or taken < k:
                 return rows
-            k = k * SEARCH_WIDENING if k * SEARCH_WIDENING < matched else None
+            k *= SEARCH_WIDENING
 
     def _sqlite_best(
         self,
         query: ListQuery,
         terms: SearchTerms,
         after: tuple[datetime, str, float | None] | None,
-        k: int | None,
+        k: int,
     ) -> tuple[int, Sequence[Any]]:
-        """The number of index matches after the cursor's score, and the page (plus one) made
-        from the best ``k`` of them and their ties (every match when ``k`` is None)."""
+        """How many matches the index gave (``k`` at most: fewer, none was cut), and the page
+        (plus one) made from them and the ties of the last of them in its second."""
         # Column weights: id (not indexed), headline, summary, place, perpetrators.
         rank = func.bm25(literal_column("summaries_fts"), 0.0, 4.0, 1.0, 2.0, 2.0)  # lower: better
-        matching = select(_FTS.c.rowid, rank.label("rank")).where(
-            text("summaries_fts MATCH :fts").bindparams(fts=terms.fts5())
-        )
+        match = text("summaries_fts MATCH :fts").bindparams(fts=terms.fts5())
+        scored = rank.label("bm25")
+        matching = select(_FTS.c.rowid, scored).where(match)
         if after is not None:
-            # The cursor's score, checked in the index; the full (score, created_at, id)
-            # condition is checked on the records.
-            matching = matching.where(-rank <= after[2])
-        # Ranked once, read three times: the k-th rank, the best matches, their number.
-        hits = matching.cte("hits").prefix_with("MATERIALIZED")
-        # Each best match's record id, looked up by the index's rowid (a join would let the
-        # planner scan the whole index for it).
+            # After the cursor in the index: a lower score, or the same one in the cursor's
+            # second or before. The full (score, created_at, id) condition is checked on the
+            # records.
+            cursor_second = cast(func.strftime("%s", literal(after[0], DateTime)), Integer)
+            matching = matching.where(
+                or_(
+                    -rank < after[2],
+                    (-rank == after[2]) & (_FTS.c.rowid < (cursor_second + 1) * FTS_BLOCK),
+                )
+            )
+        # The best k, ranked once in the index, and the last of them with their number.
+        best = (
+            matching.order_by(scored, _FTS.c.rowid.desc())
+            .limit(k)
+            .cte("best")
+            .prefix_with("MATERIALIZED")
+        )
+        last = (
+            select(best.c.bm25, best.c.rowid, func.count().over().label("taken"))
+            .order_by(best.c.bm25.desc(), best.c.rowid)
+            .limit(1)
+            .cte("last")
+            .prefix_with("MATERIALIZED")
+        )
+        last_rowid = select(last.c.rowid).scalar_subquery()
+        taken = select(last.c.taken).scalar_subquery()
+        # When the index cut: the matches after the last in its second's block (a rowid range,
+        # which FTS5 reads alone), tied with it.
+        ties = (
+            select(_FTS.c.rowid, scored)
+            .where(
+                match,
+                _FTS.c.rowid >= last_rowid.op(">>")(FTS_SECOND_BITS).op("<<")(FTS_SECOND_BITS),
+                _FTS.c.rowid < last_rowid,
+                taken == k,
+            )
+            .cte("ties")
+        )
+        candidates = union_all(
+            select(best.c.rowid, best.c.bm25),
+            select(ties.c.rowid, ties.c.bm25).where(
+                ties.c.bm25 == select(last.c.bm25).scalar_subquery()
+            ),
+        ).subquery("candidates")
+        # Each candidate's record id, looked up by the index's rowid (a join would let the
+        # planner scan the whole index for it); materialized, so the planner reads the records
+        # of these candidates alone.
         hit = _FTS.alias("hit")
-        record_id = select(hit.c.id).where(hit.c.rowid == hits.c.rowid).scalar_subquery()
-        best: Any = select(record_id.label("id"), hits.c.rank)
-        if k is not None:
-            kth = select(hits.c.rank).order_by(hits.c.rank).limit(1).offset(k - 1)
-            # Fewer than k matches: no k-th, every match is among the best.
-            best = best.where(hits.c.rank <= func.coalesce(kth.scalar_subquery(), hits.c.rank))
-        # Materialized too, so the planner reads the records of these matches alone.
-        best = best.cte("best").prefix_with("MATERIALIZED")
-        score = -best.c.rank
+        record_id = select(hit.c.id).where(hit.c.rowid == candidates.c.rowid).scalar_subquery()
+        found = (
+            select(record_id.label("id"), candidates.c.bm25)
+            .cte("found")
+            .prefix_with("MATERIALIZED")
+        )
+        score = -found.c.bm25
         stmt = (
             select(SummaryRow.body, SummaryRow.created_at, SummaryRow.id)
-            .select_from(best)
-            .join(SummaryRow, col(SummaryRow.id) == best.c.id)
+            .select_from(found)
+            .join(SummaryRow, col(SummaryRow.id) == found.c.id)
         )
         keys = _best_keys(self._narrow(stmt, query, after, score), score, query.limit)
         ranked = keys.cte("ranked").prefix_with("MATERIALIZED")
-        # Built on one constant row, so the count comes back even when no record survives the
-        # filters. (Counted in a FROM subquery instead, the planner would build a Bloom filter
-        # over every record's id: 100 ms at 100,000 records.)
-        matched = select(func.count()).select_from(hits).scalar_subquery()
+        # Built on one constant row, so the number comes back even when no record survives
+        # the filters.
         one = select(literal(1).label("one")).subquery("one")
         together = (
-            select(matched.label("matched"))
+            select(taken.label("taken"))
             .add_columns(col(SummaryRow.body), ranked.c.created_at, ranked.c.id, ranked.c.score)
             .select_from(
                 one.outerjoin(ranked, true()).outerjoin(
@@ -750,7 +796,7 @@ class Store:
             .order_by(ranked.c.score.desc(), ranked.c.created_at.desc(), ranked.c.id.desc())
         )
         rows = self._rows(together)
-        return rows[0].matched, [r[1:] for r in rows if r.id is not None]
+        return rows[0].taken or 0, [r[1:] for r in rows if r.id is not None]
 
 
 _NEWEST = (col(SummaryRow.created_at).desc(), col(SummaryRow.id).desc())
