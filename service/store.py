@@ -32,12 +32,14 @@ from typing import Any, Literal
 
 import orjson
 from sqlalchemy import (
+    Boolean,
     ColumnElement,
     DateTime,
     Double,
     Engine,
     Integer,
     LargeBinary,
+    String,
     Table,
     bindparam,
     cast,
@@ -312,7 +314,19 @@ FTS_BLOCK = 1 << FTS_SECOND_BITS
 # A search joins the best SEARCH_WIDENING x (page + 1) matches to their records first, and
 # that many times more each time the filters leave less than a page (see _search_sqlite).
 SEARCH_WIDENING = 8
-_SEARCH_VECTOR: ColumnElement[Any] = literal_column("summaries.search")
+# PostgreSQL: each record's ``tsvector`` and what the listing filters and orders on, in a narrow
+# table kept in step with ``summaries`` by a trigger (migration 0009).
+_SEARCH = table(
+    "summaries_search",
+    column("id", String),
+    column("created_at", DateTime(timezone=True)),
+    column("latest", Boolean),
+    column("is_incident", Boolean),
+    column("category", String),
+    column("country_code", String),
+    column("event_date", String),
+    column("search"),
+)
 
 
 class Store:
@@ -628,8 +642,9 @@ class Store:
         elif self.backend == "sqlite":
             rows = self._search_sqlite(query, terms, after)
         else:
-            stmt, score = self._search(records, terms)
-            rows = self._rows(_ranked(self._narrow(stmt, query, after, score), score, query.limit))
+            stmt, score = self._search(terms)
+            stmt = self._narrow(stmt, query, after, score, _SEARCH.c)
+            rows = self._rows(_ranked(stmt, score, query.limit, _SEARCH.c))
         page = rows[: query.limit]
         cursor = None
         if len(rows) > query.limit and page:
@@ -647,43 +662,46 @@ class Store:
         query: ListQuery,
         after: tuple[datetime, str, float | None] | None,
         score: ColumnElement[float] | None,
+        rows: Any = _SUMMARIES.c,
     ) -> Any:
-        """``stmt`` with the listing's filters and the records after the cursor."""
+        """``stmt`` with the listing's filters and the records after the cursor, on ``rows``'
+        columns (the records', or the search table's on PostgreSQL)."""
         if query.versions == "current":
-            stmt = stmt.where(col(SummaryRow.latest) == True)  # noqa: E712 (SQL, not Python)
+            stmt = stmt.where(rows.latest == True)  # noqa: E712 (SQL, not Python)
         if query.country_code:
-            stmt = stmt.where(SummaryRow.country_code == query.country_code.upper())
+            stmt = stmt.where(rows.country_code == query.country_code.upper())
         if query.category:
-            stmt = stmt.where(SummaryRow.category == query.category)
+            stmt = stmt.where(rows.category == query.category)
         if query.is_incident is not None:
-            stmt = stmt.where(SummaryRow.is_incident == query.is_incident)
+            stmt = stmt.where(rows.is_incident == query.is_incident)
         if query.since:
-            stmt = stmt.where(col(SummaryRow.event_date) >= query.since)
+            stmt = stmt.where(rows.event_date >= query.since)
         if query.until:
-            stmt = stmt.where(col(SummaryRow.event_date) <= query.until)
+            stmt = stmt.where(rows.event_date <= query.until)
         if after is not None:
             created, last_id, last_score = after
             older = or_(
-                SummaryRow.created_at < created,
-                (SummaryRow.created_at == created) & (SummaryRow.id < last_id),
+                rows.created_at < created,
+                (rows.created_at == created) & (rows.id < last_id),
             )
             if score is not None:
                 older = or_(score < last_score, (score == last_score) & older)
             stmt = stmt.where(older)
         return stmt
 
-    def _search(self, stmt: Any, terms: SearchTerms) -> tuple[Any, ColumnElement[float]]:
-        """``stmt`` narrowed to the records matching ``terms``, and their score (higher is
-        better), on PostgreSQL: ``ts_rank`` over the ``tsvector`` column. The rank needs the
-        record's ``tsvector``, so every match is read from the table whatever the plan: there
-        is no cheaper first cut to make here (see ``_search_sqlite``)."""
+    def _search(self, terms: SearchTerms) -> tuple[Any, ColumnElement[float]]:
+        """The rows of the search table matching ``terms``, and their score (higher is
+        better), on PostgreSQL: ``ts_rank`` over the ``tsvector`` column. The rank needs each
+        match's ``tsvector``, so every match is read whatever the plan, from the narrow search
+        table rather than the records (there is no cheaper first cut to make here, see
+        ``_search_sqlite``)."""
         if self.backend != "postgresql":
             raise InvalidInput("text search needs SQLite or PostgreSQL")
         query = func.to_tsquery(literal_column("'simple'"), terms.tsquery())
-        stmt = stmt.where(_SEARCH_VECTOR.op("@@")(query))
+        stmt = select(_SEARCH.c.id).where(_SEARCH.c.search.op("@@")(query))
         # ts_rank is a float4; widened to float8 so the score in a cursor is the exact value
         # the next page compares with (read as float4, 0.6383234 came back and matched no row).
-        return stmt, cast(func.ts_rank(_SEARCH_VECTOR, query), Double)
+        return stmt, cast(func.ts_rank(_SEARCH.c.search, query), Double)
 
     def _search_sqlite(
         self, query: ListQuery, terms: SearchTerms, after: tuple[datetime, str, float | None] | None
@@ -802,20 +820,21 @@ class Store:
 _NEWEST = (col(SummaryRow.created_at).desc(), col(SummaryRow.id).desc())
 
 
-def _best_keys(stmt: Any, score: ColumnElement[float], limit: int) -> Any:
-    """The keys of ``stmt``'s best ``limit + 1`` records: id, created_at, score."""
+def _best_keys(stmt: Any, score: ColumnElement[float], limit: int, rows: Any = _SUMMARIES.c) -> Any:
+    """The keys of ``stmt``'s best ``limit + 1`` records: id, created_at, score (``rows``: the
+    table they are read from)."""
     return (
-        stmt.with_only_columns(col(SummaryRow.id), col(SummaryRow.created_at), score.label("score"))
-        .order_by(score.desc(), *_NEWEST)
+        stmt.with_only_columns(rows.id, rows.created_at, score.label("score"))
+        .order_by(score.desc(), rows.created_at.desc(), rows.id.desc())
         .limit(limit + 1)
     )
 
 
-def _ranked(stmt: Any, score: ColumnElement[float], limit: int) -> Any:
+def _ranked(stmt: Any, score: ColumnElement[float], limit: int, rows: Any = _SUMMARIES.c) -> Any:
     """The best ``limit + 1`` of ``stmt``'s records: body, created_at, id, score."""
     # Rank the matches on their keys alone, then read the bodies of one page: sorting
     # thousands of matches with their 2 KB bodies attached cost most of the time.
-    ranked = _best_keys(stmt, score, limit).subquery("ranked")
+    ranked = _best_keys(stmt, score, limit, rows).subquery("ranked")
     return (
         select(SummaryRow.body, ranked.c.created_at, ranked.c.id, ranked.c.score)
         .join(ranked, col(SummaryRow.id) == ranked.c.id)

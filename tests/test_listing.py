@@ -331,6 +331,20 @@ def test_a_record_given_a_new_time_moves_among_its_ties(store: Store):
         assert [i for p in _every_page(store, "convoy", limit) for i in p] == newest_first
 
 
+def test_a_search_filters_on_the_records_as_they_are_now(store: Store):
+    """What a search filters on follows the records when they change in place (on PostgreSQL
+    a copy beside the search vector, kept in step)."""
+    for i in range(3):
+        store.put(_row(i, headline="Convoy hit", summary="Quiet.", place=None, perpetrators=None))
+    with store.engine.begin() as conn:
+        conn.execute(update(SummaryRow).where(col(SummaryRow.id) == "r1").values(country_code="FR"))
+        conn.execute(update(SummaryRow).where(col(SummaryRow.id) == "r2").values(latest=False))
+    assert _ids(store, "convoy") == ["r1", "r0"]
+    assert _ids(store, "convoy", versions="all") == ["r2", "r1", "r0"]
+    assert _ids(store, "convoy", country_code="FR") == ["r1"]
+    assert _ids(store, "convoy", versions="all", country_code="IQ") == ["r2", "r0"]
+
+
 def test_a_filter_no_candidate_passes_still_finds_the_records_below(store: Store):
     _convoys(store, 60)
     # The lowest score of all (a long summary, the word in it only) and the oldest.
