@@ -348,6 +348,7 @@ class Store:
             engine.execution_options(isolation_level="AUTOCOMMIT") if postgres else engine
         )
         self._reader: sqlite3.Connection | None = None
+        self._sqlite_searches: dict[tuple[Any, ...], Any] = {}
         url = engine.url
         plain_file = (
             url.get_backend_name() == "sqlite"
@@ -652,9 +653,9 @@ class Store:
             cursor = encode_cursor(last[1], last[2], last[3] if terms is not None else None)
         return [r[0] for r in page], cursor
 
-    def _rows(self, stmt: Any) -> Sequence[Any]:
+    def _rows(self, stmt: Any, values: dict[str, Any] | None = None) -> Sequence[Any]:
         with self.engine.connect() as conn:
-            return conn.execute(stmt).all()
+            return conn.execute(stmt, values).all()
 
     @staticmethod
     def _narrow(
@@ -665,26 +666,32 @@ class Store:
         rows: Any = _SUMMARIES.c,
     ) -> Any:
         """``stmt`` with the listing's filters and the records after the cursor, on ``rows``'
-        columns (the records', or the search table's on PostgreSQL)."""
+        columns (the records', or the search table's on PostgreSQL). Every value is a bind
+        parameter named as in ``_values``, so a statement built once serves other values."""
         if query.versions == "current":
             stmt = stmt.where(rows.latest == True)  # noqa: E712 (SQL, not Python)
-        if query.country_code:
-            stmt = stmt.where(rows.country_code == query.country_code.upper())
-        if query.category:
-            stmt = stmt.where(rows.category == query.category)
-        if query.is_incident is not None:
-            stmt = stmt.where(rows.is_incident == query.is_incident)
-        if query.since:
-            stmt = stmt.where(rows.event_date >= query.since)
-        if query.until:
-            stmt = stmt.where(rows.event_date <= query.until)
+        values = _values(query, after)
+        if "country_code" in values:
+            stmt = stmt.where(
+                rows.country_code == bindparam("country_code", values["country_code"])
+            )
+        if "category" in values:
+            stmt = stmt.where(rows.category == bindparam("category", values["category"]))
+        if "is_incident" in values:
+            stmt = stmt.where(rows.is_incident == bindparam("is_incident", values["is_incident"]))
+        if "since" in values:
+            stmt = stmt.where(rows.event_date >= bindparam("since", values["since"]))
+        if "until" in values:
+            stmt = stmt.where(rows.event_date <= bindparam("until", values["until"]))
         if after is not None:
-            created, last_id, last_score = after
+            created = bindparam("after_created", values["after_created"], type_=DateTime)
+            last_id = bindparam("after_id", values["after_id"], type_=String)
             older = or_(
                 rows.created_at < created,
                 (rows.created_at == created) & (rows.id < last_id),
             )
             if score is not None:
+                last_score = bindparam("after_score", values["after_score"], type_=Double)
                 older = or_(score < last_score, (score == last_score) & older)
             stmt = stmt.where(older)
         return stmt
@@ -716,39 +723,49 @@ class Store:
         and an earlier second), so when a page and one more survive the filters they are the
         unbounded query's, ties ordered by ``created_at`` and ``id`` on the records. When fewer
         survive and the index cut some matches, ``k`` grows until nothing is cut."""
+        # One statement per shape of query (filters present, a cursor or not; 128 at most),
+        # built once: building and keying it cost more than running it for a rare word.
+        shape = (query.versions, tuple(_values(query, None)), after is not None)
+        stmt = self._sqlite_searches.get(shape)
+        if stmt is None:
+            stmt = self._sqlite_searches[shape] = self._sqlite_statement(query, after)
+        values = {**_values(query, after), "fts": terms.fts5(), "page": query.limit + 1}
         k = SEARCH_WIDENING * (query.limit + 1)
         while True:
-            taken, rows = self._sqlite_best(query, terms, after, k)
+            found = self._rows(stmt, {**values, "k": k})
+            taken, rows = found[0].taken or 0, [r[1:] for r in found if r.id is not None]
             if len(rows) > query.limit or taken < k:
                 return rows
             k *= SEARCH_WIDENING
 
-    def _sqlite_best(
-        self,
-        query: ListQuery,
-        terms: SearchTerms,
-        after: tuple[datetime, str, float | None] | None,
-        k: int,
-    ) -> tuple[int, Sequence[Any]]:
-        """How many matches the index gave (``k`` at most: fewer, none was cut), and the page
-        (plus one) made from them and the ties of the last of them in its second."""
+    def _sqlite_statement(
+        self, query: ListQuery, after: tuple[datetime, str, float | None] | None
+    ) -> Any:
+        """The statement of one search on SQLite, for ``query``'s shape: how many matches the
+        index gave (``k`` at most: fewer, none was cut), then the page (plus one) made from
+        them and the ties of the last of them in its second. Parameters: ``fts`` (the match
+        expression), ``k``, ``page`` (rows wanted) and ``_values``'."""
         # Column weights: id (not indexed), headline, summary, place, perpetrators.
         rank = func.bm25(literal_column("summaries_fts"), 0.0, 4.0, 1.0, 2.0, 2.0)  # lower: better
-        match = text("summaries_fts MATCH :fts").bindparams(fts=terms.fts5())
+        match = text("summaries_fts MATCH :fts")
         scored = rank.label("bm25")
         matching = select(_FTS.c.rowid, scored).where(match)
         if after is not None:
             # After the cursor in the index: a lower score, or the same one in the cursor's
             # second or before. The full (score, created_at, id) condition is checked on the
             # records.
-            cursor_second = cast(func.strftime("%s", literal(after[0], DateTime)), Integer)
+            last_score = bindparam("after_score", type_=Double)
+            cursor_second = cast(
+                func.strftime("%s", bindparam("after_created", type_=DateTime)), Integer
+            )
             matching = matching.where(
                 or_(
-                    -rank < after[2],
-                    (-rank == after[2]) & (_FTS.c.rowid < (cursor_second + 1) * FTS_BLOCK),
+                    -rank < last_score,
+                    (-rank == last_score) & (_FTS.c.rowid < (cursor_second + 1) * FTS_BLOCK),
                 )
             )
         # The best k, ranked once in the index, and the last of them with their number.
+        k = bindparam("k", type_=Integer)
         best = (
             matching.order_by(scored, _FTS.c.rowid.desc())
             .limit(k)
@@ -798,7 +815,7 @@ class Store:
             .select_from(found)
             .join(SummaryRow, col(SummaryRow.id) == found.c.id)
         )
-        keys = _best_keys(self._narrow(stmt, query, after, score), score, query.limit)
+        keys = _best_keys(self._narrow(stmt, query, after, score), score, bindparam("page"))
         ranked = keys.cte("ranked").prefix_with("MATERIALIZED")
         # Built on one constant row, so the number comes back even when no record survives
         # the filters.
@@ -813,20 +830,42 @@ class Store:
             )
             .order_by(ranked.c.score.desc(), ranked.c.created_at.desc(), ranked.c.id.desc())
         )
-        rows = self._rows(together)
-        return rows[0].taken or 0, [r[1:] for r in rows if r.id is not None]
+        return together
 
 
 _NEWEST = (col(SummaryRow.created_at).desc(), col(SummaryRow.id).desc())
 
 
-def _best_keys(stmt: Any, score: ColumnElement[float], limit: int, rows: Any = _SUMMARIES.c) -> Any:
-    """The keys of ``stmt``'s best ``limit + 1`` records: id, created_at, score (``rows``: the
+def _values(query: ListQuery, after: tuple[datetime, str, float | None] | None) -> dict[str, Any]:
+    """The values of ``query``'s filters and of its cursor, by the names of the bind
+    parameters ``Store._narrow`` gives them: a filter left out is absent."""
+    values: dict[str, Any] = {}
+    if query.country_code:
+        values["country_code"] = query.country_code.upper()
+    if query.category:
+        values["category"] = query.category
+    if query.is_incident is not None:
+        values["is_incident"] = query.is_incident
+    if query.since:
+        values["since"] = query.since
+    if query.until:
+        values["until"] = query.until
+    if after is not None:
+        values["after_created"], values["after_id"] = after[0], after[1]
+        if after[2] is not None:
+            values["after_score"] = after[2]
+    return values
+
+
+def _best_keys(
+    stmt: Any, score: ColumnElement[float], wanted: Any, rows: Any = _SUMMARIES.c
+) -> Any:
+    """The keys of ``stmt``'s best ``wanted`` records: id, created_at, score (``rows``: the
     table they are read from)."""
     return (
         stmt.with_only_columns(rows.id, rows.created_at, score.label("score"))
         .order_by(score.desc(), rows.created_at.desc(), rows.id.desc())
-        .limit(limit + 1)
+        .limit(wanted)
     )
 
 
@@ -834,7 +873,7 @@ def _ranked(stmt: Any, score: ColumnElement[float], limit: int, rows: Any = _SUM
     """The best ``limit + 1`` of ``stmt``'s records: body, created_at, id, score."""
     # Rank the matches on their keys alone, then read the bodies of one page: sorting
     # thousands of matches with their 2 KB bodies attached cost most of the time.
-    ranked = _best_keys(stmt, score, limit, rows).subquery("ranked")
+    ranked = _best_keys(stmt, score, limit + 1, rows).subquery("ranked")
     return (
         select(SummaryRow.body, ranked.c.created_at, ranked.c.id, ranked.c.score)
         .join(ranked, col(SummaryRow.id) == ranked.c.id)

@@ -342,6 +342,7 @@ def test_a_search_filters_on_the_records_as_they_are_now(store: Store):
     assert _ids(store, "convoy") == ["r1", "r0"]
     assert _ids(store, "convoy", versions="all") == ["r2", "r1", "r0"]
     assert _ids(store, "convoy", country_code="FR") == ["r1"]
+    assert _ids(store, "convoy", country_code="IQ") == ["r0"]  # the same query, another value
     assert _ids(store, "convoy", versions="all", country_code="IQ") == ["r2", "r0"]
 
 

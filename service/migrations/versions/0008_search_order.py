@@ -7,7 +7,7 @@ joined to its record to be ordered. Each row of ``summaries_fts`` now has a rowi
 of its record's ``created_at`` second, ``second * 2**24`` and up (the next free slot of that
 block; 16,777,216 records a second at most). The index ordered by rank, then rowid descending,
 orders ties by second, newest first; only the ties within the last candidate's second need
-their records to be ordered (``Store._sqlite_best``).
+their records to be ordered (``Store._sqlite_statement``).
 
 The table is rebuilt with such rowids, and the triggers give them: a row moves with its
 record's ``created_at``, and a record's row is found in its second's block (it was looked for
