@@ -4,12 +4,13 @@ search of an earlier commit, on the same data, in the same process and minutes.
     uv run python -m bench.search_before --before COMMIT [--records 100000] [--requests 200]
         [--clients 8] [--backends sqlite,postgresql] [--no-write]
 
-The earlier commit's search methods (``Store._search_sqlite``, ``Store._sqlite_best``,
-``Store._search``, as that commit's ``service/store.py`` holds them) are taken with ``git show``
-and run on a subclass of today's ``Store``, on today's schema (they read only tables and
-columns the schema still has). The data, the clients and the closed loop are
-``bench.listing``'s. Before measuring, every query pages through its first pages both ways and
-the bodies and cursors are compared: the table is written only when they are the same.
+The earlier commit's listing (``Store.list`` and the methods and module-level functions it
+calls, as that commit's ``service/store.py`` holds them) is taken with ``git show`` and run on
+a subclass of today's ``Store``, against a second database loaded with the same records and
+migrated only as far as that commit's newest migration: each side runs on its own schema. The
+data, the clients and the closed loop are ``bench.listing``'s. Before measuring, every query
+pages through its first pages both ways and the bodies and cursors are compared: the table is
+written only when they are the same.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from __future__ import annotations
 import argparse
 import ast
 import os
+import re
 import shlex
 import statistics
 import subprocess
@@ -27,31 +29,51 @@ from typing import Any
 import service.store as store_module
 from bench import report
 from bench.listing import COMMON, RARE, backend_store, load, measure, pct
+from service import migrations
 from service.store import ListQuery, Store
 
 ROOT = Path(__file__).resolve().parent.parent
 HEADING = "## Ranked search against the commit before"
-METHODS = ("_search_sqlite", "_sqlite_best", "_search")
+METHODS = (
+    *("list", "_rows", "_narrow", "_search", "_search_sqlite"),
+    *("_sqlite_best", "_sqlite_statement"),
+)
 PAGES = 5  # compared both ways before measuring
 
 
-def store_of(commit: str) -> type[Store]:
-    """A ``Store`` whose search methods are ``commit``'s."""
-    source = subprocess.run(
-        ["git", "-C", str(ROOT), "show", f"{commit}:service/store.py"],
-        capture_output=True,
-        text=True,
-        check=True,
+def _git(*args: str) -> str:
+    return subprocess.run(
+        ["git", "-C", str(ROOT), *args], capture_output=True, text=True, check=True
     ).stdout
+
+
+def revision_of(commit: str) -> str:
+    """The newest migration ``commit`` holds."""
+    names = _git("ls-tree", "--name-only", f"{commit}:service/migrations/versions").split()
+    return max(m.group(1) for n in names if (m := re.match(r"(\d{4})_\w+\.py$", n)))
+
+
+def store_of(commit: str) -> type[Store]:
+    """A ``Store`` whose listing is ``commit``'s: its module-level functions and constants,
+    then its ``Store``'s listing methods (the tables' classes are today's)."""
+    source = _git("show", f"{commit}:service/store.py")
+    lines = source.splitlines()
+
+    def text_of(node: ast.stmt) -> str:
+        decorators = getattr(node, "decorator_list", [])
+        first = min([node.lineno, *(d.lineno for d in decorators)])
+        return "\n".join(lines[first - 1 : node.end_lineno])
+
     tree = ast.parse(source)
+    namespace = dict(vars(store_module))
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef | ast.Assign | ast.AnnAssign):
+            exec(text_of(node), namespace)  # our own source, at a commit
     store = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "Store")
     methods = [
-        ast.get_source_segment(source, node, padded=True) or ""
-        for node in store.body
-        if isinstance(node, ast.FunctionDef) and node.name in METHODS
+        text_of(n) for n in store.body if isinstance(n, ast.FunctionDef) and n.name in METHODS
     ]
-    namespace = dict(vars(store_module))
-    exec("class Before(Store):\n" + "\n".join(methods), namespace)  # our own source, at a commit
+    exec("class Before(Store):\n" + "\n".join(methods), namespace)
     return namespace["Before"]
 
 
@@ -74,13 +96,18 @@ def pages(store: Store, q: str, n: int) -> list[tuple[list[bytes], str | None]]:
     return out
 
 
-def run_backend(backend: str, before: type[Store], args: argparse.Namespace) -> list[list[str]]:
+def run_backend(
+    backend: str, before: type[Store], revision: str, args: argparse.Namespace
+) -> list[list[str]]:
     rows: list[list[str]] = []
-    with backend_store(backend, args.clients) as store:
+    with backend_store(backend, args.clients) as store, backend_store(backend, args.clients) as bs:
         store.migrate()
-        seconds = load(store, args.records)
-        print(f"{backend}: {args.records:,} records loaded in {seconds:.0f} s", file=sys.stderr)
-        old = before(store.engine)
+        with bs._write_engine.begin() as conn:
+            migrations.upgrade(conn, revision)
+        for s in (store, bs):
+            seconds = load(s, args.records)
+            print(f"{backend}: {args.records:,} records loaded in {seconds:.0f} s", file=sys.stderr)
+        old = before(bs.engine)
         for i, (label, q, page) in enumerate(QUERIES):
             if pages(store, q, PAGES) != pages(old, q, PAGES):
                 raise SystemExit(f"{backend}, {q!r}: the two searches page differently")
@@ -123,18 +150,19 @@ def main(argv: list[str] | None = None) -> None:
     command = shlex.join(
         ["uv", "run", "python", "-m", "bench.search_before", *(argv or sys.argv[1:])]
     )
-    before = store_of(args.before)
+    before, revision = store_of(args.before), revision_of(args.before)
     load_before = os.getloadavg()
     table = []
     for backend in args.backends.split(","):
-        table += run_backend(backend, before, args)
+        table += run_backend(backend, before, revision, args)
     load_after = os.getloadavg()
     lines = [
         HEADING,
         "",
         f"`GET /v1/summaries?q=` at {args.records:,} stored records (`bench.listing`'s data), "
         f"each article once, page size 20: this commit's search against commit {args.before}'s "
-        "(its search methods run on today's schema), alternating which runs first. The first "
+        f"(its listing code, on a second database at its schema, revision {revision}, holding "
+        "the same records), alternating which runs first. The first "
         f"{PAGES} pages of every query, bodies and cursors, were compared first and are the same.",
         "",
         *report.provenance(command),
