@@ -32,10 +32,14 @@ from typing import Any, Literal
 
 import orjson
 from sqlalchemy import (
+    Boolean,
     ColumnElement,
+    DateTime,
     Double,
     Engine,
+    Integer,
     LargeBinary,
+    String,
     Table,
     bindparam,
     cast,
@@ -47,6 +51,7 @@ from sqlalchemy import (
     table,
     text,
     true,
+    union_all,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -302,10 +307,26 @@ MIGRATION_LOCK = int.from_bytes(
 )
 
 _FTS = table("summaries_fts", column("rowid"), column("id"))
+# A search index row's rowid lies in the block of its record's ``created_at`` second: that
+# second x FTS_BLOCK and up (migration 0008), so rowid order is the records' order by second.
+FTS_SECOND_BITS = 24
+FTS_BLOCK = 1 << FTS_SECOND_BITS
 # A search joins the best SEARCH_WIDENING x (page + 1) matches to their records first, and
 # that many times more each time the filters leave less than a page (see _search_sqlite).
 SEARCH_WIDENING = 8
-_SEARCH_VECTOR: ColumnElement[Any] = literal_column("summaries.search")
+# PostgreSQL: each record's ``tsvector`` and what the listing filters and orders on, in a narrow
+# table kept in step with ``summaries`` by a trigger (migration 0009).
+_SEARCH = table(
+    "summaries_search",
+    column("id", String),
+    column("created_at", DateTime(timezone=True)),
+    column("latest", Boolean),
+    column("is_incident", Boolean),
+    column("category", String),
+    column("country_code", String),
+    column("event_date", String),
+    column("search"),
+)
 
 
 class Store:
@@ -327,6 +348,7 @@ class Store:
             engine.execution_options(isolation_level="AUTOCOMMIT") if postgres else engine
         )
         self._reader: sqlite3.Connection | None = None
+        self._sqlite_searches: dict[tuple[Any, ...], Any] = {}
         url = engine.url
         plain_file = (
             url.get_backend_name() == "sqlite"
@@ -621,8 +643,9 @@ class Store:
         elif self.backend == "sqlite":
             rows = self._search_sqlite(query, terms, after)
         else:
-            stmt, score = self._search(records, terms)
-            rows = self._rows(_ranked(self._narrow(stmt, query, after, score), score, query.limit))
+            stmt, score = self._search(terms)
+            stmt = self._narrow(stmt, query, after, score, _SEARCH.c)
+            rows = self._rows(_ranked(stmt, score, query.limit, _SEARCH.c))
         page = rows[: query.limit]
         cursor = None
         if len(rows) > query.limit and page:
@@ -630,9 +653,9 @@ class Store:
             cursor = encode_cursor(last[1], last[2], last[3] if terms is not None else None)
         return [r[0] for r in page], cursor
 
-    def _rows(self, stmt: Any) -> Sequence[Any]:
+    def _rows(self, stmt: Any, values: dict[str, Any] | None = None) -> Sequence[Any]:
         with self.engine.connect() as conn:
-            return conn.execute(stmt).all()
+            return conn.execute(stmt, values).all()
 
     @staticmethod
     def _narrow(
@@ -640,107 +663,165 @@ class Store:
         query: ListQuery,
         after: tuple[datetime, str, float | None] | None,
         score: ColumnElement[float] | None,
+        rows: Any = _SUMMARIES.c,
     ) -> Any:
-        """``stmt`` with the listing's filters and the records after the cursor."""
+        """``stmt`` with the listing's filters and the records after the cursor, on ``rows``'
+        columns (the records', or the search table's on PostgreSQL). Every value is a bind
+        parameter named as in ``_values``, so a statement built once serves other values."""
         if query.versions == "current":
-            stmt = stmt.where(col(SummaryRow.latest) == True)  # noqa: E712 (SQL, not Python)
-        if query.country_code:
-            stmt = stmt.where(SummaryRow.country_code == query.country_code.upper())
-        if query.category:
-            stmt = stmt.where(SummaryRow.category == query.category)
-        if query.is_incident is not None:
-            stmt = stmt.where(SummaryRow.is_incident == query.is_incident)
-        if query.since:
-            stmt = stmt.where(col(SummaryRow.event_date) >= query.since)
-        if query.until:
-            stmt = stmt.where(col(SummaryRow.event_date) <= query.until)
+            stmt = stmt.where(rows.latest == True)  # noqa: E712 (SQL, not Python)
+        values = _values(query, after)
+        if "country_code" in values:
+            stmt = stmt.where(
+                rows.country_code == bindparam("country_code", values["country_code"])
+            )
+        if "category" in values:
+            stmt = stmt.where(rows.category == bindparam("category", values["category"]))
+        if "is_incident" in values:
+            stmt = stmt.where(rows.is_incident == bindparam("is_incident", values["is_incident"]))
+        if "since" in values:
+            stmt = stmt.where(rows.event_date >= bindparam("since", values["since"]))
+        if "until" in values:
+            stmt = stmt.where(rows.event_date <= bindparam("until", values["until"]))
         if after is not None:
-            created, last_id, last_score = after
+            created = bindparam("after_created", values["after_created"], type_=DateTime)
+            last_id = bindparam("after_id", values["after_id"], type_=String)
             older = or_(
-                SummaryRow.created_at < created,
-                (SummaryRow.created_at == created) & (SummaryRow.id < last_id),
+                rows.created_at < created,
+                (rows.created_at == created) & (rows.id < last_id),
             )
             if score is not None:
+                last_score = bindparam("after_score", values["after_score"], type_=Double)
                 older = or_(score < last_score, (score == last_score) & older)
             stmt = stmt.where(older)
         return stmt
 
-    def _search(self, stmt: Any, terms: SearchTerms) -> tuple[Any, ColumnElement[float]]:
-        """``stmt`` narrowed to the records matching ``terms``, and their score (higher is
-        better), on PostgreSQL: ``ts_rank`` over the ``tsvector`` column. The rank needs the
-        record's ``tsvector``, so every match is read from the table whatever the plan: there
-        is no cheaper first cut to make here (see ``_search_sqlite``)."""
+    def _search(self, terms: SearchTerms) -> tuple[Any, ColumnElement[float]]:
+        """The rows of the search table matching ``terms``, and their score (higher is
+        better), on PostgreSQL: ``ts_rank`` over the ``tsvector`` column. The rank needs each
+        match's ``tsvector``, so every match is read whatever the plan, from the narrow search
+        table rather than the records (there is no cheaper first cut to make here, see
+        ``_search_sqlite``)."""
         if self.backend != "postgresql":
             raise InvalidInput("text search needs SQLite or PostgreSQL")
         query = func.to_tsquery(literal_column("'simple'"), terms.tsquery())
-        stmt = stmt.where(_SEARCH_VECTOR.op("@@")(query))
+        stmt = select(_SEARCH.c.id).where(_SEARCH.c.search.op("@@")(query))
         # ts_rank is a float4; widened to float8 so the score in a cursor is the exact value
         # the next page compares with (read as float4, 0.6383234 came back and matched no row).
-        return stmt, cast(func.ts_rank(_SEARCH_VECTOR, query), Double)
+        return stmt, cast(func.ts_rank(_SEARCH.c.search, query), Double)
 
     def _search_sqlite(
         self, query: ListQuery, terms: SearchTerms, after: tuple[datetime, str, float | None] | None
     ) -> Sequence[Any]:
-        """A page of a search on SQLite, ranked in the FTS5 index before any record is read.
+        """A page of a search on SQLite, ranked and cut in the FTS5 index before any record is
+        read.
 
-        Joining a match to its record costs far more than ranking it in the index, so only the
-        best ``k`` matches, with every match tied with the k-th, are joined and filtered. Any
-        match left out scores lower than all of those, so when a page and one more survive the
-        filters they are the unbounded query's. When fewer survive and the index cut some
-        matches, ``k`` grows, ending with every match."""
-        k: int | None = SEARCH_WIDENING * (query.limit + 1)
+        The index orders its matches by rank, then by their records' ``created_at`` second,
+        newest first (the rowids, migration 0008), and the best ``k`` of that order, with the
+        matches tied with the k-th in score and second, are joined to their records and
+        filtered. Any match left out ranks after all of those (a lower score, or the same score
+        and an earlier second), so when a page and one more survive the filters they are the
+        unbounded query's, ties ordered by ``created_at`` and ``id`` on the records. When fewer
+        survive and the index cut some matches, ``k`` grows until nothing is cut."""
+        # One statement per shape of query (filters present, a cursor or not; 128 at most),
+        # built once: building and keying it cost more than running it for a rare word.
+        shape = (query.versions, tuple(_values(query, None)), after is not None)
+        stmt = self._sqlite_searches.get(shape)
+        if stmt is None:
+            stmt = self._sqlite_searches[shape] = self._sqlite_statement(query, after)
+        values = {**_values(query, after), "fts": terms.fts5(), "page": query.limit + 1}
+        k = SEARCH_WIDENING * (query.limit + 1)
         while True:
-            matched, rows = self._sqlite_best(query, terms, after, k)
-            if k is None or len(rows) > query.limit or matched <= k:
+            found = self._rows(stmt, {**values, "k": k})
+            taken, rows = found[0].taken or 0, [r[1:] for r in found if r.id is not None]
+            if len(rows) > query.limit or taken < k:
                 return rows
-            k = k * SEARCH_WIDENING if k * SEARCH_WIDENING < matched else None
+            k *= SEARCH_WIDENING
 
-    def _sqlite_best(
-        self,
-        query: ListQuery,
-        terms: SearchTerms,
-        after: tuple[datetime, str, float | None] | None,
-        k: int | None,
-    ) -> tuple[int, Sequence[Any]]:
-        """The number of index matches after the cursor's score, and the page (plus one) made
-        from the best ``k`` of them and their ties (every match when ``k`` is None)."""
+    def _sqlite_statement(
+        self, query: ListQuery, after: tuple[datetime, str, float | None] | None
+    ) -> Any:
+        """The statement of one search on SQLite, for ``query``'s shape: how many matches the
+        index gave (``k`` at most: fewer, none was cut), then the page (plus one) made from
+        them and the ties of the last of them in its second. Parameters: ``fts`` (the match
+        expression), ``k``, ``page`` (rows wanted) and ``_values``'."""
         # Column weights: id (not indexed), headline, summary, place, perpetrators.
         rank = func.bm25(literal_column("summaries_fts"), 0.0, 4.0, 1.0, 2.0, 2.0)  # lower: better
-        matching = select(_FTS.c.rowid, rank.label("rank")).where(
-            text("summaries_fts MATCH :fts").bindparams(fts=terms.fts5())
-        )
+        match = text("summaries_fts MATCH :fts")
+        scored = rank.label("bm25")
+        matching = select(_FTS.c.rowid, scored).where(match)
         if after is not None:
-            # The cursor's score, checked in the index; the full (score, created_at, id)
-            # condition is checked on the records.
-            matching = matching.where(-rank <= after[2])
-        # Ranked once, read three times: the k-th rank, the best matches, their number.
-        hits = matching.cte("hits").prefix_with("MATERIALIZED")
-        # Each best match's record id, looked up by the index's rowid (a join would let the
-        # planner scan the whole index for it).
+            # After the cursor in the index: a lower score, or the same one in the cursor's
+            # second or before. The full (score, created_at, id) condition is checked on the
+            # records.
+            last_score = bindparam("after_score", type_=Double)
+            cursor_second = cast(
+                func.strftime("%s", bindparam("after_created", type_=DateTime)), Integer
+            )
+            matching = matching.where(
+                or_(
+                    -rank < last_score,
+                    (-rank == last_score) & (_FTS.c.rowid < (cursor_second + 1) * FTS_BLOCK),
+                )
+            )
+        # The best k, ranked once in the index, and the last of them with their number.
+        k = bindparam("k", type_=Integer)
+        best = (
+            matching.order_by(scored, _FTS.c.rowid.desc())
+            .limit(k)
+            .cte("best")
+            .prefix_with("MATERIALIZED")
+        )
+        last = (
+            select(best.c.bm25, best.c.rowid, func.count().over().label("taken"))
+            .order_by(best.c.bm25.desc(), best.c.rowid)
+            .limit(1)
+            .cte("last")
+            .prefix_with("MATERIALIZED")
+        )
+        last_rowid = select(last.c.rowid).scalar_subquery()
+        taken = select(last.c.taken).scalar_subquery()
+        # When the index cut: the matches after the last in its second's block (a rowid range,
+        # which FTS5 reads alone), tied with it.
+        ties = (
+            select(_FTS.c.rowid, scored)
+            .where(
+                match,
+                _FTS.c.rowid >= last_rowid.op(">>")(FTS_SECOND_BITS).op("<<")(FTS_SECOND_BITS),
+                _FTS.c.rowid < last_rowid,
+                taken == k,
+            )
+            .cte("ties")
+        )
+        candidates = union_all(
+            select(best.c.rowid, best.c.bm25),
+            select(ties.c.rowid, ties.c.bm25).where(
+                ties.c.bm25 == select(last.c.bm25).scalar_subquery()
+            ),
+        ).subquery("candidates")
+        # Each candidate's record id, looked up by the index's rowid (a join would let the
+        # planner scan the whole index for it); materialized, so the planner reads the records
+        # of these candidates alone.
         hit = _FTS.alias("hit")
-        record_id = select(hit.c.id).where(hit.c.rowid == hits.c.rowid).scalar_subquery()
-        best: Any = select(record_id.label("id"), hits.c.rank)
-        if k is not None:
-            kth = select(hits.c.rank).order_by(hits.c.rank).limit(1).offset(k - 1)
-            # Fewer than k matches: no k-th, every match is among the best.
-            best = best.where(hits.c.rank <= func.coalesce(kth.scalar_subquery(), hits.c.rank))
-        # Materialized too, so the planner reads the records of these matches alone.
-        best = best.cte("best").prefix_with("MATERIALIZED")
-        score = -best.c.rank
+        record_id = select(hit.c.id).where(hit.c.rowid == candidates.c.rowid).scalar_subquery()
+        found = (
+            select(record_id.label("id"), candidates.c.bm25)
+            .cte("found")
+            .prefix_with("MATERIALIZED")
+        )
+        score = -found.c.bm25
         stmt = (
             select(SummaryRow.body, SummaryRow.created_at, SummaryRow.id)
-            .select_from(best)
-            .join(SummaryRow, col(SummaryRow.id) == best.c.id)
+            .select_from(found)
+            .join(SummaryRow, col(SummaryRow.id) == found.c.id)
         )
-        keys = _best_keys(self._narrow(stmt, query, after, score), score, query.limit)
+        keys = _best_keys(self._narrow(stmt, query, after, score), score, bindparam("page"))
         ranked = keys.cte("ranked").prefix_with("MATERIALIZED")
-        # Built on one constant row, so the count comes back even when no record survives the
-        # filters. (Counted in a FROM subquery instead, the planner would build a Bloom filter
-        # over every record's id: 100 ms at 100,000 records.)
-        matched = select(func.count()).select_from(hits).scalar_subquery()
+        # Built on one constant row, so the number comes back even when no record survives
+        # the filters.
         one = select(literal(1).label("one")).subquery("one")
         together = (
-            select(matched.label("matched"))
+            select(taken.label("taken"))
             .add_columns(col(SummaryRow.body), ranked.c.created_at, ranked.c.id, ranked.c.score)
             .select_from(
                 one.outerjoin(ranked, true()).outerjoin(
@@ -749,27 +830,50 @@ class Store:
             )
             .order_by(ranked.c.score.desc(), ranked.c.created_at.desc(), ranked.c.id.desc())
         )
-        rows = self._rows(together)
-        return rows[0].matched, [r[1:] for r in rows if r.id is not None]
+        return together
 
 
 _NEWEST = (col(SummaryRow.created_at).desc(), col(SummaryRow.id).desc())
 
 
-def _best_keys(stmt: Any, score: ColumnElement[float], limit: int) -> Any:
-    """The keys of ``stmt``'s best ``limit + 1`` records: id, created_at, score."""
+def _values(query: ListQuery, after: tuple[datetime, str, float | None] | None) -> dict[str, Any]:
+    """The values of ``query``'s filters and of its cursor, by the names of the bind
+    parameters ``Store._narrow`` gives them: a filter left out is absent."""
+    values: dict[str, Any] = {}
+    if query.country_code:
+        values["country_code"] = query.country_code.upper()
+    if query.category:
+        values["category"] = query.category
+    if query.is_incident is not None:
+        values["is_incident"] = query.is_incident
+    if query.since:
+        values["since"] = query.since
+    if query.until:
+        values["until"] = query.until
+    if after is not None:
+        values["after_created"], values["after_id"] = after[0], after[1]
+        if after[2] is not None:
+            values["after_score"] = after[2]
+    return values
+
+
+def _best_keys(
+    stmt: Any, score: ColumnElement[float], wanted: Any, rows: Any = _SUMMARIES.c
+) -> Any:
+    """The keys of ``stmt``'s best ``wanted`` records: id, created_at, score (``rows``: the
+    table they are read from)."""
     return (
-        stmt.with_only_columns(col(SummaryRow.id), col(SummaryRow.created_at), score.label("score"))
-        .order_by(score.desc(), *_NEWEST)
-        .limit(limit + 1)
+        stmt.with_only_columns(rows.id, rows.created_at, score.label("score"))
+        .order_by(score.desc(), rows.created_at.desc(), rows.id.desc())
+        .limit(wanted)
     )
 
 
-def _ranked(stmt: Any, score: ColumnElement[float], limit: int) -> Any:
+def _ranked(stmt: Any, score: ColumnElement[float], limit: int, rows: Any = _SUMMARIES.c) -> Any:
     """The best ``limit + 1`` of ``stmt``'s records: body, created_at, id, score."""
     # Rank the matches on their keys alone, then read the bodies of one page: sorting
     # thousands of matches with their 2 KB bodies attached cost most of the time.
-    ranked = _best_keys(stmt, score, limit).subquery("ranked")
+    ranked = _best_keys(stmt, score, limit + 1, rows).subquery("ranked")
     return (
         select(SummaryRow.body, ranked.c.created_at, ranked.c.id, ranked.c.score)
         .join(ranked, col(SummaryRow.id) == ranked.c.id)

@@ -12,6 +12,8 @@ from typing import Any
 
 import orjson
 import pytest
+from sqlalchemy import update
+from sqlmodel import col
 
 from service import backend as backend_module
 from service.app import open_store
@@ -286,6 +288,62 @@ def test_ties_across_the_candidates_come_newest_first(store: Store):
     newest_first = [f"r{i}" for i in reversed(range(40))]
     for limit in (1, 2, 3):
         assert [i for p in _every_page(store, "convoy", limit) for i in p] == newest_first
+
+
+def test_ties_within_one_second_come_newest_first_whatever_order_they_were_stored_in(
+    store: Store,
+):
+    """The index orders ties by their records' second only: 40 records of one text in one
+    second, stored oldest last, some at the same instant (then the higher id first), page as
+    ranking every match does, as do the seconds either side."""
+    second = datetime(2026, 12, 1, 12, 0, 0, tzinfo=UTC)
+    rows = []
+    for i in range(44):
+        row = _row(i, headline="Convoy hit", summary="Quiet.", place=None, perpetrators=None)
+        row.created_at = second + timedelta(microseconds=1000 * (i // 2))
+        if i >= 40:  # one second before, and one after
+            row.created_at = second + timedelta(seconds=-1 if i % 2 else 1, microseconds=i)
+        rows.append(row)
+    for row in reversed(rows):
+        store.put(row)
+    newest_first = [r.id for r in sorted(rows, key=lambda r: (r.created_at, r.id), reverse=True)]
+    assert newest_first[0] in ("r40", "r42") and newest_first[-1] in ("r41", "r43")
+    for limit in (1, 2, 3, 20):
+        assert [i for p in _every_page(store, "convoy", limit) for i in p] == newest_first
+
+
+def test_a_record_given_a_new_time_moves_among_its_ties(store: Store):
+    """The index follows a record's ``created_at``: when a second process replaces its row, and
+    when the time alone is updated."""
+    for i in range(40):
+        store.put(_row(i, headline="Convoy hit", summary="Quiet.", place=None, perpetrators=None))
+    again = _row(0, headline="Convoy hit", summary="Quiet.", place=None, perpetrators=None)
+    again.created_at = datetime(2026, 12, 2, tzinfo=UTC)  # after every other record
+    store.put(again)
+    with store.engine.begin() as conn:
+        conn.execute(
+            update(SummaryRow)
+            .where(col(SummaryRow.id) == "r1")
+            .values(created_at=datetime(2026, 12, 3, tzinfo=UTC))
+        )
+    newest_first = ["r1", "r0", *(f"r{i}" for i in reversed(range(2, 40)))]
+    for limit in (1, 2):
+        assert [i for p in _every_page(store, "convoy", limit) for i in p] == newest_first
+
+
+def test_a_search_filters_on_the_records_as_they_are_now(store: Store):
+    """What a search filters on follows the records when they change in place (on PostgreSQL
+    a copy beside the search vector, kept in step)."""
+    for i in range(3):
+        store.put(_row(i, headline="Convoy hit", summary="Quiet.", place=None, perpetrators=None))
+    with store.engine.begin() as conn:
+        conn.execute(update(SummaryRow).where(col(SummaryRow.id) == "r1").values(country_code="FR"))
+        conn.execute(update(SummaryRow).where(col(SummaryRow.id) == "r2").values(latest=False))
+    assert _ids(store, "convoy") == ["r1", "r0"]
+    assert _ids(store, "convoy", versions="all") == ["r2", "r1", "r0"]
+    assert _ids(store, "convoy", country_code="FR") == ["r1"]
+    assert _ids(store, "convoy", country_code="IQ") == ["r0"]  # the same query, another value
+    assert _ids(store, "convoy", versions="all", country_code="IQ") == ["r2", "r0"]
 
 
 def test_a_filter_no_candidate_passes_still_finds_the_records_below(store: Store):

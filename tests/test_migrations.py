@@ -20,6 +20,7 @@ from sqlalchemy import inspect
 from service import migrations
 from service.app import open_store
 from service.errors import SchemaOutOfDate
+from service.store import ListQuery, SummaryRow
 from tests.conftest import ROOT, running_app
 from tests.fake_llm import ScriptedLLM
 
@@ -185,6 +186,49 @@ async def test_a_database_of_the_release_before_upgrades_in_place(
         }
         assert tables.get_pk_constraint("request_keys")["constrained_columns"] == ["digest"]
         assert store.by_request(bytes(32)) is None
+    finally:
+        store.close()
+
+
+def test_a_database_of_the_release_before_0008_keeps_its_search_order(make_settings):
+    """0008 renumbers the search index by the records' age (SQLite): records stored by 0007's
+    triggers in any order, tied in score, page newest first once upgraded, with records
+    stored after (older ones: they do not simply come first or last)."""
+    store = open_store(make_settings())
+    try:
+        with store._write_engine.begin() as conn:
+            migrations.upgrade(conn, "0007")
+
+        def row(n: int) -> SummaryRow:
+            return SummaryRow(
+                id=f"r{n}",
+                cache_key=f"key{n}",
+                content_sha256=f"{n + 100:064x}",
+                created_at=_T0 + timedelta(minutes=n),
+                model="m",
+                prompt_version="p",
+                schema_version="1",
+                is_incident=True,
+                headline="Convoy hit",
+                summary="Quiet.",
+                body=orjson.dumps({"id": f"r{n}"}),
+            )
+
+        for n in reversed(range(40)):  # newest first: 0007 numbered them the other way
+            store.put(row(n))
+        store.migrate()
+        assert store.revision() == migrations.head()
+        for n in range(-1, -21, -1):  # stored by 0008's triggers, older than the others
+            store.put(row(n))
+        newest_first = [f"r{n}" for n in reversed(range(-20, 40))]
+        for limit in (1, 3):
+            pages, cursor = [], None
+            while True:
+                bodies, cursor = store.list(ListQuery(q="convoy", limit=limit, cursor=cursor))
+                pages += [orjson.loads(b)["id"] for b in bodies]
+                if cursor is None:
+                    break
+            assert pages == newest_first
     finally:
         store.close()
 
