@@ -260,23 +260,36 @@ def run_backend(backend: str, args: argparse.Namespace) -> list[list[str]]:
             def previous(q: str | None = q) -> Any:
                 return previous_list(store, q)
 
-            order = [("current", current), ("previous", previous)]
-            if i % 2:
-                order.reverse()
-            results = {name: measure(call, args.requests, args.clients) for name, call in order}
-            cur, prev = results["current"], results["previous"]
-            ratio = statistics.median(cur) / statistics.median(prev)
-            rows.append(
-                [
-                    backend,
-                    label,
-                    f"{pct(cur, 50):.2f} / {pct(cur, 99):.2f}",
-                    f"{pct(prev, 50):.2f} / {pct(prev, 99):.2f}",
-                    f"{ratio:.2f}x",
-                ]
-            )
-            print(" | ".join(rows[-1]), file=sys.stderr)
+            rows.append(compared(backend, label, current, previous, args, first=i % 2 == 0))
     return rows
+
+
+def compared(
+    backend: str,
+    label: str,
+    current: Callable[[], Any],
+    previous: Callable[[], Any],
+    args: argparse.Namespace,
+    *,
+    first: bool,
+) -> list[str]:
+    """One table row: both implementations measured back to back (``first``: the current
+    one first, alternated by the caller), p50 / p99 of each and the ratio of the p50s."""
+    order = [("current", current), ("previous", previous)]
+    if not first:
+        order.reverse()
+    results = {name: measure(call, args.requests, args.clients) for name, call in order}
+    cur, prev = results["current"], results["previous"]
+    ratio = statistics.median(cur) / statistics.median(prev)
+    row = [
+        backend,
+        label,
+        f"{pct(cur, 50):.2f} / {pct(cur, 99):.2f}",
+        f"{pct(prev, 50):.2f} / {pct(prev, 99):.2f}",
+        f"{ratio:.2f}x",
+    ]
+    print(" | ".join(row), file=sys.stderr)
+    return row
 
 
 def main(argv: list[str] | None = None) -> None:

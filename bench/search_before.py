@@ -20,7 +20,6 @@ import ast
 import os
 import re
 import shlex
-import statistics
 import subprocess
 import sys
 from pathlib import Path
@@ -28,7 +27,7 @@ from typing import Any
 
 import service.store as store_module
 from bench import report
-from bench.listing import COMMON, RARE, backend_store, load, measure, pct
+from bench.listing import COMMON, RARE, backend_store, compared, load
 from service import migrations
 from service.store import ListQuery, Store
 
@@ -119,22 +118,7 @@ def run_backend(
             def earlier(q: str = q, cursor: str | None = cursor) -> Any:
                 return old.list(ListQuery(q=q, limit=20, cursor=cursor))
 
-            order = [("current", current), ("before", earlier)]
-            if i % 2:
-                order.reverse()
-            results = {name: measure(call, args.requests, args.clients) for name, call in order}
-            cur, prev = results["current"], results["before"]
-            ratio = statistics.median(cur) / statistics.median(prev)
-            rows.append(
-                [
-                    backend,
-                    label,
-                    f"{pct(cur, 50):.2f} / {pct(cur, 99):.2f}",
-                    f"{pct(prev, 50):.2f} / {pct(prev, 99):.2f}",
-                    f"{ratio:.2f}x",
-                ]
-            )
-            print(" | ".join(rows[-1]), file=sys.stderr)
+            rows.append(compared(backend, label, current, earlier, args, first=i % 2 == 0))
     return rows
 
 
