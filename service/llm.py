@@ -255,7 +255,8 @@ class LogprobsTransport(httpx.AsyncBaseTransport):
         self.supported = True
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        body = _json_body(request)
+        # Most requests ask for none: those are passed on without parsing their body.
+        body = _json_body(request) if b'"logprobs"' in request.content else None
         if body is None or "logprobs" not in body:
             return await self._inner.handle_async_request(request)
         if not self.supported:
