@@ -115,10 +115,28 @@ def _reader_digest() -> str:
 READER_VERSION = _reader_digest()
 
 
-def cache_key(normalized: str, published: str | None, model: str, prompt_version: str) -> str:
+def rules_version(settings: Settings) -> str:
+    """``RULES_VERSION`` and the settings that change what a record says for the same article
+    and answers (the gate's least odds, the age of a stale event, what the model reads of a
+    long article and of its lead): changing one makes new cache keys, as a rule change does."""
+    material = "\x1f".join(
+        [
+            RULES_VERSION,
+            repr(settings.min_incident_probability),
+            repr(settings.stale_event_days),
+            repr(settings.relevance_lead_chars),
+            repr(settings.max_article_tokens),
+        ]
+    )
+    return hashlib.sha256(material.encode()).hexdigest()[:16]
+
+
+def cache_key(
+    normalized: str, published: str | None, model: str, prompt_version: str, rules: str
+) -> str:
     # Field separators cannot occur in the parts, so distinct inputs never collide by joining.
     parts = ["summary/v1", normalized, published or "", model, prompt_version, SCHEMA_VERSION]
-    material = "\x1f".join([*parts, RULES_VERSION])
+    material = "\x1f".join([*parts, rules])
     return hashlib.sha256(material.encode()).hexdigest()
 
 
@@ -211,6 +229,7 @@ class Summarizer:
         fetcher: Fetcher | None = None,
     ) -> None:
         self._settings = settings
+        self.rules_version = rules_version(settings)
         self._metrics = metrics
         self._store = store
         self._extractor = extractor
@@ -233,7 +252,7 @@ class Summarizer:
                     self.model,
                     self.prompt_version,
                     SCHEMA_VERSION,
-                    RULES_VERSION,
+                    self.rules_version,
                     "",
                 ]
             ).encode()
@@ -414,12 +433,14 @@ class Summarizer:
         if not article.is_page:
             return self._keyed(article)[1]
         parts = ["page/v1", article.url or "", article.html or "", article.published or ""]
-        material = "\x1f".join([*parts, self.model, self.prompt_version, RULES_VERSION])
+        material = "\x1f".join([*parts, self.model, self.prompt_version, self.rules_version])
         return hashlib.sha256(material.encode()).hexdigest()
 
     def _keyed(self, article: Article) -> tuple[str, str]:
         normalized = self.validate(article)
-        return normalized, cache_key(normalized, article.published, self.model, self.prompt_version)
+        return normalized, cache_key(
+            normalized, article.published, self.model, self.prompt_version, self.rules_version
+        )
 
     def _forget(self, key: str, task: asyncio.Task[Any]) -> None:
         self._inflight.pop(key, None)

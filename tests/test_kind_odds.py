@@ -260,3 +260,22 @@ def test_the_gate_report_shows_the_odds_and_the_kind_alone_side_by_side():
     assert "- d2 (s.jsonl): incident answered fire (incident probability 0.600, below" in text
     assert "- n1 (s.jsonl): ordinary news answered fire (incident probability 0.550" in text
     assert "Lowest odds of an incident kept: 0.930" in text
+
+
+async def test_a_changed_minimum_is_a_new_cache_key(make_settings):
+    """A record made under one minimum is not served under another: the setting changes what
+    the record says for the same article and answers."""
+    from tests.fake_llm import ScriptedLLM
+
+    calls: list[dict[str, Any]] = []
+    llm = ScriptedLLM(scripted(0.75, calls))
+    request = {"text": ARTICLES["en"] * 3}
+    async with running_app(make_settings(min_incident_probability=0.7), llm) as client:
+        first = await client.post("/v1/summaries", json=request)
+        again = await client.post("/v1/summaries", json=request)
+    async with running_app(make_settings(min_incident_probability=0.8), llm) as client:
+        stricter = await client.post("/v1/summaries", json=request)
+    assert again.headers["X-Cache"] == "hit"
+    assert stricter.headers["X-Cache"] == "miss"
+    assert first.json()["incident"]["is_incident"] is True
+    assert stricter.json()["incident"]["is_incident"] is False
