@@ -115,17 +115,19 @@ def _reader_digest() -> str:
 READER_VERSION = _reader_digest()
 
 
-def rules_version(settings: Settings) -> str:
-    """``RULES_VERSION`` and the settings that change what a record says for the same article
-    and answers (the gate's least odds, the age of a stale event, what the model reads of a
-    long article and of its lead): changing one makes new cache keys, as a rule change does."""
+def rules_version(settings: Settings, article_budget: int | None) -> str:
+    """``RULES_VERSION`` and what else changes a record for the same article and answers: the
+    gate's least odds, the age of a stale event, and what the model reads (the lead's length,
+    and ``article_budget``, the tokens of a long article the record call reads, which the
+    bundled model's context bounds as well as the setting): changing one makes new cache keys,
+    as a rule change does."""
     material = "\x1f".join(
         [
             RULES_VERSION,
             repr(settings.min_incident_probability),
             repr(settings.stale_event_days),
             repr(settings.relevance_lead_chars),
-            repr(settings.max_article_tokens),
+            repr(article_budget),
         ]
     )
     return hashlib.sha256(material.encode()).hexdigest()[:16]
@@ -229,14 +231,15 @@ class Summarizer:
         fetcher: Fetcher | None = None,
     ) -> None:
         self._settings = settings
-        self.rules_version = rules_version(settings)
         self._metrics = metrics
         self._store = store
         self._extractor = extractor
         self._coordination = coordination
         self._fetcher = fetcher or Fetcher(settings)
         self._count_tokens = count_tokens
-        self._max_tokens = max_article_tokens
+        # The tokens of a long article the record call reads (None: the whole article).
+        self._article_budget = max_article_tokens or settings.max_article_tokens
+        self.rules_version = rules_version(settings, self._article_budget)
         self._inflight: dict[str, asyncio.Task[tuple[dict[str, Any], bool]]] = {}
         # Request keys waiting to be written (digest -> cache key), and the task writing them.
         self._unwritten: dict[bytes, str] = {}
@@ -378,7 +381,7 @@ class Summarizer:
     def _within_budget(self, text: ArticleText) -> tuple[ArticleText, tuple[str, ...]]:
         """The article as the record call can read it: whole, or (longer than the model's
         context) its lead and the passages most likely to report the incident."""
-        budget = self._max_tokens or self._settings.max_article_tokens
+        budget = self._article_budget
         if budget is None:
             return text, ()
         return passages.read_within(

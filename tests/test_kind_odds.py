@@ -13,15 +13,16 @@ from typing import Any
 import httpx
 import pytest
 
-from schemas.incident import ArticleKind, RelevanceAnswer
+from schemas.incident import ArticleKind, IncidentDraft, RelevanceAnswer
 from service import pipeline
 from service.article import read_article
+from service.evaluate_relevance import GateAnswer, relevance_text
 from service.kind_odds import TOP_LOGPROBS, KindOdds, kind_odds
 from service.pipeline import Context, record_from_answers
 from service.prompts import load_prompts
 from tests.conftest import running_app
 from tests.drafts import draft_payload
-from tests.fake_llm import completion, is_relevance_call, numbered_sentences
+from tests.fake_llm import ScriptedLLM, completion, is_relevance_call, numbered_sentences
 
 
 def tokens(pieces: list[str], alternatives: dict[int, dict[str, float]]) -> list[dict[str, Any]]:
@@ -124,8 +125,6 @@ def run_pipeline(lang: str, odds: KindOdds | None, minimum: float) -> tuple[Any,
     )
     relevance = RelevanceAnswer.model_validate({"kind": "fire", "sentence": 1})
     draft = draft_payload({"category": "fire", "killed": 12, "killed_sentence": 1})
-    from schemas.incident import IncidentDraft
-
     record = record_from_answers(relevance, IncidentDraft.model_validate(draft), odds)
     incident, outcomes = pipeline.run(record, context)
     return incident, pipeline.warnings_of(outcomes)
@@ -184,8 +183,6 @@ def scripted(p_incident: float, calls: list[dict[str, Any]]) -> Any:
 async def test_the_service_asks_for_odds_and_skips_the_record_when_unsure(
     make_settings, p_incident, record_calls
 ):
-    from tests.fake_llm import ScriptedLLM
-
     calls: list[dict[str, Any]] = []
     llm = ScriptedLLM(scripted(p_incident, calls))
     settings = make_settings(min_incident_probability=0.7)
@@ -206,8 +203,6 @@ async def test_the_service_asks_for_odds_and_skips_the_record_when_unsure(
 
 
 async def test_no_log_probabilities_are_asked_when_switched_off(make_settings):
-    from tests.fake_llm import ScriptedLLM
-
     calls: list[dict[str, Any]] = []
     llm = ScriptedLLM(scripted(0.55, calls))
     async with running_app(make_settings(min_incident_probability=0.0), llm) as client:
@@ -218,8 +213,6 @@ async def test_no_log_probabilities_are_asked_when_switched_off(make_settings):
 
 
 async def test_a_server_refusing_log_probabilities_is_asked_without_them(make_settings):
-    from tests.fake_llm import ScriptedLLM
-
     calls: list[dict[str, Any]] = []
     answer = scripted(0.55, [])
 
@@ -243,8 +236,6 @@ async def test_a_server_refusing_log_probabilities_is_asked_without_them(make_se
 
 
 def test_the_gate_report_shows_the_odds_and_the_kind_alone_side_by_side():
-    from service.evaluate_relevance import GateAnswer, relevance_text
-
     answers = [
         GateAnswer("n1", "s.jsonl", False, "fire", 1.0, probability=0.55, unsure=True),
         GateAnswer("d1", "s.jsonl", True, "shooting", 1.0, probability=0.93),
@@ -265,8 +256,6 @@ def test_the_gate_report_shows_the_odds_and_the_kind_alone_side_by_side():
 async def test_a_changed_minimum_is_a_new_cache_key(make_settings):
     """A record made under one minimum is not served under another: the setting changes what
     the record says for the same article and answers."""
-    from tests.fake_llm import ScriptedLLM
-
     calls: list[dict[str, Any]] = []
     llm = ScriptedLLM(scripted(0.75, calls))
     request = {"text": ARTICLES["en"] * 3}
