@@ -24,6 +24,8 @@ from schemas.incident import ArticleKind, ReportKind, category_of
 # OpenAI allows at most 20 alternatives per token.
 TOP_LOGPROBS = 20
 _KIND_VALUE = re.compile(r'"kind"\s*:\s*"')
+# Each kind as its JSON string ends: ``shooting"``.
+_QUOTED = {k.value: f'{k.value}"' for k in ReportKind}
 
 
 class _Alternative(Protocol):
@@ -102,8 +104,4 @@ def _with_picked(top: Iterable[_Alternative], picked: _Alternative) -> Iterable[
 def _kinds_started_by(rest: str) -> list[str]:
     """The kinds whose JSON string (``shooting"``) starts with ``rest``, or that ``rest``
     holds whole (a token running on past the closing quote)."""
-    return [
-        k.value
-        for k in ReportKind
-        if f'{k.value}"'.startswith(rest) or rest.startswith(f'{k.value}"')
-    ]
+    return [k for k, q in _QUOTED.items() if q.startswith(rest) or rest.startswith(q)]
