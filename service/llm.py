@@ -221,10 +221,7 @@ class StructuredOutputTransport(httpx.AsyncBaseTransport):
         if response.status_code < 400:
             self.dialect = "json_schema"
             return response
-        try:
-            content = await response.aread()
-        finally:
-            await response.aclose()
+        content = await _read_and_close(response)
         if refused_request(response.status_code, content) and b"response_format" in content:
             log.warning(
                 "the model server refused response_format json_schema; sending the schema as "
@@ -233,9 +230,7 @@ class StructuredOutputTransport(httpx.AsyncBaseTransport):
             )
             self.dialect = "json_object"
             return await self._inner.handle_async_request(_as_json_object(request, body, schema))
-        return httpx.Response(
-            response.status_code, headers=response.headers, content=content, request=request
-        )
+        return _answered(response, content, request)
 
     async def aclose(self) -> None:
         await self._inner.aclose()
@@ -264,10 +259,7 @@ class LogprobsTransport(httpx.AsyncBaseTransport):
         response = await self._inner.handle_async_request(request)
         if response.status_code < 400:
             return response
-        try:
-            content = await response.aread()
-        finally:
-            await response.aclose()
+        content = await _read_and_close(response)
         if response.status_code in (400, 422, 500, 501) and b"logprobs" in content:
             log.warning(
                 "the model server refused logprobs; relevance answers are judged on their kind "
@@ -276,9 +268,7 @@ class LogprobsTransport(httpx.AsyncBaseTransport):
             )
             self.supported = False
             return await self._inner.handle_async_request(_without_logprobs(request, body))
-        return httpx.Response(
-            response.status_code, headers=response.headers, content=content, request=request
-        )
+        return _answered(response, content, request)
 
     async def aclose(self) -> None:
         await self._inner.aclose()
@@ -287,6 +277,22 @@ class LogprobsTransport(httpx.AsyncBaseTransport):
 def _without_logprobs(request: httpx.Request, body: dict[str, object]) -> httpx.Request:
     kept = {k: v for k, v in body.items() if k not in ("logprobs", "top_logprobs")}
     return _with_body(request, kept)
+
+
+async def _read_and_close(response: httpx.Response) -> bytes:
+    """An upstream error answer's body, read so a transport can judge it before passing it on
+    (``_answered``) or sending the request again."""
+    try:
+        return await response.aread()
+    finally:
+        await response.aclose()
+
+
+def _answered(response: httpx.Response, content: bytes, request: httpx.Request) -> httpx.Response:
+    """``response`` again, with the body ``_read_and_close`` read from it."""
+    return httpx.Response(
+        response.status_code, headers=response.headers, content=content, request=request
+    )
 
 
 def _json_body(request: httpx.Request) -> dict[str, object] | None:
