@@ -179,7 +179,12 @@ class ProcrastinateEngine:
     async def enqueue(self, keys: list[str]) -> None:
         task = self.app.tasks[ARTICLE_TASK]
         for start in range(0, len(keys), DEFER_CHUNK):
-            chunk = keys[start : start + DEFER_CHUNK]
+            # Each chunk is one transaction inserting into the unique index on queueing_lock.
+            # Two of them over the same articles (two batches, or a batch and the sweep for
+            # orphans) in different orders would each wait for the other: a deadlock. Sorted,
+            # every transaction takes those index entries in one order and the later one
+            # simply finds the article queued. The batch keeps its order chunk by chunk.
+            chunk = sorted(keys[start : start + DEFER_CHUNK])
             jobs = [task.configure(lock=k, queueing_lock=k, task_kwargs={"key": k}) for k in chunk]
             try:
                 await self.app.job_manager.batch_defer_jobs_async([j.job for j in jobs])

@@ -19,11 +19,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
+import psycopg
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from service.app import open_store
 from service.config import Settings
-from service.queue import run_worker
+from service.queue import ANALYZE_AFTER, ProcrastinateEngine, run_worker
 from tests.chaos.harness import article
 from tests.conftest import running_app
 from tests.fake_llm import ScriptedLLM, is_relevance_call, numbered_sentences
@@ -222,9 +224,6 @@ async def test_a_batch_with_nothing_in_work_is_cancelled_at_once(make_settings):
 async def test_a_large_batch_leaves_the_queue_planned_for_its_size(make_settings):
     """PostgreSQL: queueing thousands of articles at once refreshes the job table's statistics,
     so the workers' fetch is not planned for the empty queue it was a moment before."""
-    import psycopg
-
-    from service.queue import ANALYZE_AFTER
 
     settings = make_settings(worker_concurrency=1, worker_prefetch=0)
     if settings.database_url is None:
@@ -414,8 +413,6 @@ class InFlightLLM(ScriptedLLM):
         self.in_flight = self.most_in_flight = self.most_jobs = 0
 
     async def _handle(self, request: httpx.Request) -> httpx.Response:
-        import psycopg
-
         self.in_flight += 1
         self.most_in_flight = max(self.most_in_flight, self.in_flight)
         async with await psycopg.AsyncConnection.connect(self._dsn) as conn:
@@ -453,3 +450,32 @@ async def test_a_worker_holds_articles_beyond_its_model_slots(tmp_path, postgres
     assert body["counts"]["done"] == 6
     assert llm.most_in_flight == 2  # the model slots, never more
     assert llm.most_jobs == 2 + prefetch
+
+
+ROUNDS, ARTICLES = 20, 200
+
+
+async def test_queueing_the_same_articles_in_opposite_orders_at_once_never_deadlocks(postgres_url):
+    """Two batches, or a batch and the sweep for orphans, queue the same articles in their own
+    orders at the same moment: both succeed and each article has one job."""
+    store = open_store(Settings(database_url=postgres_url, _env_file=None))  # type: ignore[call-arg]
+    try:
+        store.migrate()
+        libpq = store.libpq_url()
+    finally:
+        store.close()
+    engines = [ProcrastinateEngine(libpq), ProcrastinateEngine(libpq)]
+    for engine in engines:
+        await engine.open()
+    try:
+        for round_ in range(ROUNDS):
+            keys = [f"{round_}-{n:04}" for n in range(ARTICLES)]
+            await asyncio.gather(engines[0].enqueue(keys), engines[1].enqueue(keys[::-1]))
+    finally:
+        for engine in engines:
+            await engine.aclose()
+    with psycopg.connect(libpq) as conn:
+        row = conn.execute(
+            "SELECT count(*), count(DISTINCT queueing_lock) FROM procrastinate_jobs"
+        ).fetchone()
+    assert row == (ROUNDS * ARTICLES, ROUNDS * ARTICLES)
