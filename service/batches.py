@@ -59,10 +59,17 @@ def runner_name() -> str:
     return f"{socket.gethostname()[:40]}:{os.getpid()}"
 
 
+class QueueUnavailable(Exception):
+    """The job queue refused or lost a request to queue articles (its database failed)."""
+
+
 class Engine(Protocol):
     """Runs ``BatchJobs``: the API process itself (SQLite) or procrastinate's workers."""
 
-    async def enqueue(self, keys: list[str]) -> None: ...
+    async def enqueue(self, keys: list[str]) -> None:
+        """Queue the articles; raises ``QueueUnavailable`` when the queue fails."""
+        ...
+
     async def ended(self, batch_id: str) -> None: ...
     async def aclose(self) -> None: ...
 
@@ -198,7 +205,16 @@ class Batches:
             webhook_status="pending" if webhook_url is not None else None,
         )
         await asyncio.to_thread(self.store.create, row, new)
-        await self.engine.enqueue(list(dict.fromkeys(item.article_key for item in new)))
+        try:
+            await self.engine.enqueue(list(dict.fromkeys(item.article_key for item in new)))
+        except QueueUnavailable:
+            # The batch and its items are stored: accepted. The workers' sweep queues the
+            # articles that have no job (within SUMMARIZER_BATCH_SWEEP_S).
+            log.warning(
+                "batch stored, its articles not queued; the workers' sweep will queue them",
+                extra={"batch_id": row.id},
+                exc_info=True,
+            )
         return await self.resource(row.id)
 
     async def resource(self, batch_id: str) -> dict[str, Any]:

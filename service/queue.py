@@ -24,11 +24,11 @@ from typing import Any
 
 import httpx
 import procrastinate
-from procrastinate.exceptions import AlreadyEnqueued
+from procrastinate.exceptions import AlreadyEnqueued, ConnectorException
 
 from service.backend import build_summarizer, open_coordination, open_store, prepare_schema
 from service.batch_store import BatchStore
-from service.batches import BatchJobs
+from service.batches import BatchJobs, QueueUnavailable
 from service.config import Settings
 from service.fetch import Resolver
 from service.metrics import Metrics
@@ -177,6 +177,12 @@ class ProcrastinateEngine:
         await self.app.close_async()
 
     async def enqueue(self, keys: list[str]) -> None:
+        try:
+            await self._defer(keys)
+        except ConnectorException as exc:
+            raise QueueUnavailable(str(exc).strip() or type(exc).__name__) from exc
+
+    async def _defer(self, keys: list[str]) -> None:
         task = self.app.tasks[ARTICLE_TASK]
         for start in range(0, len(keys), DEFER_CHUNK):
             # Each chunk is one transaction inserting into the unique index on queueing_lock.

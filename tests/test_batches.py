@@ -21,6 +21,7 @@ from typing import Any
 import httpx
 import psycopg
 import pytest
+from procrastinate.exceptions import ConnectorException
 from prometheus_client.parser import text_string_to_metric_families
 
 from service.app import open_store
@@ -479,3 +480,36 @@ async def test_queueing_the_same_articles_in_opposite_orders_at_once_never_deadl
             "SELECT count(*), count(DISTINCT queueing_lock) FROM procrastinate_jobs"
         ).fetchone()
     assert row == (ROUNDS * ARTICLES, ROUNDS * ARTICLES)
+
+
+async def test_a_batch_whose_articles_could_not_be_queued_is_accepted_and_finished_by_the_sweep(
+    postgres_url, tmp_path, monkeypatch
+):
+    """The batch and its items are stored, then the queue's database fails: the batch is
+    still accepted (202), and the workers' sweep queues its articles, which end done."""
+    settings = Settings(
+        llm_base_url="http://scripted.test/v1",
+        llm_model="scripted-model",
+        data_dir=tmp_path,
+        database_url=postgres_url,
+        request_deadline_s=30.0,
+        batch_sweep_s=0.2,
+        _env_file=None,
+    )
+    failures = []
+    defer = ProcrastinateEngine._defer
+
+    async def failing_once(self: ProcrastinateEngine, keys: list[str]) -> None:
+        if not failures:
+            failures.append(keys)
+            raise ConnectorException("connection lost")
+        await defer(self, keys)
+
+    monkeypatch.setattr(ProcrastinateEngine, "_defer", failing_once)
+    async with batch_service(settings, ScriptedLLM(model_answer)) as client:
+        items = [article(n, tag="unqueued") for n in range(3)]
+        submitted = await client.post("/v1/batches", json={"items": items})
+        assert submitted.status_code == 202, submitted.text
+        body = await ended(client, submitted.json()["id"])
+    assert len(failures) == 1 and len(failures[0]) == 3
+    assert body["status"] == "done" and body["counts"]["done"] == 3, body
