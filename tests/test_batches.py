@@ -428,20 +428,26 @@ class InFlightLLM(ScriptedLLM):
             self.in_flight -= 1
 
 
-@pytest.mark.parametrize("prefetch", [2, 0])
-async def test_a_worker_holds_articles_beyond_its_model_slots(tmp_path, postgres_url, prefetch):
-    """With two model slots and two articles fetched beyond them, the worker works on four
-    articles at once (reading and storing around the model calls) while the model never has
-    more than two calls in flight."""
-    settings = Settings(
+def postgres_settings(tmp_path: Any, postgres_url: str, **overrides: Any) -> Settings:
+    """Settings of a service on its own PostgreSQL database, the model scripted."""
+    return Settings(  # type: ignore[call-arg]
         llm_base_url="http://scripted.test/v1",
         llm_model="scripted-model",
         data_dir=tmp_path,
         database_url=postgres_url,
         request_deadline_s=30.0,
-        worker_concurrency=2,
-        worker_prefetch=prefetch,
         _env_file=None,
+        **overrides,
+    )
+
+
+@pytest.mark.parametrize("prefetch", [2, 0])
+async def test_a_worker_holds_articles_beyond_its_model_slots(tmp_path, postgres_url, prefetch):
+    """With two model slots and two articles fetched beyond them, the worker works on four
+    articles at once (reading and storing around the model calls) while the model never has
+    more than two calls in flight."""
+    settings = postgres_settings(
+        tmp_path, postgres_url, worker_concurrency=2, worker_prefetch=prefetch
     )
     llm = InFlightLLM(postgres_url, delay=0.3)
     async with batch_service(settings, llm) as client:
@@ -487,15 +493,7 @@ async def test_a_batch_whose_articles_could_not_be_queued_is_accepted_and_finish
 ):
     """The batch and its items are stored, then the queue's database fails: the batch is
     still accepted (202), and the workers' sweep queues its articles, which end done."""
-    settings = Settings(
-        llm_base_url="http://scripted.test/v1",
-        llm_model="scripted-model",
-        data_dir=tmp_path,
-        database_url=postgres_url,
-        request_deadline_s=30.0,
-        batch_sweep_s=0.2,
-        _env_file=None,
-    )
+    settings = postgres_settings(tmp_path, postgres_url, batch_sweep_s=0.2)
     failures = []
     defer = ProcrastinateEngine._defer
 
