@@ -131,7 +131,8 @@ async def measure(n: int, rounds: int, log_file: Path) -> dict[str, list[float]]
             article = api._article(api.parse_article(body))
             normalized = normalize_text(article.text)
             model, prompt = summarizer.model, summarizer.prompt_version
-            key = cache_key(normalized, article.published, model, prompt)
+            rules = summarizer.rules_version
+            key = cache_key(normalized, article.published, model, prompt, rules)
             request_key = summarizer.request_key(body)
             steps: list[tuple[str, Callable[[], Any]]] = [
                 ("request key (`Summarizer.request_key`, SHA-256 of the body)",
@@ -140,7 +141,7 @@ async def measure(n: int, rounds: int, log_file: Path) -> dict[str, list[float]]
                 ("article checked and normalized (`Summarizer.validate`)",
                  lambda: summarizer.validate(article)),
                 ("cache key (`cache_key`, SHA-256)",
-                 lambda: cache_key(normalized, article.published, model, prompt)),
+                 lambda: cache_key(normalized, article.published, model, prompt, rules)),
             ]  # fmt: skip
 
             def read() -> Awaitable[bytes | None]:

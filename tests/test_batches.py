@@ -225,7 +225,6 @@ async def test_a_batch_with_nothing_in_work_is_cancelled_at_once(make_settings):
 async def test_a_large_batch_leaves_the_queue_planned_for_its_size(make_settings):
     """PostgreSQL: queueing thousands of articles at once refreshes the job table's statistics,
     so the workers' fetch is not planned for the empty queue it was a moment before."""
-
     settings = make_settings(worker_concurrency=1, worker_prefetch=0)
     if settings.database_url is None:
         pytest.skip("SQLite has no job queue: the API process claims items in batch_items")
@@ -459,7 +458,8 @@ async def test_a_worker_holds_articles_beyond_its_model_slots(tmp_path, postgres
     assert llm.most_jobs == 2 + prefetch
 
 
-ROUNDS, ARTICLES = 20, 200
+# Queueings of the same articles at once: rounds, and articles per round.
+QUEUEING_ROUNDS, QUEUED_ARTICLES = 20, 200
 
 
 async def test_queueing_the_same_articles_in_opposite_orders_at_once_never_deadlocks(postgres_url):
@@ -475,8 +475,8 @@ async def test_queueing_the_same_articles_in_opposite_orders_at_once_never_deadl
     for engine in engines:
         await engine.open()
     try:
-        for round_ in range(ROUNDS):
-            keys = [f"{round_}-{n:04}" for n in range(ARTICLES)]
+        for round_ in range(QUEUEING_ROUNDS):
+            keys = [f"{round_}-{n:04}" for n in range(QUEUED_ARTICLES)]
             await asyncio.gather(engines[0].enqueue(keys), engines[1].enqueue(keys[::-1]))
     finally:
         for engine in engines:
@@ -485,7 +485,7 @@ async def test_queueing_the_same_articles_in_opposite_orders_at_once_never_deadl
         row = conn.execute(
             "SELECT count(*), count(DISTINCT queueing_lock) FROM procrastinate_jobs"
         ).fetchone()
-    assert row == (ROUNDS * ARTICLES, ROUNDS * ARTICLES)
+    assert row == (QUEUEING_ROUNDS * QUEUED_ARTICLES, QUEUEING_ROUNDS * QUEUED_ARTICLES)
 
 
 async def test_a_batch_whose_articles_could_not_be_queued_is_accepted_and_finished_by_the_sweep(
