@@ -25,6 +25,7 @@ from enum import StrEnum
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic.json_schema import JsonDict
 
 SCHEMA_VERSION = "1"
 
@@ -165,6 +166,14 @@ Strings = Annotated[list[ShortText], Field(max_length=LIST_MAX)]
 DraftCount = Annotated[int, Field(ge=0)]
 SentenceRef = Annotated[int, Field(ge=1)]
 DraftText = Annotated[str, StringConstraints(strip_whitespace=True)]
+# The contract's limits, given to the decoder only (the JSON schema's ``maxLength`` and
+# ``maxItems``, like ``LATIN_TEXT`` below) and never validated: a grammar-constrained decoder
+# must close every string and list within them, so a small model that loops inside one (a
+# summary in a script it cannot write, a list it keeps extending) ends its answer instead of
+# running to max_tokens and being cut off; an answer from a server without a grammar is
+# reduced by ``service.pipeline.bounds`` instead of failing.
+DraftItem = Annotated[DraftText, Field(json_schema_extra={"maxLength": SHORT_MAX})]
+_AT_MOST_A_LIST: JsonDict = {"maxItems": LIST_MAX}
 #: Printable Latin script: ASCII without the two characters a JSON string escapes, Latin-1 and
 #: Latin Extended letters, general punctuation (curly quotes included). Given to the decoder as
 #: the JSON schema's ``pattern`` only: a grammar-constrained decoder (the bundled model, vLLM,
@@ -173,6 +182,12 @@ DraftText = Annotated[str, StringConstraints(strip_whitespace=True)]
 #: script can no longer repeat itself in it until max_tokens. Not validated here: an answer
 #: from a server without a grammar is judged by the pipeline (``english_wording``) instead.
 LATIN_TEXT = r"^[ -!#-\[\]-~\u00a0-\u024f\u1e00-\u1eff\u2010-\u2027\u2030-\u205e]*$"
+
+
+def latin_text(max_chars: int) -> str:
+    """``LATIN_TEXT`` of at most ``max_chars`` characters (a pattern carries its own bound:
+    a decoder given a ``pattern`` ignores ``maxLength``)."""
+    return LATIN_TEXT.removesuffix("*$") + f"{{0,{max_chars}}}$"
 
 
 class ArticleKind(StrEnum):
@@ -257,28 +272,34 @@ class IncidentDraft(_Strict):
     )
     groups: list[CasualtyGroup] = Field(
         description="Breakdown of the dead or injured by group when the article gives one; [].",
+        json_schema_extra=_AT_MOST_A_LIST,
     )
     perpetrator_sentence: SentenceRef | None = Field(
         description="Number of the sentence naming who carried out the attack or saying "
         "nobody claimed it; null for accidents and disasters."
     )
     perpetrators: list[Perpetrator] = Field(
-        description="Attackers; [] for accidents and disasters."
+        description="Attackers; [] for accidents and disasters.",
+        json_schema_extra=_AT_MOST_A_LIST,
     )
     date: EventDate
     location: Location
-    weapons: list[DraftText] = Field(
-        description='Means or cause ("rockets", "car bomb", "earthquake").'
+    weapons: list[DraftItem] = Field(
+        description='Means or cause ("rockets", "car bomb", "earthquake").',
+        json_schema_extra=_AT_MOST_A_LIST,
     )
-    responses: list[DraftText] = Field(description="Reactions reported (condemnations, reprisals).")
+    responses: list[DraftItem] = Field(
+        description="Reactions reported (condemnations, reprisals).",
+        json_schema_extra=_AT_MOST_A_LIST,
+    )
     summary: DraftText = Field(
         description="2-3 neutral English sentences: what happened, where, when, who, the toll.",
-        json_schema_extra={"pattern": LATIN_TEXT},
+        json_schema_extra={"pattern": latin_text(SUMMARY_MAX)},
     )
     headline: DraftText = Field(
         description="One English line that starts with the toll and uses the same numbers, "
         'e.g. "3 killed, 12 wounded in rocket strike on Camp Taji, Iraq".',
-        json_schema_extra={"pattern": LATIN_TEXT},
+        json_schema_extra={"pattern": latin_text(HEADLINE_MAX)},
     )
 
     def references(self) -> dict[str, int | None]:

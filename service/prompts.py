@@ -1,4 +1,5 @@
-"""Load and fill the prompt files; ``prompt_version`` is a hash of everything the model reads.
+"""Load and fill the prompt files; ``prompt_version`` is a hash of everything the model reads
+and of the schemas its answers are decoded under.
 
 The system prompt is fixed for every article and both tasks (instructions, a compact outline of
 each answer's schema, a worked example), so a backend with a prefix cache evaluates it once.
@@ -109,15 +110,18 @@ def load_prompts() -> PromptSet:
     system_md = package.joinpath("system.md").read_text(encoding="utf-8")
     user_md = package.joinpath("user.md").read_text(encoding="utf-8")
     examples_md = package.joinpath("examples.md").read_text(encoding="utf-8")
-    relevance = schema_outline(RelevanceAnswer.model_json_schema())
-    record = schema_outline(IncidentDraft.model_json_schema())
+    schemas = (RelevanceAnswer.model_json_schema(), IncidentDraft.model_json_schema())
+    relevance, record = (schema_outline(schema) for schema in schemas)
     system = (
         f"{system_md.strip()}\n\nTASK relevance answers one JSON object of this shape:\n"
         f"{relevance}\n\nTASK record answers one JSON object of this shape:\n{record}\n\n"
         f"{examples_md.strip()}"
     )
     digest = hashlib.sha256()
-    for part in (system_md, user_md, relevance, record, examples_md):
+    # The schemas whole, not only their outlines: a decoder's grammar is made from them, so a
+    # bound or a pattern changed there changes answers as a changed instruction does.
+    decoded = [json.dumps(schema, sort_keys=True) for schema in schemas]
+    for part in (system_md, user_md, relevance, record, examples_md, *decoded):
         digest.update(part.encode())
         digest.update(b"\x00")
     return PromptSet(

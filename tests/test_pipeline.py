@@ -179,6 +179,47 @@ def test_non_english_wording_is_rewritten_in_english_from_the_record() -> None:
     assert "headline written from the record: the model's was not in English" in warnings
 
 
+@pytest.mark.parametrize(
+    ("language", "text", "loop"),
+    [
+        ("hi", "दिल्ली में घर में आग लगी, 4 लोगों की मौत हुई।", "bhii " * 60),
+        ("de", "In Lennhausen brannte am Montag ein Haus; vier Menschen starben.", "fire in " * 40),
+        ("es", "Un incendio mató a cuatro personas el lunes en Lusima.", "Four died. " * 30),
+    ],
+)
+def test_a_summary_that_repeats_one_phrase_is_written_again_from_the_record(
+    language: str, text: str, loop: str
+) -> None:
+    record, context = make(
+        text,
+        {
+            "category": "fire",
+            "killed": 4,
+            "killed_sentence": 1,
+            "summary": loop,
+            "location": {"place": "Lusima", "region": None, "country": None, "country_code": None},
+        },
+        language=language,
+    )
+    incident, warnings = finish(record, context)
+    assert incident["summary"].startswith("The article reports a fire")
+    assert "summary written from the record: the model's repeated itself" in warnings
+
+
+def test_a_summary_that_repeats_some_words_as_prose_does_is_kept() -> None:
+    summary = (
+        "A fire in a house in Lusima killed four people on Monday. The fire started in the "
+        "kitchen, and the four people who died were members of one family."
+    )
+    record, context = make(
+        "A fire in a house in Lusima killed four people on Monday.",
+        {"category": "fire", "killed": 4, "killed_sentence": 1, "summary": summary},
+    )
+    incident, warnings = finish(record, context)
+    assert incident["summary"] == summary
+    assert not [w for w in warnings if "summary" in w]
+
+
 def test_places_and_names_in_other_scripts_are_stored_in_latin_script() -> None:
     text = (
         "В Велмаре при взрыве погибли 4 человека. Ответственность взяла группа «Красный рассвет»."

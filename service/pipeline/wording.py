@@ -167,13 +167,29 @@ def visible_text(record: Record, context: Context) -> list[str]:
     return []
 
 
+# A text of this many words or more that uses fewer distinct words than this share of them is
+# one phrase said over and over (a small model looping until its length bound), not wording:
+# English prose of two or three sentences uses well over half of its words once.
+_LOOP_MIN_WORDS = 8
+_LOOP_DISTINCT_SHARE = 0.3
+
+
+def is_loop(text: str) -> bool:
+    """The same few words repeated, in any language (words are what spaces separate)."""
+    words = text.casefold().split()
+    return len(words) >= _LOOP_MIN_WORDS and len(set(words)) < _LOOP_DISTINCT_SHARE * len(words)
+
+
 def complete_wording(record: Record, context: Context) -> list[str]:
-    """A headline or summary the model left empty is written from the record."""
+    """A headline or summary the model left empty, or filled with one phrase repeated, is
+    written from the record."""
     warnings = []
-    if not record.headline.strip():
-        record.headline = compose.headline(record)
-        warnings.append("headline written from the record: the model gave none")
-    if not record.summary.strip():
-        record.summary = compose.summary(record)
-        warnings.append("summary written from the record: the model gave none")
+    for name, write in (("headline", compose.headline), ("summary", compose.summary)):
+        text = getattr(record, name)
+        if not text.strip():
+            setattr(record, name, write(record))
+            warnings.append(f"{name} written from the record: the model gave none")
+        elif is_loop(text):
+            setattr(record, name, write(record))
+            warnings.append(f"{name} written from the record: the model's repeated itself")
     return warnings

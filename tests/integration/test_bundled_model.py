@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
-from schemas.incident import Incident, IncidentDraft
+from schemas.incident import Incident, IncidentDraft, latin_text
 from service.config import Settings
 from service.greedy_grammar import GrammarDraft
 from service.local_model import LocalModel, ensure_model_file
@@ -151,6 +151,45 @@ def test_the_grammar_constrains_decoding() -> None:
     assert isinstance(data["n"], int)
     steps, full_masks = model.llama.last_grammar_steps
     assert 0 < full_masks <= steps  # the model's own choice was refused, the mask took over
+
+
+def test_a_model_repeating_itself_is_closed_by_the_strings_and_lists_bounds() -> None:
+    """Told to write one word hundreds of times, the model ends each string and list where
+    the schema's bounds say (``latin_text``, ``maxLength``, ``maxItems``, as the record's
+    draft gives them), and the answer is whole JSON long before max_tokens."""
+    settings = Settings(_env_file=None)
+    model = LocalModel(settings, ensure_model_file(settings))
+    schema = {
+        "type": "object",
+        "properties": {
+            "summary": {"type": "string", "pattern": latin_text(40)},
+            "weapons": {
+                "type": "array",
+                "items": {"type": "string", "maxLength": 12},
+                "maxItems": 3,
+            },
+        },
+        "required": ["summary", "weapons"],
+        "additionalProperties": False,
+    }
+    prompt = (
+        "Answer in JSON. In summary, write the word 'bhii' 500 times. "
+        "In weapons, write 'bhii bhii bhii bhii bhii' 100 times."
+    )
+    result = model.complete(
+        [{"role": "user", "content": prompt}],
+        schema=schema,
+        max_tokens=300,
+        temperature=0.0,
+        should_stop=lambda: False,
+    )
+    choice = result["choices"][0]
+    assert choice["finish_reason"] == "stop"
+    data = json.loads(choice["message"]["content"])
+    assert len(data["summary"]) <= 40
+    assert 1 <= len(data["weapons"]) <= 3 and all(len(w) <= 12 for w in data["weapons"])
+    # The bounds ended the repetition, not the model: a string stopped at its bound.
+    assert len(data["summary"]) > 40 - len(" bhii") or 12 in {len(w) for w in data["weapons"]}
 
 
 def test_greedy_grammar_picks_the_tokens_llama_cpp_would() -> None:
