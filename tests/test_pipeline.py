@@ -880,3 +880,41 @@ def test_a_placeholder_is_never_stored_as_a_place(language: str, text: str) -> N
         *make(text, draft, kind="fire", language=language, disabled=frozenset({"places"}))
     )
     assert switched_off["location"]["place"] == "unknown"
+
+
+@pytest.mark.parametrize(
+    ("language", "text", "placeholder"),
+    [
+        ("hi", "वेलमार के एक घर में आग लगने से 4 लोगों की मौत हो गई.", "unknown"),
+        ("de", "Bei einem Brand in Velmar starben vier Menschen.", "not stated"),
+        ("en", "A fire in a house in Velmar killed 4 people.", "Unknown date"),
+    ],
+)
+def test_a_placeholder_is_never_stored_as_the_events_time(
+    language: str, text: str, placeholder: str
+) -> None:
+    draft = {
+        "killed": 4,
+        "killed_sentence": 1,
+        "date": {"text": placeholder, "iso": None, "precision": None},
+    }
+    record, context = make(text, draft, kind="fire", language=language)
+    incident, warnings = finish(record, context)
+    assert incident["date"] == {"text": None, "iso": None, "precision": None}
+    assert f"date text {placeholder!r} dropped: it names no time" in warnings
+    switched_off, _ = finish(
+        *make(text, draft, kind="fire", language=language, disabled=frozenset({"dates"}))
+    )
+    assert switched_off["date"]["text"] == placeholder
+
+
+def test_words_for_a_time_are_kept_as_the_events_time() -> None:
+    draft = {
+        "killed": 4,
+        "killed_sentence": 1,
+        "date": {"text": "on Friday night", "iso": None, "precision": None},
+    }
+    record, context = make("A fire in Velmar killed 4 people on Friday night.", draft, kind="fire")
+    incident, warnings = finish(record, context)
+    assert incident["date"]["text"] == "on Friday night"
+    assert not any("date text" in w for w in warnings)

@@ -13,6 +13,7 @@ from dateparser.languages.loader import default_loader
 
 from schemas.incident import EventDate, Precision
 from service.pipeline.context import Context
+from service.pipeline.placeholders import is_placeholder
 from service.pipeline.record import Record
 
 _HAS_YEAR = re.compile(r"\b(1[89]\d\d|20\d\d)\b")
@@ -24,7 +25,12 @@ def resolve_event_date(record: Record, context: Context) -> list[str]:
     if not record.is_incident:
         return []
     article = context.article
+    placeholder: list[str] = []
+    if is_placeholder(record.date.text):
+        placeholder.append(f"date text {record.date.text!r} dropped: it names no time")
+        record.date = record.date.model_copy(update={"text": None})
     event, warnings = resolve_date(record.date, article.published)
+    warnings = placeholder + warnings
     fixed, note = date_after_weekday(event, article.text)
     if note is None and article.published and fixed.iso in (None, article.published):
         sentences = [

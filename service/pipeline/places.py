@@ -11,6 +11,7 @@ from anyascii import anyascii
 from schemas.incident import Location
 from service.pipeline.context import Context
 from service.pipeline.perpetrators import named_in
+from service.pipeline.placeholders import is_placeholder
 from service.pipeline.record import Record
 
 # ISO 3166-1 has no entry under these everyday English names.
@@ -111,20 +112,6 @@ def _is_latin(char: str) -> bool:
     return char.isascii() or "LATIN" in unicodedata.name(char, "")
 
 
-# What a model writes in a place field when the article names none. Never a place, in any
-# article's language: the fields are English.
-_PLACEHOLDER = re.compile(
-    r"(?:unknown|unspecified|unclear|undisclosed|none|null|n/?a|-+|\?+"
-    r"|not\s+(?:stated|specified|given|known|mentioned|reported|named)"
-    r"|(?:unknown|unspecified|undisclosed)\s+(?:place|location|city|town|area|region|country))",
-    re.I,
-)
-
-
-def _placeholder(value: str | None) -> bool:
-    return value is not None and _PLACEHOLDER.fullmatch(value.strip()) is not None
-
-
 def check_places(record: Record, context: Context) -> list[str]:
     if not record.is_incident:
         return []
@@ -133,7 +120,7 @@ def check_places(record: Record, context: Context) -> list[str]:
     location = record.location
     for label in ("place", "region", "country"):
         value = getattr(location, label)
-        if _placeholder(value):
+        if is_placeholder(value):
             location = location.model_copy(update={label: None})
             warnings.append(f"{label} {value!r} dropped: it names no place")
     name, code = country_code_for(latin(location.country), location.country_code)
