@@ -25,12 +25,12 @@ def resolve_event_date(record: Record, context: Context) -> list[str]:
     if not record.is_incident:
         return []
     article = context.article
-    placeholder: list[str] = []
+    warnings: list[str] = []
     if is_placeholder(record.date.text):
-        placeholder.append(f"date text {record.date.text!r} dropped: it names no time")
+        warnings.append(f"date text {record.date.text!r} dropped: it names no time")
         record.date = record.date.model_copy(update={"text": None})
-    event, warnings = resolve_date(record.date, article.published)
-    warnings = placeholder + warnings
+    event, resolved = resolve_date(record.date, article.published)
+    warnings += resolved
     fixed, note = date_after_weekday(event, article.text)
     if note is None and article.published and fixed.iso in (None, article.published):
         sentences = [
