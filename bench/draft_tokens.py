@@ -5,16 +5,18 @@
 One process, one loaded model. For each article (the seed, then the first N of the dataset) the
 record prompt is evaluated once, then the record answer is generated twice from that cached
 prompt, with drafting on (``SUMMARIZER_LOCAL_DRAFT_TOKENS``, as the service runs) and off,
-alternating which goes first. Both use the service's schema, grammar and greedy decoding; the
-answers must be equal (the run stops if not). Reported: generation seconds and tokens/s of each,
-their ratio, and how the answer's tokens were made: taken from a draft (evaluated in a batch
-with the token before them) or picked one step at a time (one evaluation each).
+alternating which goes first. Both use the service's schema, grammar and greedy decoding.
+Reported: generation seconds of each, their ratio, whether the two answers are the same text
+(a batch is computed in another order than single steps, so a near-tie between two tokens can
+fall the other way), and how the answer's tokens were made: taken from a draft (evaluated in a
+batch with the token before them) or picked one step at a time (one evaluation each).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import time
 from pathlib import Path
@@ -23,7 +25,7 @@ from typing import Any
 from bench.report import provenance, publish
 from service.config import Settings
 from service.extract import DraftResponse
-from service.greedy_grammar import GrammarDraft
+from service.greedy_grammar import SchemaDraft
 from service.local_model import LocalModel, ensure_model_file
 from service.prompts import load_prompts
 from service.sentences import numbered, split_sentences
@@ -43,6 +45,11 @@ def _articles(dataset: Path | None, limit: int) -> list[dict[str, Any]]:
     return items
 
 
+def _load() -> str:
+    """The 1-minute load average."""
+    return f"{os.getloadavg()[0]:.2f}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--dataset", type=Path)
@@ -52,10 +59,11 @@ def main() -> None:
     parser.add_argument("--write", type=Path)
     args = parser.parse_args()
 
+    load_before = _load()
     settings = Settings(_env_file=None)
     model = LocalModel(settings, ensure_model_file(settings))
     llama = model.llama
-    drafter = GrammarDraft(llama, max_tokens=args.draft_tokens)
+    drafter = SchemaDraft(llama, max_tokens=args.draft_tokens)
     grammar = model.grammar_for(DraftResponse.model_json_schema())
     prompts = load_prompts()
     decodes = [0]
@@ -106,8 +114,7 @@ def main() -> None:
         order = [True, False] if n % 2 == 0 else [False, True]
         results = {drafting: complete(prompt, drafting) for drafting in order}
         on, off = results[True], results[False]
-        if on["text"] != off["text"]:
-            raise SystemExit(f"{article['id']}: the answers differ with and without drafts")
+        on["same"] = on["text"] == off["text"]
         rows.append((article["id"], on, off))
         print(article["id"], json.dumps({"on": {**on, "text": None}, "off": {**off, "text": None}}))
     model.close()
@@ -122,22 +129,22 @@ def main() -> None:
         HEADING,
         "",
         "The record answer generated from the same cached prompt with draft tokens "
-        f"(as `SUMMARIZER_LOCAL_DRAFT_TOKENS={drafter.max_tokens}`) and without, alternating which "
-        "goes first; the two answers are equal for every article (checked).",
+        f"(as `SUMMARIZER_LOCAL_DRAFT_TOKENS={drafter.max_tokens}`: the text the schema fixes) "
+        "and without, alternating which goes first; each row's two runs are back to back.",
         "",
         *provenance(command),
-        "- **The machine was shared** with other engineers' builds and tests during the run: "
-        "absolute seconds are noisy; each row's two runs are back to back.",
+        f"- Load average at the start / end of the run: {load_before} / {_load()}.",
         "",
         "| article | answer tokens | from drafts | picked one at a time | evaluations with / "
-        "without drafts | drafted, not kept | seconds with / without | speed-up |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
+        "without drafts | drafted, not kept | seconds with / without | speed-up | same answer |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for (name, on, off), ratio in zip(rows, ratios, strict=True):
         lines.append(
             f"| {name} | {on['tokens']} | {on['accepted']} | {on['tokens'] - on['accepted']} | "
             f"{on['decodes']} / {off['decodes']} | {on['drafted'] - on['accepted']} | "
-            f"{on['seconds']:.1f} / {off['seconds']:.1f} | {ratio:.2f}x |"
+            f"{on['seconds']:.1f} / {off['seconds']:.1f} | {ratio:.2f}x | "
+            f"{'yes' if on['same'] else 'no'} |"
         )
     tokens = sum(on["tokens"] for _, on, _ in rows)
     accepted = sum(on["accepted"] for _, on, _ in rows)
@@ -147,6 +154,8 @@ def main() -> None:
         f"{accepted / len(rows):.0f} taken from drafts, {(tokens - accepted) / len(rows):.0f} "
         "picked by the model one evaluation at a time.",
         f"- Generation time without drafts / with: median {statistics.median(ratios):.2f}x.",
+        f"- Same answer with and without drafts: {sum(on['same'] for _, on, _ in rows)} of "
+        f"{len(rows)}.",
     ]
     publish(args.write or Path("BENCHMARKS.md"), HEADING, "\n".join(lines), write=bool(args.write))
 

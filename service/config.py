@@ -100,12 +100,12 @@ class Settings(BaseSettings):
         description="Threads evaluating the prompt (default: the cores available).",
     )
     local_draft_tokens: int = Field(
-        default=0,
+        default=8,
         ge=0,
         le=32,
-        description="Tokens proposed at a time from what came before (JSON keys, names), "
-        "evaluated in one batch and kept while they are the model's own picks; 0 = off "
-        "(measured slower: BENCHMARKS.md).",
+        description="Tokens of the text the schema fixes (JSON keys, punctuation) proposed at "
+        "a time, evaluated in one batch with the token before them and kept while they are "
+        "the model's own picks; 0 = off (every token one step at a time).",
     )
     local_cpu_variant: str | None = Field(
         default=None,

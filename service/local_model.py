@@ -137,7 +137,7 @@ class LocalModel:
     def __init__(self, settings: Settings, file: ModelFile) -> None:
         # Imported here: loading the native library takes time.
         from service import cpu_backend
-        from service.greedy_grammar import GrammarDraft, GreedyGrammarLlama
+        from service.greedy_grammar import GreedyGrammarLlama, SchemaDraft
 
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="llama")
         self.thread: threading.Thread = self._executor.submit(threading.current_thread).result()
@@ -158,9 +158,7 @@ class LocalModel:
             )
         )
         if settings.local_draft_tokens:
-            self.llama.draft_model = GrammarDraft(
-                self.llama, max_tokens=settings.local_draft_tokens
-            )
+            self.llama.draft_model = SchemaDraft(self.llama, max_tokens=settings.local_draft_tokens)
         self.load_seconds = time.perf_counter() - started
         self.n_ctx = settings.local_n_ctx
         self._grammars: dict[str, Any] = {}

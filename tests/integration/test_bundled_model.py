@@ -15,11 +15,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import numpy as np
 import pytest
 
 from schemas.incident import Incident, IncidentDraft, latin_text
 from service.config import Settings
-from service.greedy_grammar import GrammarDraft
+from service.greedy_grammar import GreedyGrammar, SchemaDraft, probe_tokens
 from service.local_model import LocalModel, ensure_model_file
 from service.prompts import load_prompts
 from service.sentences import numbered, split_sentences
@@ -193,8 +194,9 @@ def test_a_model_repeating_itself_is_closed_by_the_strings_and_lists_bounds() ->
 
 
 def test_greedy_grammar_picks_the_tokens_llama_cpp_would() -> None:
-    """Checking the model's best token alone first, and evaluating draft tokens in a batch
-    with the token before them, change the time, never the answer."""
+    """Checking the model's best token alone first changes the time, never the answer; draft
+    tokens (the text the schema fixes, evaluated in a batch with the token before them) are
+    kept only where they are the model's own picks, and save evaluations."""
     from llama_cpp import LlamaGrammar
 
     settings = Settings(_env_file=None)
@@ -214,7 +216,7 @@ def test_greedy_grammar_picks_the_tokens_llama_cpp_would() -> None:
             published="2024-02-11",
         )
     )
-    drafter = GrammarDraft(model.llama, max_tokens=8)
+    drafter = SchemaDraft(model.llama, max_tokens=8)
     texts = {}
     # (our greedy pick, with drafts): llama.cpp's own sampler has neither.
     for greedy, drafting in ((True, True), (True, False), (False, False)):
@@ -234,11 +236,53 @@ def test_greedy_grammar_picks_the_tokens_llama_cpp_would() -> None:
             drafted = model.llama.draft_stats
         elif greedy:
             steps, full_masks = model.llama.last_grammar_steps
-    assert texts[True, True] == texts[True, False] == texts[False, False]
+    assert texts[True, False] == texts[False, False]
     assert texts[True, False].startswith('{"category": "')
     assert steps == 160 and full_masks < steps // 2, (steps, full_masks)
-    # Keys and punctuation came from drafts, each checked against the model's own pick.
-    assert 0 < drafted.accepted <= drafted.drafted, drafted
+    # Keys and punctuation came from drafts, nearly all of them the model's own picks.
+    assert drafted.accepted >= 40 and drafted.accepted >= 0.8 * drafted.drafted, drafted
+    # A batch is computed in another order than single steps: where two tokens nearly tie
+    # the answer may differ (BENCHMARKS.md counts how often), never its grammar.
+    assert texts[True, True].startswith('{"category": "')
+
+
+def test_the_schema_fixes_keys_and_punctuation_not_values() -> None:
+    """What a draft proposes is read off the grammar: the next key with its punctuation,
+    spaced as the model spaces it, and nothing where the model chooses a value."""
+    from llama_cpp import LlamaGrammar
+
+    settings = Settings(_env_file=None)
+    model = LocalModel(settings, ensure_model_file(settings))
+    schema = {
+        "type": "object",
+        "properties": {
+            "killed": {"type": ["integer", "null"]},
+            "place_name": {"type": "string"},
+        },
+        "required": ["killed", "place_name"],
+    }
+    grammar = LlamaGrammar.from_json_schema(json.dumps(schema), verbose=False)
+    llama = model.llama
+    probes = probe_tokens(llama)
+    greedy = GreedyGrammar(llama, grammar)
+    try:
+
+        def feed(text: str) -> None:
+            for token in llama.tokenize(text.encode(), add_bos=False, special=False):
+                logits = np.full(llama.n_vocab(), -1.0, dtype=np.float32)
+                logits[token] = 1.0
+                assert greedy.pick(logits) == token
+
+        assert greedy.fixed_text(probes, max_chars=40) == '{"killed":'
+        feed('{"killed": ')
+        assert greedy.fixed_text(probes, max_chars=40) == ""  # a number or null: the model's
+        feed("3,")
+        # A space after ':', as the model wrote one there; none after ',' yet.
+        assert greedy.fixed_text(probes, max_chars=40) == '"place_name": "'
+        feed(' "place_name": "Orvieto')
+        assert greedy.fixed_text(probes, max_chars=40) == ""  # inside a value
+    finally:
+        greedy.close()
 
 
 def test_the_relevance_answer_comes_with_its_odds() -> None:
