@@ -27,6 +27,7 @@ default).
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import resource
 import socket
@@ -250,6 +251,7 @@ def main() -> None:
         )
     summary = _summary(rows)
     summary.update(
+        date=dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         prompt_rate_tok_s=pp_rate,
         gen_rate_tok_s=tg_rate,
         prefix_tokens=prefix_tokens,
@@ -309,7 +311,7 @@ def _markdown(summary: dict[str, Any], rows: list[dict[str, Any]], args: Any) ->
     table = [
         "| article | answered as | service s | bare s | service / bare | floor s "
         "| service / floor | service s per call (relevance + record) "
-        "| tokens evaluated per call | tokens sampled per call (service / bare) | same answers |",
+        "| tokens evaluated per call | answer tokens per call (service / bare) | same answers |",
         "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
@@ -338,13 +340,14 @@ def _markdown(summary: dict[str, Any], rows: list[dict[str, Any]], args: Any) ->
         "single steps): the last column counts the calls whose answers are the same text.",
         "",
         f"- Command: `uv run python -m bench.bundled_model {command} --write BENCHMARKS.md`",
-        f"- Commit: {commit()}; machine: {machine()}",
+        f"- Date: {s['date']}; commit: {commit()}; machine: {machine()}",
         f"- Rates at the seed's context (the {s['prefix_tokens']}-token prefix in the KV "
         f"cache): prompt {s['prompt_rate_tok_s']:.0f} tok/s, unconstrained generation "
         f"{s['gen_rate_tok_s']:.1f} tok/s. Floor = per call, tokens evaluated / prompt "
-        "rate + tokens sampled / generation rate. Tokens evaluated are the prompt after what "
-        "the KV cache already held: the prefix, and for the record call also the title, date "
-        "and lead that the relevance call read (the two prompts begin alike).",
+        "rate + answer tokens / generation rate, every token one step (draft tokens, "
+        "evaluated in batches, take the service below it). Tokens evaluated are the prompt "
+        "after what the KV cache already held: the prefix, and for the record call also the "
+        "title, date and lead that the relevance call read (the two prompts begin alike).",
         "",
         *table,
         "",
@@ -358,7 +361,7 @@ def _markdown(summary: dict[str, Any], rows: list[dict[str, Any]], args: Any) ->
             f"- {label} ({k['articles']}): service p50 / p95 {k['service_p50_s']:.1f} / "
             f"{k['service_p95_s']:.1f} s (relevance call {k['relevance_s_p50']:.1f} s{record}); "
             f"bare p50 {k['bare_p50_s']:.1f} s; service / bare {k['service_over_bare_p50']:.2f}; "
-            f"service / floor {k['service_over_floor_p50']:.2f}; tokens sampled per article "
+            f"service / floor {k['service_over_floor_p50']:.2f}; answer tokens per article "
             f"p50 {k['sampled_tokens_p50']:.0f}; answers equal to the bare ones: "
             f"{k['same_answers']} of {k['calls']}."
         )

@@ -16,8 +16,10 @@ space, which is written as the model has written it so far) and proposes its tok
 evaluated together with the token just picked, in one batch as prompt tokens are, and then
 checked one by one exactly as if they had been generated: each is kept only while it is the
 token the model would have picked from the logits before it; at the first that is not, the
-model's own pick is taken and the rest of the draft is dropped from the context. The answer is
-the same; on two cores a batch of four tokens costs about one and a half single steps.
+model's own pick is taken and the rest of the draft is dropped from the context. Every token
+of the answer is the model's own pick; but a batch is computed in another order than single
+steps, so where two tokens nearly tie the pick can fall the other way. On the 2-core test
+machine a batch of four tokens costs about one and a half single steps.
 
 Imported only when the bundled model loads: it needs the native library.
 """
