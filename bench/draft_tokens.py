@@ -27,14 +27,15 @@ from service.config import Settings
 from service.extract import DraftResponse
 from service.greedy_grammar import SchemaDraft
 from service.local_model import LocalModel, ensure_model_file
-from service.prompts import load_prompts
+from service.prompts import PromptSet, load_prompts
 from service.sentences import numbered, split_sentences
 
 ROOT = Path(__file__).resolve().parent.parent
 HEADING = "## Draft tokens on the bundled model"
 
 
-def _articles(dataset: Path | None, limit: int) -> list[dict[str, Any]]:
+def incident_articles(dataset: Path | None, limit: int) -> list[dict[str, Any]]:
+    """The seed, then the first ``limit`` incidents of ``dataset``."""
     seed = json.loads((ROOT / "seeds" / "seed-camp-taji.json").read_text())["request"]
     items = [{"id": "seed", **seed}]
     if dataset and dataset.exists():
@@ -43,6 +44,26 @@ def _articles(dataset: Path | None, limit: int) -> list[dict[str, Any]]:
             if a.get("is_incident", True) and len(items) <= limit:
                 items.append({"id": a["id"], "text": a["text"], "published": a.get("published")})
     return items
+
+
+def record_prompt(model: LocalModel, prompts: PromptSet, article: dict[str, Any]) -> str:
+    """The record call's prompt for ``article``, as the model reads it."""
+    messages = prompts.messages(
+        task="record",
+        sentences=numbered(split_sentences(article["text"])),
+        title=None,
+        published=article.get("published"),
+    )
+    return str(model._formatter(messages=messages).prompt)
+
+
+def command_of(module: str, args: argparse.Namespace) -> str:
+    """The command line that ran ``module`` with ``args`` (dataset, limit, write)."""
+    return (
+        f"uv run python -m {module}"
+        + (f" --dataset {args.dataset} --limit {args.limit}" if args.dataset else "")
+        + (f" --write {args.write}" if args.write else "")
+    )
 
 
 def _load() -> str:
@@ -103,14 +124,8 @@ def main() -> None:
         }
 
     rows = []
-    for n, article in enumerate(_articles(args.dataset, args.limit)):
-        messages = prompts.messages(
-            task="record",
-            sentences=numbered(split_sentences(article["text"])),
-            title=None,
-            published=article.get("published"),
-        )
-        prompt = model._formatter(messages=messages).prompt
+    for n, article in enumerate(incident_articles(args.dataset, args.limit)):
+        prompt = record_prompt(model, prompts, article)
         order = [True, False] if n % 2 == 0 else [False, True]
         results = {drafting: complete(prompt, drafting) for drafting in order}
         on, off = results[True], results[False]
@@ -120,11 +135,7 @@ def main() -> None:
     model.close()
 
     ratios = [off["seconds"] / on["seconds"] for _, on, off in rows]
-    command = (
-        "uv run python -m bench.draft_tokens"
-        + (f" --dataset {args.dataset} --limit {args.limit}" if args.dataset else "")
-        + (f" --write {args.write}" if args.write else "")
-    )
+    command = command_of("bench.draft_tokens", args)
     lines = [
         HEADING,
         "",

@@ -25,29 +25,16 @@ import statistics
 import time
 from functools import partial
 from pathlib import Path
-from typing import Any
 
+from bench.draft_tokens import command_of, incident_articles, record_prompt
 from bench.report import provenance, publish
 from service.config import Settings
 from service.extract import DraftResponse
 from service.local_model import LocalModel, ensure_model_file
 from service.prompts import load_prompts
-from service.sentences import numbered, split_sentences
 
-ROOT = Path(__file__).resolve().parent.parent
 HEADING = "## Tokens the schema fixes"
 BATCHES = range(1, 9)
-
-
-def _articles(dataset: Path | None, limit: int) -> list[dict[str, Any]]:
-    seed = json.loads((ROOT / "seeds" / "seed-camp-taji.json").read_text())["request"]
-    items = [{"id": "seed", **seed}]
-    if dataset and dataset.exists():
-        for line in dataset.read_text(encoding="utf-8").splitlines():
-            a = json.loads(line)
-            if a.get("is_incident", True) and len(items) <= limit:
-                items.append({"id": a["id"], "text": a["text"], "published": a.get("published")})
-    return items
 
 
 def fixed_characters(text: str) -> list[bool]:
@@ -141,14 +128,8 @@ def main() -> None:
         return costs
 
     rows = []
-    for article in _articles(args.dataset, args.limit):
-        messages = prompts.messages(
-            task="record",
-            sentences=numbered(split_sentences(article["text"])),
-            title=None,
-            published=article.get("published"),
-        )
-        prompt = model._formatter(messages=messages).prompt
+    for article in incident_articles(args.dataset, args.limit):
+        prompt = record_prompt(model, prompts, article)
         tokens, seconds, n_prompt = model.run(partial(generate, prompt))
         costs = model.run(partial(batch_costs, tokens, n_prompt))
         pieces = [llama.detokenize([t]).decode("utf-8", errors="replace") for t in tokens]
@@ -173,11 +154,7 @@ def main() -> None:
     model.close()
 
     per_k = {k: statistics.median(r["costs_ms"][k] for r in rows) for k in BATCHES}
-    command = (
-        "uv run python -m bench.forced_tokens"
-        + (f" --dataset {args.dataset} --limit {args.limit}" if args.dataset else "")
-        + (f" --write {args.write}" if args.write else "")
-    )
+    command = command_of("bench.forced_tokens", args)
     lines = [
         HEADING,
         "",
