@@ -39,7 +39,17 @@ def command_line(command: str) -> str:
 
 
 def commit() -> str:
-    return sh("git", "rev-parse", "--short", "HEAD") or "?"
+    """The commit the code ran at, and which code files differed from it, if any."""
+    head = sh("git", "rev-parse", "--short", "HEAD") or "?"
+    changed = sh("git", "status", "--porcelain", "--", *CODE).splitlines()
+    if not changed:
+        return head
+    files = ", ".join(sorted(line[2:].strip() for line in changed))
+    return f"{head} with uncommitted changes to {files}"
+
+
+# What decides a benchmark's figures: a change elsewhere (documents) does not count.
+CODE = ("service", "schemas", "prompts", "bench", "pyproject.toml", "uv.lock")
 
 
 def write_section(path: Path, heading: str, section: str) -> None:

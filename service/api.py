@@ -252,7 +252,8 @@ async def summary_of(summarizer: Summarizer, body: bytes, *, refresh: bool) -> t
     A body sent before as it is now (byte for byte, under the same limits and versions) is
     answered by its request key: one hash of the bytes and one read, without parsing,
     checking or normalizing the article again. Any other body is read as usual, and a text
-    article's request key is stored once it is answered.
+    article's request key is stored once the model has answered it, or the second time it
+    is answered from the cache (``Summarizer._remember_hit``).
     """
     request_key = summarizer.request_key(body)
     if not refresh:

@@ -100,6 +100,9 @@ CLAIM_GRACE_S = 5.0
 # most this many wait (beyond it, new ones are dropped: a request key only saves work).
 REQUEST_KEYS_WRITE_S = 0.05
 REQUEST_KEYS_PENDING_MAX = 10_000
+# A body answered from the cache is keyed on its second sighting (see ``_remember_hit``): the
+# request keys of the last this many such bodies seen once are held in memory until then.
+REQUEST_KEYS_SEEN_ONCE_MAX = 10_000
 
 
 def _reader_digest() -> str:
@@ -244,6 +247,8 @@ class Summarizer:
         # Request keys waiting to be written (digest -> cache key), and the task writing them.
         self._unwritten: dict[bytes, str] = {}
         self._writer: asyncio.Task[None] | None = None
+        # Request keys of bodies answered from the cache once, oldest first (see _remember_hit).
+        self._seen_once: dict[bytes, None] = {}
         # What every request key covers besides the body (see ``request_key``), hashed once.
         self._request_material = hashlib.sha256(
             "\x1f".join(
@@ -313,6 +318,27 @@ class Summarizer:
         self._unwritten[request_key] = key
         if self._writer is None:
             self._writer = asyncio.create_task(self._write_request_keys())
+
+    def _remember_hit(self, request_key: bytes | None, key: str) -> None:
+        """``_remember`` for a body answered from the cache, on its second sighting only.
+
+        A body whose article is stored already is a new wording of a known article (another
+        ``source_url``, title or whitespace): most such bodies never come again (a wire story
+        in each of its feeds, an archive replayed with new links), and writing a key for each
+        would cost a hit in new bytes more than the rest of its reading. The bodies that do
+        come again (a client retrying, a feed polled again) are keyed the second time, so from
+        the third on they are answered by their request key. Bodies first answered by the
+        model are keyed at once (``_remember``): their resend is the common case.
+        """
+        if request_key is None:
+            return
+        if request_key in self._seen_once:
+            del self._seen_once[request_key]
+            self._remember(request_key, key)
+            return
+        if len(self._seen_once) >= REQUEST_KEYS_SEEN_ONCE_MAX:
+            del self._seen_once[next(iter(self._seen_once))]
+        self._seen_once[request_key] = None
 
     async def request_keys_written(self) -> None:
         """Return once the request keys of the requests answered so far are stored."""
@@ -414,7 +440,7 @@ class Summarizer:
         if not refresh:
             stored = await self._store.current_async(key)
             if stored is not None:
-                self._remember(request_key, key)
+                self._remember_hit(request_key, key)
                 return with_cached(stored, True), True
         task = self._inflight.get(key)
         if task is None:

@@ -408,21 +408,54 @@ async def test_a_byte_identical_resend_is_answered_without_reading_the_article_a
         resent = await client.post("/v1/summaries", **_as_json(request))
         assert normalized.calls == before  # answered by the request key alone
         other_bytes = await client.post("/v1/summaries", **_as_json(reordered))
-        assert normalized.calls == before + 1  # read as usual, then keyed too
+        assert normalized.calls == before + 1  # read as usual
+        await client.app.state.summarizer.request_keys_written()  # type: ignore[attr-defined]
+        assert await _request_keys(client.app, 1) == 1  # a hit's new bytes, seen once: no key
+        other_bytes_again = await client.post("/v1/summaries", **_as_json(reordered))
+        assert normalized.calls == before + 2  # read as usual, then keyed: seen twice
         assert await _request_keys(client.app, 2) == 2
+        other_bytes_third = await client.post("/v1/summaries", **_as_json(reordered))
+        assert normalized.calls == before + 2  # answered by its request key
         assert routed == []  # all answered before routing
         through_route = await client.post("/v1/summaries?refresh=false", **_as_json(request))
         by_id = await client.get(f"/v1/summaries/{miss.json()['id']}")
     assert miss.headers["X-Cache"] == "miss"
-    assert [r.headers["X-Cache"] for r in (resent, other_bytes, through_route)] == ["hit"] * 3
+    hits = (resent, other_bytes, other_bytes_again, other_bytes_third, through_route)
+    assert [r.headers["X-Cache"] for r in hits] == ["hit"] * 5
     # The request key's answer is the routed answer and the normal hit's, byte for byte.
-    assert resent.content == other_bytes.content == through_route.content == by_id.content
+    assert all(r.content == by_id.content for r in hits)
     assert resent.content == miss.content.removesuffix(b"false}") + b"true}"
 
     def comparable(response: httpx.Response) -> dict[str, str]:
         return {k: v for k, v in response.headers.items() if k != "x-request-id"}
 
-    assert comparable(resent) == comparable(other_bytes) == comparable(through_route)
+    assert all(comparable(r) == comparable(resent) for r in hits)
+    assert llm.record_calls == 1
+
+
+async def test_bodies_answered_from_the_cache_are_remembered_within_a_bound(
+    make_settings, seed, monkeypatch
+):
+    # Hits in new bytes wait for their second sighting in a bounded memory, oldest forgotten.
+    import service.summarize
+
+    monkeypatch.setattr(service.summarize, "REQUEST_KEYS_SEEN_ONCE_MAX", 2)
+    llm = ScriptedLLM(draft_from_record(seed["expected"]))
+    request = seed["request"]
+    wordings = [{**request, "source_url": f"https://example.org/feed/{n}"} for n in range(3)]
+    async with running_app(make_settings(), llm) as client:
+        app = client.app  # type: ignore[attr-defined]
+        await client.post("/v1/summaries", **_as_json(request))  # the miss: keyed
+        for body in wordings:  # each seen once; the first is forgotten at the third
+            await client.post("/v1/summaries", **_as_json(body))
+        await app.state.summarizer.request_keys_written()
+        assert await _request_keys(app, 1) == 1
+        await client.post("/v1/summaries", **_as_json(wordings[0]))  # forgotten: seen once again
+        await client.post("/v1/summaries", **_as_json(wordings[2]))  # remembered: keyed now
+        await app.state.summarizer.request_keys_written()
+        assert await _request_keys(app, 2) == 2
+        await client.post("/v1/summaries", **_as_json(wordings[0]))  # its second sighting
+        assert await _request_keys(app, 3) == 3
     assert llm.record_calls == 1
 
 
@@ -486,13 +519,13 @@ async def test_pages_and_links_are_never_answered_by_request_key(make_settings, 
             bodies = [{"url": url}] * 2 + [{"html": BRIDGE_HTML}] * 2
             answers = [await client.post("/v1/summaries", **_as_json(b)) for b in bodies]
             pages_read = normalized.calls
-            as_text = await client.post(
-                "/v1/summaries", **_as_json({"text": BRIDGE_TEXT, "published": "2024-05-18"})
-            )
-            stored = await _request_keys(client.app, 1)  # the text's, and only it
+            text_body = _as_json({"text": BRIDGE_TEXT, "published": "2024-05-18"})
+            # A hit, keyed at its second sighting: the text's key, and only it.
+            as_text = [await client.post("/v1/summaries", **text_body) for _ in range(2)]
+            stored = await _request_keys(client.app, 1)
         fetched = [seen for seen, _ in site.seen]
     assert [a.headers["X-Cache"] for a in answers] == ["miss", "hit", "hit", "hit"]
-    assert as_text.headers["X-Cache"] == "hit"
+    assert [a.headers["X-Cache"] for a in as_text] == ["hit", "hit"]
     assert fetched == [path, path]  # the link was fetched again: its page may have changed
     assert pages_read == 4  # every page read again
     assert stored == 1
