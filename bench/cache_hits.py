@@ -15,7 +15,8 @@ The hit paths are ``POST /v1/summaries`` answered from the SQLite cache (``X-Cac
    (a hit) and keeps that hit's body and headers, and those of ``GET /v1/summaries/{id}``;
    the measured POSTs resend those bytes (a byte-identical resend, answered by its request
    key) or, for the path ``post-new``, the same article as bytes never sent before (its
-   ``source_url`` numbered per request: a hit read the usual way, seen once: no request key written);
+   ``source_url`` numbered per request: a hit read the usual way; seen once, it gets no
+   request key);
 4. starts ``bench.bare_app`` under uvicorn (one worker, no access log) in another subprocess:
    two FastAPI routes that return those same bytes and headers and do nothing else;
 5. for each concurrency level and path, for both targets (alternating which goes first), runs
