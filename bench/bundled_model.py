@@ -46,8 +46,8 @@ from service.config import Settings
 from service.local_model import (
     LocalModel,
     LocalModelTransport,
-    _to_local_schema,
     ensure_model_file,
+    response_schema,
 )
 from service.prompts import load_prompts
 
@@ -140,7 +140,7 @@ def _rates_at(model: LocalModel, system: str, prompt: str, tokens: int = 96) -> 
 def _bare(model: LocalModel, body: dict[str, Any]) -> dict[str, Any]:
     """One request the service sent, completed by llama-cpp-python's own grammar sampler."""
     prompt = model._formatter(messages=body["messages"])
-    schema = _to_local_schema(body)
+    schema = response_schema(body)
     grammar = model.grammar_for(schema) if schema is not None else None
 
     def complete() -> Any:

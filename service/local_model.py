@@ -403,7 +403,7 @@ def _chat_formatter(llama: Any) -> Any:
     )
 
 
-def _to_local_schema(body: dict[str, Any]) -> dict[str, Any] | None:
+def response_schema(body: dict[str, Any]) -> dict[str, Any] | None:
     """The JSON schema to constrain decoding with, from an OpenAI ``response_format``."""
     fmt = body.get("response_format") or {}
     if fmt.get("type") == "json_schema":
@@ -440,7 +440,7 @@ class LocalModelTransport(httpx.AsyncBaseTransport):
                 self.model.submit(
                     lambda: self.model.complete(
                         body["messages"],
-                        schema=_to_local_schema(body),
+                        schema=response_schema(body),
                         max_tokens=int(
                             body.get("max_tokens") or body.get("max_completion_tokens") or 1024
                         ),
