@@ -178,6 +178,21 @@ def test_burns_are_injuries(language, sentence, killed, injured):
     assert counts_of_kind(sentence, language, "injured") == injured
 
 
+@pytest.mark.parametrize(
+    ("sentence", "killed", "injured"),
+    [
+        ("قتل ستة أشخاص وأصيب 27 آخرون في انفجار سيارة.", {6}, {27}),
+        ("لقي 12 شخصا حتفهم وأصيب 20 آخرون بجروح.", {12}, {20}),
+        ("أصيب 14 شخصا والقتلى ثلاثة.", {3}, {14}),
+        # A word that begins with the letter and is not "and": no clause starts there.
+        ("أسفر الحادث عن وفاة 3 أشخاص.", {3}, set()),
+    ],
+)
+def test_arabic_and_written_onto_a_casualty_word_starts_a_clause(sentence, killed, injured):
+    assert counts_of_kind(sentence, "ar", "killed") == killed
+    assert counts_of_kind(sentence, "ar", "injured") == injured
+
+
 def test_english_terms_are_read_in_any_language():
     assert reports_casualties("Según la policía, 3 people were killed.", "es", "killed")
 
@@ -229,6 +244,9 @@ def test_a_figure_without_a_casualty_word_is_not_stated():
         ("en", "The attack wounded 40 people, killing 3 of them.", 40, "injured"),
         ("en", "Two people were killed and 12 injured in the blast.", 12, "injured"),
         ("id", "3 orang meninggal dunia dan 12 luka-luka.", 12, "injured"),
+        # Arabic writes "and" onto the next word: "six were killed and 27 were injured".
+        ("ar", "قتل ستة أشخاص وأصيب 27 آخرون في انفجار.", 27, "injured"),
+        ("ar", "لقي 12 شخصا حتفهم وأصيب 20 آخرون بجروح.", 12, "killed"),
     ],
 )
 def test_a_figure_belongs_to_the_kind_its_own_clause_names(language, sentence, figure, kind):

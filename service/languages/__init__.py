@@ -138,7 +138,15 @@ def _only_of_other_kind(sentence: str, figure: int, code: str | None, kind: Kind
 def _clause_end(code: str | None) -> re.Pattern[str]:
     words = tuple(w for lang in _languages(code) for w in lexicon(lang).conjunctions)
     joined = rf"{START}(?:{'|'.join(words)})(?![{WORD_CHARS}])"
-    return re.compile(rf"{_CLAUSE_END}|{joined}", _FLAGS)
+    # Before a conjunction written onto a word of death or injury: a cut of no width, the
+    # word stays whole in the clause it starts.
+    onto = [
+        rf"{START}(?={lex.conjunction_prefix}{lex.prefix}{_group_of(lex.terms['killed'])}"
+        rf"|{lex.conjunction_prefix}{lex.prefix}{_group_of(lex.terms['injured'])})"
+        for lex in map(lexicon, _languages(code))
+        if lex.conjunction_prefix
+    ]
+    return re.compile("|".join([_CLAUSE_END, joined, *onto]), _FLAGS)
 
 
 def says_nobody(sentence: str, language: str | None, kind: Kind) -> bool:

@@ -50,6 +50,9 @@ class Lexicon:
     prefix: str  # what may precede a term inside its word: a compound's head, a proclitic
     terms: dict[Kind, tuple[str, ...]]
     conjunctions: tuple[str, ...]  # words that join two clauses: "and", "while"
+    # "and" written onto the next word (Arabic "و"): a clause starts where it joins a verb or
+    # noun of death or injury ("وأصيب 20", "and 20 were injured"); empty where none is.
+    conjunction_prefix: str
     others: tuple[str, ...]  # "others", "more": a count of people besides those counted before
     nobody: dict[Kind, tuple[str, ...]]
     one: dict[Kind, tuple[str, ...]]  # one person killed or hurt, said without a numeral
@@ -86,6 +89,7 @@ def lexicon(code: str) -> Lexicon:
         prefix=fold(raw.get("prefix", "")),
         terms={kind: _fragments(raw.get(kind, [])) for kind in KINDS},
         conjunctions=_fragments(raw.get("conjunctions", [])),
+        conjunction_prefix=fold(raw.get("conjunction_prefix", "")),
         others=_fragments(raw.get("others", [])),
         nobody={kind: _fragments(raw.get("nobody", {}).get(kind, [])) for kind in KINDS},
         one={

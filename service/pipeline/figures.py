@@ -6,7 +6,8 @@ does, which then becomes its evidence. 0 needs a sentence saying nobody was kill
 total made of groups needs each group's figure in its sentence, none of them written as the
 other kind of casualty. A figure filed under the wrong kind (the injured given as dead) is
 moved to the kind its sentence gives it. Sentences addressed to a machine are never read.
-Anything else is withheld, never guessed.
+Anything else is withheld, never guessed; a withheld figure is replaced only by the article's
+one count of that kind, when it has exactly one (``read_missed_figures``).
 """
 
 from __future__ import annotations
@@ -107,6 +108,7 @@ def check_figures(record: Record, context: Context) -> list[str]:
         ):
             misfiled.append((kind, figure, pointed.number))
             continue
+        record.unstated.add(kind)
         warnings.append(f"{kind} figure {figure} withheld: no sentence of the article states it")
     for kind, figure, number in misfiled:
         warnings.append(_refile(record, kind, figure, number))
@@ -225,8 +227,11 @@ def add_others(record: Record, context: Context) -> list[str]:
 def read_missed_figures(record: Record, context: Context) -> list[str]:
     """A figure the model left out that the sentences it cited for this incident state
     plainly: one count, in a clause naming only that kind of casualty ("killed two and wounded
-    five"), or a sentence saying nobody was. Several candidates (a sub-count, an earlier toll)
-    leave the figure out: which is the total is the model's to say, never guessed."""
+    five"), or a sentence saying nobody was. Where the model gave a figure that no sentence
+    states (withheld by ``figures``), the whole article is read the same way: a toll exists,
+    and when the article counts that kind of casualty with one number only, that number is it.
+    Several candidates (a sub-count, an earlier toll) leave the figure out: which is the total
+    is the model's to say, never guessed."""
     if not record.is_incident:
         return []
     article = context.article
@@ -235,21 +240,16 @@ def read_missed_figures(record: Record, context: Context) -> list[str]:
         for n in (record.killed_sentence, record.injured_sentence, record.event_sentence)
         if (s := article.sentence(n)) is not None and s.number not in article.directives
     }
+    every = {s.number: s for s in article.news_sentences()}
     warnings = []
     for kind in KINDS:
         if getattr(record, kind) is not None:
             continue
-        found = {
-            (figure, number)
-            for number, sentence in cited.items()
-            for figure in counts_of_kind(sentence.text, article.language, kind)
-        }
-        if not found:
-            found = {
-                (0, number)
-                for number, sentence in cited.items()
-                if says_nobody(sentence.text, article.language, kind)
-            }
+        found = _counts(cited, kind, article.language)
+        how = "which states it"
+        if not found and kind in record.unstated:
+            found = _counts(every, kind, article.language, nobody=False)
+            how = f"the only count of the {kind} in the article"
         figures = {figure for figure, _ in found}
         if len(figures) != 1:
             continue
@@ -258,5 +258,24 @@ def read_missed_figures(record: Record, context: Context) -> list[str]:
         setattr(record, f"{kind}_sentence", number)
         if kind == "killed" and record.qualifier is None:
             record.qualifier = "exact"
-        warnings.append(f"{kind} figure {figure} read from sentence {number}, which states it")
+        warnings.append(f"{kind} figure {figure} read from sentence {number}, {how}")
     return warnings
+
+
+def _counts(
+    sentences: dict[int, Sentence], kind: Kind, lang: str | None, *, nobody: bool = True
+) -> set[tuple[int, int]]:
+    """(figure, sentence number) for each count of ``kind`` the sentences state; when none,
+    and ``nobody``, (0, number) for each sentence saying nobody was."""
+    found = {
+        (figure, number)
+        for number, sentence in sentences.items()
+        for figure in counts_of_kind(sentence.text, lang, kind)
+    }
+    if not found and nobody:
+        found = {
+            (0, number)
+            for number, sentence in sentences.items()
+            if says_nobody(sentence.text, lang, kind)
+        }
+    return found

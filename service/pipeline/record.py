@@ -49,6 +49,8 @@ class Record:
     evidence: list[Evidence] = field(default_factory=list)
     # How sure the relevance call was (``service.kind_odds``); None: the server gave no odds.
     odds: KindOdds | None = None
+    # The kinds ("killed", "injured") whose figure the model gave and no sentence states.
+    unstated: set[str] = field(default_factory=set)
 
     @property
     def is_incident(self) -> bool:
