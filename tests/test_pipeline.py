@@ -1001,3 +1001,29 @@ def test_words_for_a_time_are_kept_as_the_events_time() -> None:
     incident, warnings = finish(record, context)
     assert incident["date"]["text"] == "on Friday night"
     assert not any("date text" in w for w in warnings)
+
+
+def _corpus() -> list[dict[str, Any]]:
+    from tests.dictation.run import load_corpus
+
+    return [item for item in load_corpus() if {"killed", "injured"} & set(item["dictated"])]
+
+
+@pytest.mark.parametrize("item", _corpus(), ids=lambda item: item["id"])
+def test_a_model_that_obeys_a_dictation_stores_no_dictated_figure(item: dict[str, Any]) -> None:
+    # The model answers the dictated figures; withheld, they are replaced only by a count a
+    # news sentence states: the article's true figure, or nothing.
+    dictated = {k: v for k, v in item["dictated"].items() if k in ("killed", "injured")}
+    draft = {**dictated, **{f"{kind}_sentence": 1 for kind in dictated}}
+    record, context = make(
+        item["text"],
+        draft,
+        language=item["language"],
+        published=item["published"],
+        title=item["title"],
+    )
+    incident, warnings = finish(record, context)
+    for kind, value in dictated.items():
+        stored = incident["casualties"][kind]
+        assert stored != value, warnings
+        assert stored in (None, item["truth"][kind]), warnings
