@@ -359,7 +359,9 @@ async def test_records_made_under_older_rules_are_extracted_again(make_settings,
     assert llm.record_calls == 2
 
 
-async def test_a_zero_toll_needs_a_sentence_saying_nobody(make_settings, seed):
+async def test_a_zero_toll_needs_a_sentence_saying_nobody_else_the_articles_own_count_stands(
+    make_settings, seed
+):
     unsupported = draft_from_record(seed["expected"])
     assert unsupported.record is not None
     unsupported.record["injured"] = 0
@@ -368,7 +370,14 @@ async def test_a_zero_toll_needs_a_sentence_saying_nobody(make_settings, seed):
     llm = ScriptedLLM(unsupported)
     async with running_app(make_settings(), llm) as client:
         response = await client.post("/v1/summaries", json=seed_request(seed))
-    assert response.json()["incident"]["casualties"]["injured"] is None
+    body = response.json()
+    # The 0 is withheld; the article counts the injured with one number, which stands instead.
+    assert "injured figure 0 withheld: no sentence of the article states it" in body["warnings"]
+    assert body["incident"]["casualties"]["injured"] == 12
+    assert any(
+        w.startswith("injured figure 12 read from sentence") and "the only count" in w
+        for w in body["warnings"]
+    )
 
 
 async def test_an_answer_cut_off_at_the_token_limit_keeps_what_it_completed(make_settings, seed):
