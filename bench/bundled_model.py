@@ -27,7 +27,6 @@ default).
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import resource
 import socket
@@ -40,7 +39,7 @@ from typing import Any
 import httpx
 import uvicorn
 
-from bench.report import commit, machine, write_section
+from bench.report import commit, machine, now, write_section
 from service.app import create_app
 from service.config import Settings
 from service.local_model import (
@@ -251,7 +250,7 @@ def main() -> None:
         )
     summary = _summary(rows)
     summary.update(
-        date=dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        date=now(),
         prompt_rate_tok_s=pp_rate,
         gen_rate_tok_s=tg_rate,
         prefix_tokens=prefix_tokens,

@@ -38,6 +38,15 @@ def command_line(command: str) -> str:
     return f"`{command}`, as part of `{run_by}`" if run_by else f"`{command}`"
 
 
+# What decides a benchmark's figures: a change elsewhere (documents) does not count.
+CODE = ("service", "schemas", "prompts", "bench", "pyproject.toml", "uv.lock")
+
+
+def now() -> str:
+    """The time a section is written, as every section states it."""
+    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
 def commit() -> str:
     """The commit the code ran at, and which code files differed from it, if any."""
     head = sh("git", "rev-parse", "--short", "HEAD") or "?"
@@ -46,10 +55,6 @@ def commit() -> str:
         return head
     files = ", ".join(sorted(line[2:].strip() for line in changed))
     return f"{head} with uncommitted changes to {files}"
-
-
-# What decides a benchmark's figures: a change elsewhere (documents) does not count.
-CODE = ("service", "schemas", "prompts", "bench", "pyproject.toml", "uv.lock")
 
 
 def write_section(path: Path, heading: str, section: str) -> None:
@@ -70,7 +75,7 @@ def provenance(command: str) -> list[str]:
     """The lines every section starts with: what ran, when, on which commit and machine."""
     return [
         f"- Command: {command_line(command)}",
-        f"- Date: {dt.datetime.now(dt.UTC).strftime('%Y-%m-%d %H:%M UTC')}",
+        f"- Date: {now()}",
         f"- Commit: {commit()}",
         f"- Machine: {machine()}",
     ]

@@ -141,8 +141,8 @@ def _clause_end(code: str | None) -> re.Pattern[str]:
     # Before a conjunction written onto a word of death or injury: a cut of no width, the
     # word stays whole in the clause it starts.
     onto = [
-        rf"{START}(?={lex.conjunction_prefix}{lex.prefix}{_group_of(lex.terms['killed'])}"
-        rf"|{lex.conjunction_prefix}{lex.prefix}{_group_of(lex.terms['injured'])})"
+        rf"{START}(?={lex.conjunction_prefix}{lex.prefix}"
+        rf"{_group_of([*lex.terms['killed'], *lex.terms['injured']])})"
         for lex in map(lexicon, _languages(code))
         if lex.conjunction_prefix
     ]

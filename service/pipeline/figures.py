@@ -240,7 +240,6 @@ def read_missed_figures(record: Record, context: Context) -> list[str]:
         for n in (record.killed_sentence, record.injured_sentence, record.event_sentence)
         if (s := article.sentence(n)) is not None and s.number not in article.directives
     }
-    every = {s.number: s for s in article.news_sentences()}
     warnings = []
     for kind in KINDS:
         if getattr(record, kind) is not None:
@@ -248,6 +247,7 @@ def read_missed_figures(record: Record, context: Context) -> list[str]:
         found = _counts(cited, kind, article.language)
         how = "which states it"
         if not found and kind in record.unstated:
+            every = {s.number: s for s in article.news_sentences()}
             found = _counts(every, kind, article.language, nobody=False)
             how = f"the only count of the {kind} in the article"
         figures = {figure for figure, _ in found}

@@ -22,6 +22,7 @@ from schemas.incident import (
     category_of,
 )
 from service.kind_odds import KindOdds
+from service.languages import Kind
 
 
 @dataclass
@@ -50,7 +51,7 @@ class Record:
     # How sure the relevance call was (``service.kind_odds``); None: the server gave no odds.
     odds: KindOdds | None = None
     # The kinds ("killed", "injured") whose figure the model gave and no sentence states.
-    unstated: set[str] = field(default_factory=set)
+    unstated: set[Kind] = field(default_factory=set)
 
     @property
     def is_incident(self) -> bool:
