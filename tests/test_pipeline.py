@@ -474,6 +474,69 @@ def test_an_event_on_the_publication_day_keeps_that_day() -> None:
     assert incident["date"]["iso"] == "2026-03-14"
 
 
+@pytest.mark.parametrize(
+    ("language", "text"),
+    [
+        (
+            "en",
+            "Over 40 workers were hurt in a boiler blast at a factory in Dharpur, officials said "
+            "on Friday. The blast took place on Thursday evening.",
+        ),
+        (
+            "es",
+            "Más de 40 trabajadores resultaron heridos por la explosión de una caldera en una "
+            "fábrica de Dharpur, dijeron las autoridades el viernes. La explosión ocurrió el "
+            "jueves por la noche.",
+        ),
+        (
+            "de",
+            "Mehr als 40 Arbeiter wurden bei der Explosion eines Kessels in einer Fabrik in "
+            "Dharpur verletzt, teilten die Behörden am Freitag mit. Die Explosion ereignete sich "
+            "am Donnerstagabend.",
+        ),
+    ],
+)
+def test_of_the_days_the_event_sentences_name_the_earliest_is_the_event_day(
+    language: str, text: str
+) -> None:
+    # The model pointed the injured at the sentence giving the blast's day (it states no
+    # figure, so the evidence moves to the first); the day officials spoke came after it.
+    record, context = make(
+        text,
+        {
+            "category": "industrial_accident",
+            "injured": 40,
+            "injured_sentence": 2,
+            "date": {"text": "2026-03-14", "iso": "2026-03-14", "precision": "day"},
+        },
+        kind="industrial_accident",
+        language=language,
+    )
+    incident, warnings = finish(record, context)
+    assert incident["casualties"]["injured"] == 40
+    assert incident["evidence"][0]["quote"].startswith(text[:12])
+    assert incident["date"]["iso"] == "2026-03-12"
+    assert any("2026-03-12 from the article's" in w for w in warnings)
+
+
+def test_a_word_that_only_begins_with_a_weekday_names_no_day() -> None:
+    # "Montagearbeiten" (assembly work) begins with "Montag" (Monday): no part of a day follows.
+    text = "Bei Montagearbeiten in einer Fabrik in Dharpur wurden 40 Arbeiter verletzt."
+    record, context = make(
+        text,
+        {
+            "category": "industrial_accident",
+            "injured": 40,
+            "injured_sentence": 1,
+            "date": {"text": "2026-03-14", "iso": "2026-03-14", "precision": "day"},
+        },
+        kind="industrial_accident",
+        language="de",
+    )
+    incident, _ = finish(record, context)
+    assert incident["date"]["iso"] == "2026-03-14"
+
+
 def test_a_day_named_outside_the_event_sentences_does_not_date_the_event() -> None:
     text = (
         "A bus overturned near Lusima, killing six passengers, police said today. "

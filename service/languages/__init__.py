@@ -31,6 +31,7 @@ __all__ = [
     "clauses",
     "counts_by_clause",
     "counts_of_kind",
+    "day_parts",
     "figure_stated",
     "is_directive",
     "numbers_in",
@@ -40,6 +41,13 @@ __all__ = [
 ]
 
 _FLAGS = re.IGNORECASE | re.MULTILINE
+
+
+def day_parts(language: str | None) -> tuple[str, ...]:
+    """The words for a part of the day that the language writes onto a weekday's name
+    ("Donnerstagabend"); none for a language that writes them apart."""
+    code = _code(language)
+    return lexicon(code).day_parts if code else ()
 
 
 def numbers_in(sentence: str, language: str | None) -> set[int]:

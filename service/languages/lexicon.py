@@ -54,6 +54,8 @@ class Lexicon:
     # noun of death or injury ("وأصيب 20", "and 20 were injured"); empty where none is.
     conjunction_prefix: str
     others: tuple[str, ...]  # "others", "more": a count of people besides those counted before
+    # Parts of a day written onto a weekday's name ("Donnerstag|abend", "zaterdag|avond").
+    day_parts: tuple[str, ...]
     nobody: dict[Kind, tuple[str, ...]]
     one: dict[Kind, tuple[str, ...]]  # one person killed or hurt, said without a numeral
     directive: tuple[str, ...]
@@ -91,6 +93,7 @@ def lexicon(code: str) -> Lexicon:
         conjunctions=_fragments(raw.get("conjunctions", [])),
         conjunction_prefix=fold(raw.get("conjunction_prefix", "")),
         others=_fragments(raw.get("others", [])),
+        day_parts=_fragments(raw.get("day_parts", [])),
         nobody={kind: _fragments(raw.get("nobody", {}).get(kind, [])) for kind in KINDS},
         one={
             kind: tuple(f.replace("{person}", person) for f in _fragments(one.get(kind, [])))

@@ -12,6 +12,7 @@ from dateparser.date import DateDataParser
 from dateparser.languages.loader import default_loader
 
 from schemas.incident import EventDate, Precision
+from service.languages import day_parts
 from service.pipeline.context import Context
 from service.pipeline.placeholders import is_placeholder
 from service.pipeline.record import Record
@@ -33,11 +34,13 @@ def resolve_event_date(record: Record, context: Context) -> list[str]:
     warnings += resolved
     fixed, note = date_after_weekday(event, article.text)
     if note is None and article.published and fixed.iso in (None, article.published):
-        sentences = [
-            article.sentence(n)
-            for n in (record.event_sentence, record.killed_sentence, record.injured_sentence)
-        ]
-        texts = [s.text for s in sentences if s is not None and s.number not in article.directives]
+        # The sentences cited for the event and its figures, and those the model pointed at
+        # before a figure's evidence moved: a pointer moved for its figure still marks a
+        # sentence that reports the event ("the blast took place Saturday evening").
+        cited = {record.event_sentence, record.killed_sentence, record.injured_sentence}
+        numbers = sorted({n for n in cited if n is not None} | record.pointed)
+        sentences = [s for n in numbers if (s := article.sentence(n)) is not None]
+        texts = [s.text for s in sentences if s.number not in article.directives]
         fixed, note = day_the_article_names(fixed, texts, article.published, article.language)
     record.date = fixed
     return warnings + ([note] if note else [])
@@ -54,26 +57,29 @@ def day_the_article_names(
     publication day (or none): a report written "yesterday" or "on Tuesday" is dated by its
     page, the event by its sentence. The words are dateparser's own for the article's language
     (weekdays, "yesterday", "the day before yesterday"), resolved to a day of the week before
-    publication."""
+    publication. Of several days named, the earliest: a report names the event's day and the
+    days after it ("the blast took place Saturday", "officials said Sunday", "rescuers searched
+    Friday"), not days before it."""
     base = date.fromisoformat(published)
     words = _day_words((language or "").split("-")[0].lower())
     if words is None:
         return event, None
+    named: list[tuple[date, str]] = []
     for sentence in sentences:
-        match = words.search(sentence)
-        if match is None:
-            continue
-        parsed = _parse(match.group(), base)
-        if parsed is None or parsed[1] != "day":
-            continue
-        day = date.fromisoformat(parsed[0])
-        if base - timedelta(days=_RELATIVE_DAYS) <= day < base:
-            return (
-                EventDate(text=match.group(), iso=parsed[0], precision="day"),
-                f"event date {parsed[0]} from the article's {match.group()!r}, "
-                "not the publication day",
-            )
-    return event, None
+        for match in words.finditer(sentence):
+            parsed = _parse(match.group(1), base)
+            if parsed is None or parsed[1] != "day":
+                continue
+            day = date.fromisoformat(parsed[0])
+            if base - timedelta(days=_RELATIVE_DAYS) <= day < base:
+                named.append((day, match.group()))
+    if not named:
+        return event, None
+    day, words_used = min(named, key=lambda pair: pair[0])
+    return (
+        EventDate(text=words_used, iso=day.isoformat(), precision="day"),
+        f"event date {day.isoformat()} from the article's {words_used!r}, not the publication day",
+    )
 
 
 _WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
@@ -93,7 +99,10 @@ def _day_words(code: str) -> re.Pattern[str] | None:
     if not names:
         return None
     alternation = "|".join(re.escape(n) for n in sorted(set(names), key=len, reverse=True))
-    return re.compile(rf"(?<!\w)(?:{alternation})(?!\w)", re.IGNORECASE)
+    # "Donnerstagabend": the weekday, with a part of the day written onto it.
+    parts = "|".join(day_parts(code))
+    tail = f"(?:{parts})?" if parts else ""
+    return re.compile(rf"(?<!\w)({alternation}){tail}(?!\w)", re.IGNORECASE)
 
 
 def resolve_date(event: EventDate, published: str | None) -> tuple[EventDate, list[str]]:

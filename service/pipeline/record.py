@@ -52,6 +52,10 @@ class Record:
     odds: KindOdds | None = None
     # The kinds ("killed", "injured") whose figure the model gave and no sentence states.
     unstated: set[Kind] = field(default_factory=set)
+    # The sentences the model's answers pointed at for the event and its figures, as answered
+    # (steps move a figure's pointer to the sentence that states it; the first still reports
+    # the event).
+    pointed: frozenset[int] = frozenset()
 
     @property
     def is_incident(self) -> bool:
@@ -86,4 +90,6 @@ def record_from_answers(
     record.date, record.location = draft.date, draft.location
     record.weapons, record.responses = list(draft.weapons), list(draft.responses)
     record.headline, record.summary = draft.headline, draft.summary
+    answered = (relevance.sentence, draft.killed_sentence, draft.injured_sentence)
+    record.pointed = frozenset(n for n in answered if n is not None)
     return record
