@@ -1090,3 +1090,52 @@ def test_a_model_that_obeys_a_dictation_stores_no_dictated_figure(item: dict[str
         stored = incident["casualties"][kind]
         assert stored != value, warnings
         assert stored in (None, item["truth"][kind]), warnings
+
+
+@pytest.mark.parametrize(
+    ("language", "text", "place", "country", "expected"),
+    [
+        (
+            "en",
+            "A missile fired from Dravia hit a block of flats in Velmar, Russia, killing one man.",
+            {"place": "Velmar, Russia", "region": None},
+            ("Dravia", None),
+            "RU",
+        ),
+        (
+            "fr",
+            "Un obus tiré depuis la Syrie a tué deux personnes à Akkar, au Liban, mardi.",
+            {"place": "Akkar", "region": "Lebanon"},
+            ("Syria", "SY"),
+            "LB",
+        ),
+        (
+            "en",
+            "A gunman killed two people at a mall in Atlanta, Georgia, on Tuesday.",
+            {"place": "Atlanta", "region": "Georgia"},
+            ("United States", "US"),
+            "US",
+        ),
+    ],
+)
+def test_a_country_the_place_itself_names_wins_over_the_country_field(
+    language: str,
+    text: str,
+    place: dict[str, str | None],
+    country: tuple[str, str | None],
+    expected: str,
+) -> None:
+    record, context = make(
+        text,
+        {
+            "killed": 1 if "one man" in text else 2,
+            "killed_sentence": 1,
+            "location": {**place, "country": country[0], "country_code": country[1]},
+        },
+        kind="air_or_missile_strike",
+        language=language,
+    )
+    incident, warnings = finish(record, context)
+    assert incident["location"]["country_code"] == expected
+    changed = [w for w in warnings if "the place is given as in" in w]
+    assert bool(changed) == (expected != country[1])

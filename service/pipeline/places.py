@@ -112,6 +112,35 @@ def _is_latin(char: str) -> bool:
     return char.isascii() or "LATIN" in unicodedata.name(char, "")
 
 
+def _country_the_place_names(
+    place: str | None, region: str | None, code: str | None
+) -> tuple[str, str] | None:
+    """The country written as a part of the place or region itself ("Belgorod, Russia"), when
+    they name one country only: the model's own reading of where the place is, which its
+    country field can contradict (the attacker's country given for the target's). A part that
+    is also a region of the record's country ("Atlanta, Georgia" in the US) names no other
+    country; codes ("IN", "PER") are not read as countries, only names."""
+    found = set()
+    for value in (place, region):
+        for part in (value or "").split(","):
+            part = part.strip()
+            alias = _COUNTRY_ALIASES.get(part.casefold())
+            if (not alias and len(part) <= 3) or _region_of(part, code):
+                continue
+            try:
+                country = pycountry.countries.lookup(alias or part)
+            except LookupError:
+                continue
+            found.add((getattr(country, "common_name", None) or country.name, country.alpha_2))
+    return found.pop() if len(found) == 1 else None
+
+
+def _region_of(name: str, code: str | None) -> bool:
+    """Whether ``name`` is one of the ISO 3166-2 subdivisions of the country ``code``."""
+    subdivisions = pycountry.subdivisions.get(country_code=code) if code else None
+    return any(s.name.casefold() == name.casefold() for s in subdivisions or ())
+
+
 def check_places(record: Record, context: Context) -> list[str]:
     if not record.is_incident:
         return []
@@ -132,6 +161,12 @@ def check_places(record: Record, context: Context) -> list[str]:
             warnings.append(f"{label} {value!r} dropped: the article does not name it")
     place = latin(place) if place and named_in(place, text) else None
     region = latin(region) if region and named_in(region, text) else None
+    named = _country_the_place_names(latin(location.place), latin(location.region), code)
+    if named is not None and named[1] != code:
+        warnings.append(
+            f"country {name!r} replaced by {named[0]!r}: the place is given as in {named[0]}"
+        )
+        name, code = named
     if region and region.casefold() in {(place or "").casefold(), (name or "").casefold()}:
         region = None  # "Liberia, Liberia": the region says nothing the record lacks
     if region and place and _only_a_direction(region, name):
