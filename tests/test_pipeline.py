@@ -1139,3 +1139,77 @@ def test_a_country_the_place_itself_names_wins_over_the_country_field(
     assert incident["location"]["country_code"] == expected
     changed = [w for w in warnings if "the place is given as in" in w]
     assert bool(changed) == (expected != country[1])
+
+
+@pytest.mark.parametrize(
+    ("language", "text", "injured_sentence"),
+    [
+        (
+            "en",
+            "A crowd crush at a festival in Lusima killed 12 people. The mayor said 12 people "
+            "had died and 31 were injured. A television channel reported that 50 were hurt.",
+            3,
+        ),
+        (
+            "pt",
+            "Um ônibus caiu de uma ponte perto de Lusima. O acidente deixou 12 mortos e 31 "
+            "feridos. Inicialmente, foram contabilizados 50 feridos.",
+            3,
+        ),
+        (
+            "ru",
+            "Автобус упал с моста у Лусимы. Погибли 12 человек, 31 ранен. По первым данным, "
+            "ранены 50 человек.",
+            3,
+        ),
+    ],
+)
+def test_the_injured_given_with_the_death_toll_win_over_a_lone_count(
+    language: str, text: str, injured_sentence: int
+) -> None:
+    record, context = make(
+        text,
+        {"killed": 12, "killed_sentence": 2, "injured": 50, "injured_sentence": injured_sentence},
+        language=language,
+    )
+    incident, warnings = finish(record, context)
+    assert (incident["casualties"]["killed"], incident["casualties"]["injured"]) == (12, 31)
+    assert "injured figure 50 replaced by 31: sentence 2 gives it with the death toll 12" in (
+        warnings
+    )
+    assert incident["evidence"][1]["quote"] == context.article.sentence(2).text
+
+
+@pytest.mark.parametrize(
+    ("text", "draft"),
+    [
+        # The injured figure's own sentence gives the death toll with it.
+        (
+            "The mayor said 12 people had died and 31 were injured. Later 12 dead and 50 "
+            "injured were counted.",
+            {"injured_sentence": 2},
+        ),
+        # Two sentences give the death toll with different counts of the injured.
+        (
+            "The mayor said 12 people had died and 31 were injured. Police said 12 were "
+            "killed and 35 hurt. A channel reported that 50 were hurt.",
+            {"injured_sentence": 3},
+        ),
+        # The step is off.
+        (
+            "The mayor said 12 people had died and 31 were injured. A channel reported that "
+            "50 were hurt.",
+            {"injured_sentence": 2, "off": True},
+        ),
+    ],
+)
+def test_the_injured_stay_when_the_death_toll_gives_no_single_count_with_it(
+    text: str, draft: dict[str, Any]
+) -> None:
+    off = frozenset({"paired_injured"}) if draft.pop("off", False) else frozenset()
+    record, context = make(
+        text, {"killed": 12, "killed_sentence": 1, "injured": 50, **draft}, disabled=off
+    )
+    incident, warnings = finish(record, context)
+    assert incident["casualties"]["injured"] == 50
+    assert not any("with the death toll" in w for w in warnings)

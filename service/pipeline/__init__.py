@@ -52,6 +52,7 @@ STEPS: tuple[NamedStep, ...] = tuple(
         ("figures", figures.check_figures),
         ("breakdown", figures.check_breakdown),
         ("others", figures.add_others),
+        ("paired_injured", figures.pair_injured),
         ("missed_figures", figures.read_missed_figures),
         ("perpetrators", perpetrators.check_perpetrators),
         ("dates", dates.resolve_event_date),

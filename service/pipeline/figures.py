@@ -279,3 +279,40 @@ def _counts(
             if says_nobody(sentence.text, lang, kind)
         }
     return found
+
+
+def pair_injured(record: Record, context: Context) -> list[str]:
+    """An injured figure from a sentence apart from the death toll, when another sentence gives
+    the record's death toll together with one count of the injured: the toll as the article
+    states it whole ("39 killed and at least 47 injured", "oito mortos e 43 feridos") against a
+    lone count from another account or an earlier report ("a TV channel reported 60 injured",
+    "45 injured were counted at first"). The death toll is the anchor: it is the figure the
+    article leads with and the model reads best; tolls of the dead are not moved this way (a
+    region's or an earlier report's count of the dead is stated with its injured as well)."""
+    if not record.is_incident:
+        return []
+    article = context.article
+    lang = article.language
+    figure, toll = record.injured, record.killed
+    if figure is None or not toll:
+        return []
+    own = article.sentence(record.injured_sentence)
+    if own is not None and toll in counts_of_kind(own.text, lang, "killed"):
+        return []
+    found = {
+        (count, s.number)
+        for s in article.news_sentences()
+        if toll in counts_of_kind(s.text, lang, "killed")
+        and len(counts := counts_of_kind(s.text, lang, "injured")) == 1
+        for count in counts
+    }
+    if len({count for count, _ in found}) != 1:
+        return []
+    count, number = min(found, key=lambda pair: pair[1])
+    if count == figure:
+        return []
+    record.injured, record.injured_sentence = count, number
+    return [
+        f"injured figure {figure} replaced by {count}: sentence {number} gives it with the "
+        f"death toll {toll}"
+    ]
