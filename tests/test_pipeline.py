@@ -677,6 +677,37 @@ def test_a_withheld_figure_stays_withheld_when_the_article_leaves_it_in_doubt(
     assert incident["casualties"]["injured"] is None
 
 
+@pytest.mark.parametrize(
+    ("language", "text"),
+    [
+        (
+            "en",
+            "An air strike hit a market in Lusima, killing 19 people. It also wounded six. "
+            "The rebels' television said 20 people died and 10 were wounded.",
+        ),
+        (
+            "fr",
+            "Une frappe aérienne a touché un marché à Lusima, tuant 19 personnes. Elle a aussi "
+            "blessé six personnes. La télévision des rebelles a annoncé 20 morts et 10 blessés.",
+        ),
+    ],
+)
+def test_a_count_from_another_account_of_the_toll_is_not_the_articles_only_count(
+    language: str, text: str
+) -> None:
+    # The third sentence counts the dead otherwise than the record: another account, so six
+    # is the only count of the injured given with this toll.
+    record, context = make(
+        text,
+        {"killed": 19, "killed_sentence": 1, "injured": 12, "injured_sentence": 1},
+        kind="air_or_missile_strike",
+        language=language,
+    )
+    incident, warnings = finish(record, context)
+    assert (incident["casualties"]["killed"], incident["casualties"]["injured"]) == (19, 6)
+    assert "injured figure 6 read from sentence 2, the only count" in " ".join(warnings)
+
+
 def test_a_withheld_figure_is_not_replaced_with_the_read_step_off() -> None:
     text = (
         "A bus overturned near Lusima on Friday night. Three passengers were injured and taken "

@@ -229,7 +229,9 @@ def read_missed_figures(record: Record, context: Context) -> list[str]:
     plainly: one count, in a clause naming only that kind of casualty ("killed two and wounded
     five"), or a sentence saying nobody was. Where the model gave a figure that no sentence
     states (withheld by ``figures``), the whole article is read the same way: a toll exists,
-    and when the article counts that kind of casualty with one number only, that number is it.
+    and when the article counts that kind of casualty with one number only, that number is it
+    (sentences that count the other kind otherwise than the record are another account and
+    are not read).
     Several candidates (a sub-count, an earlier toll) leave the figure out: which is the total
     is the model's to say, never guessed."""
     if not record.is_incident:
@@ -247,7 +249,16 @@ def read_missed_figures(record: Record, context: Context) -> list[str]:
         found = _counts(cited, kind, article.language)
         how = "which states it"
         if not found and kind in record.unstated:
-            every = {s.number: s for s in article.news_sentences()}
+            # A sentence counting the other kind otherwise than the record is another account
+            # of the toll ("the rebels' TV said 20 died and 10 were wounded"), not this one.
+            toll = getattr(record, _other(kind))
+            every = {
+                s.number: s
+                for s in article.news_sentences()
+                if toll is None
+                or not (counted := counts_of_kind(s.text, article.language, _other(kind)))
+                or toll in counted
+            }
             found = _counts(every, kind, article.language, nobody=False)
             how = f"the only count of the {kind} in the article"
         figures = {figure for figure, _ in found}
