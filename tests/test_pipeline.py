@@ -179,6 +179,29 @@ def test_non_english_wording_is_rewritten_in_english_from_the_record() -> None:
     assert "headline written from the record: the model's was not in English" in warnings
 
 
+def test_a_headline_written_from_the_record_names_each_place_once() -> None:
+    text = "An earthquake struck Lusima in Dravia on Monday. It killed 12 people in Lusima."
+    record, context = make(
+        text,
+        {
+            "category": "natural_disaster",
+            "killed": 12,
+            "killed_sentence": 2,
+            "headline": "40 killed in Dravia earthquake",  # 40: the record has no such figure
+            "location": {
+                "place": "Dravia",
+                "region": "Lusima",
+                "country": "dravia",
+                "country_code": None,
+            },
+        },
+        kind="natural_disaster",
+    )
+    incident, warnings = finish(record, context)
+    assert incident["headline"] == "12 killed in natural disaster in Dravia, Lusima"
+    assert any(w.startswith("headline written from the record") for w in warnings)
+
+
 @pytest.mark.parametrize(
     ("language", "text", "loop"),
     [

@@ -49,8 +49,14 @@ def toll(record: Record) -> str:
 
 
 def where(record: Record) -> str:
+    """Place, region and country, each once: "Indonesia, Banda Aceh", not "Indonesia, Banda
+    Aceh, Indonesia" when the model gave the country as the place too."""
     location = record.location
-    return ", ".join(x for x in (location.place, location.region, location.country) if x)
+    parts: list[str] = []
+    for part in (location.place, location.region, location.country):
+        if part and part.casefold() not in {p.casefold() for p in parts}:
+            parts.append(part)
+    return ", ".join(parts)
 
 
 def headline(record: Record) -> str:
