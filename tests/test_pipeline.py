@@ -8,11 +8,18 @@ from typing import Any
 
 import pytest
 
-from schemas.incident import EventDate, IncidentDraft, RelevanceAnswer
+from schemas.incident import (
+    ArticleKind,
+    Category,
+    EventDate,
+    IncidentDraft,
+    Location,
+    RelevanceAnswer,
+)
 from service import pipeline
 from service.article import WITHHELD, read_article
 from service.extract import reduce_to_valid
-from service.pipeline import STEP_NAMES, Context, record_from_answers
+from service.pipeline import STEP_NAMES, Context, compose, record_from_answers
 from service.pipeline.dates import resolve_date
 from service.pipeline.record import Record
 from service.prompts import load_prompts
@@ -180,26 +187,17 @@ def test_non_english_wording_is_rewritten_in_english_from_the_record() -> None:
 
 
 def test_a_headline_written_from_the_record_names_each_place_once() -> None:
-    text = "An earthquake struck Lusima in Dravia on Monday. It killed 12 people in Lusima."
-    record, context = make(
-        text,
-        {
-            "category": "natural_disaster",
-            "killed": 12,
-            "killed_sentence": 2,
-            "headline": "40 killed in Dravia earthquake",  # 40: the record has no such figure
-            "location": {
-                "place": "Dravia",
-                "region": "Lusima",
-                "country": "dravia",
-                "country_code": None,
-            },
-        },
-        kind="natural_disaster",
+    record = Record(
+        kind=ArticleKind.new_incident,
+        category=Category.natural_disaster,
+        event_sentence=1,
+        killed=12,
     )
-    incident, warnings = finish(record, context)
-    assert incident["headline"] == "12 killed in natural disaster in Dravia, Lusima"
-    assert any(w.startswith("headline written from the record") for w in warnings)
+    record.location = Location(place="Dravia", region="Lusima", country="dravia", country_code=None)
+    assert compose.headline(record) == "12 killed in natural disaster in Dravia, Lusima"
+    assert compose.summary(record).startswith(
+        "The article reports a natural disaster in Dravia, Lusima."
+    )
 
 
 @pytest.mark.parametrize(
@@ -497,6 +495,25 @@ def test_an_event_on_the_publication_day_keeps_that_day() -> None:
     assert incident["date"]["iso"] == "2026-03-14"
 
 
+def _factory_blast_dated_on_publication(
+    text: str, language: str, *, injured_sentence: int
+) -> tuple[dict[str, Any], list[str]]:
+    """The record of a factory blast with 40 injured, dated by the model on the publication
+    day (Saturday 2026-03-14)."""
+    record, context = make(
+        text,
+        {
+            "category": "industrial_accident",
+            "injured": 40,
+            "injured_sentence": injured_sentence,
+            "date": {"text": "2026-03-14", "iso": "2026-03-14", "precision": "day"},
+        },
+        kind="industrial_accident",
+        language=language,
+    )
+    return finish(record, context)
+
+
 @pytest.mark.parametrize(
     ("language", "text"),
     [
@@ -524,18 +541,7 @@ def test_of_the_days_the_event_sentences_name_the_earliest_is_the_event_day(
 ) -> None:
     # The model pointed the injured at the sentence giving the blast's day (it states no
     # figure, so the evidence moves to the first); the day officials spoke came after it.
-    record, context = make(
-        text,
-        {
-            "category": "industrial_accident",
-            "injured": 40,
-            "injured_sentence": 2,
-            "date": {"text": "2026-03-14", "iso": "2026-03-14", "precision": "day"},
-        },
-        kind="industrial_accident",
-        language=language,
-    )
-    incident, warnings = finish(record, context)
+    incident, warnings = _factory_blast_dated_on_publication(text, language, injured_sentence=2)
     assert incident["casualties"]["injured"] == 40
     assert incident["evidence"][0]["quote"].startswith(text[:12])
     assert incident["date"]["iso"] == "2026-03-12"
@@ -545,18 +551,7 @@ def test_of_the_days_the_event_sentences_name_the_earliest_is_the_event_day(
 def test_a_word_that_only_begins_with_a_weekday_names_no_day() -> None:
     # "Montagearbeiten" (assembly work) begins with "Montag" (Monday): no part of a day follows.
     text = "Bei Montagearbeiten in einer Fabrik in Dharpur wurden 40 Arbeiter verletzt."
-    record, context = make(
-        text,
-        {
-            "category": "industrial_accident",
-            "injured": 40,
-            "injured_sentence": 1,
-            "date": {"text": "2026-03-14", "iso": "2026-03-14", "precision": "day"},
-        },
-        kind="industrial_accident",
-        language="de",
-    )
-    incident, _ = finish(record, context)
+    incident, _ = _factory_blast_dated_on_publication(text, "de", injured_sentence=1)
     assert incident["date"]["iso"] == "2026-03-14"
 
 
@@ -698,37 +693,6 @@ def test_a_withheld_figure_stays_withheld_when_the_article_leaves_it_in_doubt(
     record, context = make(text, draft, language="en")
     incident, _ = finish(record, context)
     assert incident["casualties"]["injured"] is None
-
-
-@pytest.mark.parametrize(
-    ("language", "text"),
-    [
-        (
-            "en",
-            "An air strike hit a market in Lusima, killing 19 people. It also wounded six. "
-            "The rebels' television said 20 people died and 10 were wounded.",
-        ),
-        (
-            "fr",
-            "Une frappe aérienne a touché un marché à Lusima, tuant 19 personnes. Elle a aussi "
-            "blessé six personnes. La télévision des rebelles a annoncé 20 morts et 10 blessés.",
-        ),
-    ],
-)
-def test_a_count_from_another_account_of_the_toll_is_not_the_articles_only_count(
-    language: str, text: str
-) -> None:
-    # The third sentence counts the dead otherwise than the record: another account, so six
-    # is the only count of the injured given with this toll.
-    record, context = make(
-        text,
-        {"killed": 19, "killed_sentence": 1, "injured": 12, "injured_sentence": 1},
-        kind="air_or_missile_strike",
-        language=language,
-    )
-    incident, warnings = finish(record, context)
-    assert (incident["casualties"]["killed"], incident["casualties"]["injured"]) == (19, 6)
-    assert "injured figure 6 read from sentence 2, the only count" in " ".join(warnings)
 
 
 def test_a_withheld_figure_is_not_replaced_with_the_read_step_off() -> None:
@@ -1195,43 +1159,67 @@ def test_a_country_the_place_itself_names_wins_over_the_country_field(
     assert bool(changed) == (expected != country[1])
 
 
+PAIRED = {"killed": 12, "killed_sentence": 2, "injured": 50, "injured_sentence": 3}
+ACCOUNTS = {"killed": 19, "killed_sentence": 1, "injured": 12, "injured_sentence": 1}
+
+
 @pytest.mark.parametrize(
-    ("language", "text", "injured_sentence"),
+    ("language", "text", "draft", "expected", "warning"),
     [
+        # The third sentence counts the injured alone (another account, an earlier report).
         (
             "en",
             "A crowd crush at a festival in Lusima killed 12 people. The mayor said 12 people "
             "had died and 31 were injured. A television channel reported that 50 were hurt.",
-            3,
+            PAIRED,
+            (12, 31),
+            "injured figure 50 replaced by 31: sentence 2 gives it with the death toll 12",
         ),
         (
             "pt",
             "Um ônibus caiu de uma ponte perto de Lusima. O acidente deixou 12 mortos e 31 "
             "feridos. Inicialmente, foram contabilizados 50 feridos.",
-            3,
+            PAIRED,
+            (12, 31),
+            "injured figure 50 replaced by 31: sentence 2 gives it with the death toll 12",
         ),
         (
             "ru",
             "Автобус упал с моста у Лусимы. Погибли 12 человек, 31 ранен. По первым данным, "
             "ранены 50 человек.",
-            3,
+            PAIRED,
+            (12, 31),
+            "injured figure 50 replaced by 31: sentence 2 gives it with the death toll 12",
+        ),
+        # No sentence states 12 injured; the third counts the dead otherwise than the record
+        # (another account), so six is the article's only count of the injured.
+        (
+            "en",
+            "An air strike hit a market in Lusima, killing 19 people. It also wounded six. "
+            "The rebels' television said 20 people died and 10 were wounded.",
+            ACCOUNTS,
+            (19, 6),
+            "injured figure 6 read from sentence 2, the only count of the injured in the article",
+        ),
+        (
+            "fr",
+            "Une frappe aérienne a touché un marché à Lusima, tuant 19 personnes. Elle a aussi "
+            "blessé six personnes. La télévision des rebelles a annoncé 20 morts et 10 blessés.",
+            ACCOUNTS,
+            (19, 6),
+            "injured figure 6 read from sentence 2, the only count of the injured in the article",
         ),
     ],
 )
-def test_the_injured_given_with_the_death_toll_win_over_a_lone_count(
-    language: str, text: str, injured_sentence: int
+def test_the_injured_are_those_the_article_gives_with_the_records_death_toll(
+    language: str, text: str, draft: dict[str, Any], expected: tuple[int, int], warning: str
 ) -> None:
-    record, context = make(
-        text,
-        {"killed": 12, "killed_sentence": 2, "injured": 50, "injured_sentence": injured_sentence},
-        language=language,
-    )
+    record, context = make(text, draft, kind="air_or_missile_strike", language=language)
     incident, warnings = finish(record, context)
-    assert (incident["casualties"]["killed"], incident["casualties"]["injured"]) == (12, 31)
-    assert "injured figure 50 replaced by 31: sentence 2 gives it with the death toll 12" in (
-        warnings
-    )
-    assert incident["evidence"][1]["quote"] == context.article.sentence(2).text
+    assert (incident["casualties"]["killed"], incident["casualties"]["injured"]) == expected
+    assert warning in warnings
+    quotes = [e["quote"] for e in incident["evidence"] if e["field"] == "casualties.injured"]
+    assert quotes == [context.article.sentence(2).text]  # type: ignore[union-attr]
 
 
 @pytest.mark.parametrize(
