@@ -1222,6 +1222,23 @@ def test_the_injured_are_those_the_article_gives_with_the_records_death_toll(
     assert quotes == [context.article.sentence(2).text]  # type: ignore[union-attr]
 
 
+def test_a_breakdown_of_the_replaced_injured_figure_goes_with_it() -> None:
+    text = (
+        "A crowd crush at a festival in Lusima killed 12 people. The mayor said 12 people had "
+        "died and 31 were injured. A television channel reported 30 pilgrims and 20 guards hurt."
+    )
+    groups = [
+        {"group": "pilgrims", "nationality_code": None, "killed": 12, "injured": 30},
+        {"group": "guards", "nationality_code": None, "killed": None, "injured": 20},
+    ]
+    record, context = make(text, {**PAIRED, "groups": groups})
+    incident, _ = finish(record, context)
+    assert incident["casualties"]["injured"] == 31
+    assert [(g["group"], g["killed"], g["injured"]) for g in incident["casualties"]["groups"]] == [
+        ("pilgrims", 12, None)
+    ]
+
+
 @pytest.mark.parametrize(
     ("text", "draft"),
     [

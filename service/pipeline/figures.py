@@ -323,6 +323,9 @@ def pair_injured(record: Record, context: Context) -> list[str]:
     if count == figure:
         return []
     record.injured, record.injured_sentence = count, number
+    for g in record.groups:  # a breakdown of the lone count is not one of this one
+        g.injured = None
+    record.groups = [g for g in record.groups if g.killed is not None]
     return [
         f"injured figure {figure} replaced by {count}: sentence {number} gives it with the "
         f"death toll {toll}"
