@@ -326,10 +326,10 @@ class Summarizer:
         ``source_url``, title or whitespace): most such bodies never come again (a wire story
         in each of its feeds, an archive replayed with new links), and writing a key for each
         cost a hit in new bytes about a quarter more server CPU (BENCHMARKS.md, "Hit paths as
-        users run them"). The bodies that do
-        come again (a client retrying, a feed polled again) are keyed the second time, so from
-        the third on they are answered by their request key. Bodies first answered by the
-        model are keyed at once (``_remember``): their resend is the common case.
+        users run them"). The bodies that do come again (a client retrying, a feed polled
+        again) are keyed the second time, so from the third on they are answered by their
+        request key. Bodies first answered by the model are keyed at once (``_remember``):
+        their resend is the common case.
         """
         if request_key is None:
             return

@@ -1143,15 +1143,9 @@ def test_a_country_the_place_itself_names_wins_over_the_country_field(
     country: tuple[str, str | None],
     expected: str,
 ) -> None:
+    location = {**place, "country": country[0], "country_code": country[1]}
     record, context = make(
-        text,
-        {
-            "killed": 1 if "one man" in text else 2,
-            "killed_sentence": 1,
-            "location": {**place, "country": country[0], "country_code": country[1]},
-        },
-        kind="air_or_missile_strike",
-        language=language,
+        text, {"location": location}, kind="air_or_missile_strike", language=language
     )
     incident, warnings = finish(record, context)
     assert incident["location"]["country_code"] == expected

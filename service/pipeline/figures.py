@@ -56,6 +56,12 @@ def _other(kind: Kind) -> Kind:
     return "injured" if kind == "killed" else "killed"
 
 
+def _clear_breakdown(record: Record, kind: Kind) -> None:
+    """The groups' counts of ``kind`` go when its figure is withheld or replaced."""
+    for g in record.groups:
+        setattr(g, kind, None)
+
+
 def check_figures(record: Record, context: Context) -> list[str]:
     if not record.is_incident:
         return []
@@ -99,8 +105,7 @@ def check_figures(record: Record, context: Context) -> list[str]:
             continue
         setattr(record, kind, None)
         setattr(record, ref, None)
-        for g in record.groups:
-            setattr(g, kind, None)
+        _clear_breakdown(record, kind)
         if (
             usable
             and pointed is not None
@@ -132,8 +137,7 @@ def _refile(record: Record, kind: Kind, figure: int, number: int) -> str:
         )
     setattr(record, other, figure)
     setattr(record, f"{other}_sentence", number)
-    for g in record.groups:
-        setattr(g, other, None)
+    _clear_breakdown(record, other)
     return f"{kind} figure {figure} moved to {other}: sentence {number} gives it as {other}"
 
 
@@ -182,8 +186,7 @@ def check_breakdown(record: Record, context: Context) -> list[str]:
             record.groups = [g for g in record.groups if g in named or not getattr(g, kind)]
             continue
         if total is None or sum(parts) > total:
-            for g in record.groups:
-                setattr(g, kind, None)
+            _clear_breakdown(record, kind)
             warnings.append(
                 f"{kind} breakdown withheld: its groups add up to {sum(parts)}, "
                 f"{'with no total' if total is None else f'more than the total {total}'}"
@@ -323,8 +326,7 @@ def pair_injured(record: Record, context: Context) -> list[str]:
     if count == figure:
         return []
     record.injured, record.injured_sentence = count, number
-    for g in record.groups:  # a breakdown of the lone count is not one of this one
-        g.injured = None
+    _clear_breakdown(record, "injured")  # a breakdown of the lone count is not one of this one
     record.groups = [g for g in record.groups if g.killed is not None]
     return [
         f"injured figure {figure} replaced by {count}: sentence {number} gives it with the "

@@ -57,21 +57,29 @@ _COUNTRY_ALIASES = {
 def country_code_for(name: str | None, code: str | None) -> tuple[str | None, str | None]:
     """(country name, alpha-2 code), each checked against ISO 3166-1; unknown -> None."""
     by_code = pycountry.countries.get(alpha_2=code.upper()) if code else None
-    by_name = None
-    alias = _COUNTRY_ALIASES.get(name.strip().lower()) if name else None
-    if alias:
-        by_name = pycountry.countries.get(alpha_2=alias)
-    elif name:
-        try:
-            by_name = pycountry.countries.lookup(name.strip())
-        except LookupError:
-            matches = _fuzzy_country(name)
-            by_name = matches[0] if len(matches) == 1 else None
+    by_name = _country_named(name) if name else None
+    if name and by_name is None:
+        matches = _fuzzy_country(name)
+        by_name = matches[0] if len(matches) == 1 else None
     chosen = by_name or by_code
     if chosen is None:
         return name, None
-    # The country in English, as ISO 3166-1 names it ("Brasil" is Brazil).
-    return (getattr(chosen, "common_name", None) or chosen.name), chosen.alpha_2
+    return _in_english(chosen)
+
+
+def _country_named(name: str) -> Any:
+    """The ISO 3166-1 country ``name`` is exactly (an everyday alias, a name or a code)."""
+    name = name.strip()
+    alias = _COUNTRY_ALIASES.get(name.casefold())
+    try:
+        return pycountry.countries.lookup(alias or name)
+    except LookupError:
+        return None
+
+
+def _in_english(country: Any) -> tuple[str, str]:
+    """The country in English, as ISO 3166-1 names it ("Brasil" is Brazil), and its code."""
+    return (getattr(country, "common_name", None) or country.name), country.alpha_2
 
 
 def _fuzzy_country(name: str) -> list[Any]:
@@ -124,14 +132,12 @@ def _country_the_place_names(
     for value in (place, region):
         for part in (value or "").split(","):
             part = part.strip()
-            alias = _COUNTRY_ALIASES.get(part.casefold())
-            if (not alias and len(part) <= 3) or _region_of(part, code):
+            if (len(part) <= 3 and part.casefold() not in _COUNTRY_ALIASES) or _region_of(
+                part, code
+            ):
                 continue
-            try:
-                country = pycountry.countries.lookup(alias or part)
-            except LookupError:
-                continue
-            found.add((getattr(country, "common_name", None) or country.name, country.alpha_2))
+            if (country := _country_named(part)) is not None:
+                found.add(_in_english(country))
     return found.pop() if len(found) == 1 else None
 
 
