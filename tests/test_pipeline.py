@@ -264,6 +264,71 @@ def test_places_and_names_in_other_scripts_are_stored_in_latin_script() -> None:
     assert incident["perpetrators"] == [{"name": "Krasnyy rassvet", "attribution": "claimed"}]
 
 
+UKRAINIAN_STRIKE = (
+    "Унаслідок удару по Гайворонову загинули 2 людини. Відповідальність взяло угруповання "
+    "«Чорна Гілка»."
+)
+
+
+@pytest.mark.parametrize(
+    ("language", "place", "written", "romanized"),
+    [
+        ("uk", "Гайворонів", "Гайворонів", "Haivoroniv"),  # Ukraine's official romanization
+        (None, "Гаїв", "Гаїв", "Haiv"),  # no language given: a letter only Ukrainian writes
+        ("ru", "Гайворонов", "Гайворонове", "Gayvoronov"),  # a Russian article's name
+    ],
+)
+def test_names_of_a_ukrainian_article_take_ukraines_romanization(
+    language: str | None, place: str, written: str, romanized: str
+) -> None:
+    text = UKRAINIAN_STRIKE.replace("Гайворонову", written)
+    record, context = make(
+        text,
+        {
+            "killed": 2,
+            "killed_sentence": 1,
+            "location": {"place": place, "region": None, "country": None, "country_code": None},
+            "headline": "2 killed in strike",
+            "summary": "A strike killed 2 people.",
+        },
+        kind="air_or_missile_strike",
+        language=language,
+    )
+    incident, _ = finish(record, context)
+    assert incident["location"]["place"] == romanized
+
+
+@pytest.mark.parametrize(
+    ("perpetrator", "kept"),
+    [
+        ("БпЛА", [{"name": "unknown", "attribution": "unknown"}]),  # the weapon, in Ukrainian
+        ("Чорна Гілка", [{"name": "Chorna Hilka", "attribution": "claimed"}]),
+    ],
+)
+def test_a_perpetrator_the_record_also_gives_as_its_weapon_is_no_attacker(
+    perpetrator: str, kept: list[dict[str, str]]
+) -> None:
+    record, context = make(
+        UKRAINIAN_STRIKE.replace("удару", "удару БпЛА"),
+        {
+            "killed": 2,
+            "killed_sentence": 1,
+            "perpetrator_sentence": 2,
+            "perpetrators": [{"name": perpetrator, "attribution": "claimed"}],
+            "weapons": ["БпЛА"],
+            "headline": "2 killed in drone strike",
+            "summary": "A drone strike killed 2 people.",
+        },
+        kind="air_or_missile_strike",
+        language="uk",
+    )
+    incident, warnings = finish(record, context)
+    assert incident["perpetrators"] == kept
+    assert incident["weapons"] == ["BpLA"]
+    dropped = f"perpetrator {perpetrator!r} dropped: the record gives it as the weapon"
+    assert (dropped in warnings) == (perpetrator == "БпЛА")
+
+
 def test_names_from_the_prompts_invented_example_never_reach_a_record() -> None:
     text = "Two people were killed when a truck hit a bus stop in Brenmoor on Friday, police said."
     record, context = make(

@@ -8,6 +8,7 @@ import unicodedata
 from anyascii import anyascii
 
 from schemas.incident import NO_PERPETRATOR, Perpetrator
+from service.languages.script import latin_share
 from service.pipeline.context import Context
 from service.pipeline.record import Record
 
@@ -48,9 +49,8 @@ def named_in(name: str, text: str) -> bool:
         return True
     if words & folded_words(text):
         return True
-    letters = [c for c in text if c.isalpha()]
-    latin = sum(c.isascii() or "LATIN" in unicodedata.name(c, "") for c in letters)
-    return bool(letters) and latin < 0.5 * len(letters)
+    share = latin_share(text)
+    return share is not None and share < 0.5
 
 
 def check_perpetrators(record: Record, context: Context) -> list[str]:
@@ -69,6 +69,10 @@ def check_perpetrators(record: Record, context: Context) -> list[str]:
         elif STRIKE.search(name) or NATURAL.search(name):
             weapons.append(name)
             warnings.append(f"perpetrator {name!r} is a weapon or cause, not who used it")
+        elif name.casefold() in {w.strip().casefold() for w in record.weapons}:
+            # One name cannot be both who did it and what it was done with ("БпЛА", a drone,
+            # in both): in any language, it names no attacker.
+            warnings.append(f"perpetrator {name!r} dropped: the record gives it as the weapon")
         elif name.casefold() in victims or SOURCE.search(name):
             warnings.append(f"perpetrator {name!r} dropped: a victim or a source, not an attacker")
         elif evidence is not None and named_in(name, evidence):

@@ -6,9 +6,9 @@ import re
 from typing import Any
 
 import pycountry
-from anyascii import anyascii
 
 from schemas.incident import Location
+from service.languages.script import latin
 from service.pipeline.context import Context
 from service.pipeline.perpetrators import named_in
 from service.pipeline.placeholders import is_placeholder
@@ -105,21 +105,6 @@ def _only_a_direction(region: str, country: str | None) -> bool:
     return bool(rest) and all(_DIRECTION.fullmatch(w) for w in rest)
 
 
-def latin(text: str | None) -> str | None:
-    """``text`` in Latin script: transliterated when it has letters of another script."""
-    if text is None or text.isascii():
-        return text
-    if any(c.isalpha() and not _is_latin(c) for c in text):
-        return anyascii(text)
-    return text
-
-
-def _is_latin(char: str) -> bool:
-    import unicodedata
-
-    return char.isascii() or "LATIN" in unicodedata.name(char, "")
-
-
 def _country_the_place_names(
     place: str | None, region: str | None, code: str | None
 ) -> tuple[str, str] | None:
@@ -150,7 +135,7 @@ def _region_of(name: str, code: str | None) -> bool:
 def check_places(record: Record, context: Context) -> list[str]:
     if not record.is_incident:
         return []
-    text = context.article.text
+    text, language = context.article.text, context.article.language
     warnings = []
     location = record.location
     for label in ("place", "region", "country"):
@@ -158,16 +143,18 @@ def check_places(record: Record, context: Context) -> list[str]:
         if is_placeholder(value):
             location = location.model_copy(update={label: None})
             warnings.append(f"{label} {value!r} dropped: it names no place")
-    name, code = country_code_for(latin(location.country), location.country_code)
+    name, code = country_code_for(latin(location.country, language), location.country_code)
     if location.country_code and code != location.country_code:
         warnings.append(f"country code {location.country_code!r} replaced by {code!r} for {name!r}")
     place, region = location.place, location.region
     for label, value in (("place", place), ("region", region)):
         if value and not named_in(value, text):
             warnings.append(f"{label} {value!r} dropped: the article does not name it")
-    place = latin(place) if place and named_in(place, text) else None
-    region = latin(region) if region and named_in(region, text) else None
-    named = _country_the_place_names(latin(location.place), latin(location.region), code)
+    place = latin(place, language) if place and named_in(place, text) else None
+    region = latin(region, language) if region and named_in(region, text) else None
+    named = _country_the_place_names(
+        latin(location.place, language), latin(location.region, language), code
+    )
     if named is not None and named[1] != code:
         warnings.append(
             f"country {name!r} replaced by {named[0]!r}: the place is given as in {named[0]}"

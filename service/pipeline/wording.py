@@ -11,9 +11,9 @@ import unicodedata
 from schemas.incident import CasualtyGroup, Perpetrator
 from service.language import reads_as_english
 from service.languages import numbers_in
+from service.languages.script import latin, latin_share
 from service.pipeline import compose
 from service.pipeline.context import Context, windows
-from service.pipeline.places import latin
 from service.pipeline.record import Record
 
 # Joiners stay: scripts and emoji need them, and they cannot reorder or hide text.
@@ -22,10 +22,7 @@ _JOINERS = frozenset("\u200c\u200d")
 
 def is_english(text: str, article_language: str | None) -> bool:
     """Latin script, and English rather than the article's own language."""
-    letters = [c for c in text if c.isalpha()]
-    if not letters:
-        return False
-    if any(not (c.isascii() or "LATIN" in unicodedata.name(c, "")) for c in letters):
+    if latin_share(text) != 1.0:
         return False
     return reads_as_english(text, article_language)
 
@@ -45,19 +42,20 @@ def neutral_wording(record: Record, context: Context) -> list[str]:
 
 
 def latin_names(record: Record, context: Context) -> list[str]:
+    language = context.article.language
     changed = False
     people = []
     for p in record.perpetrators:
-        name = latin(p.name) or p.name
+        name = latin(p.name, language) or p.name
         changed |= name != p.name
         people.append(Perpetrator(name=name, attribution=p.attribution))
     groups = []
     for g in record.groups:
-        name = latin(g.group) or g.group
+        name = latin(g.group, language) or g.group
         changed |= name != g.group
         groups.append(g.model_copy(update={"group": name}))
-    weapons = [latin(w) or w for w in record.weapons]
-    responses = [latin(r) or r for r in record.responses]
+    weapons = [latin(w, language) or w for w in record.weapons]
+    responses = [latin(r, language) or r for r in record.responses]
     changed |= weapons != record.weapons or responses != record.responses
     record.perpetrators, record.groups = people, groups
     record.weapons, record.responses = weapons, responses
