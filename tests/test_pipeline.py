@@ -989,46 +989,47 @@ def test_a_count_beside_a_sentence_saying_nobody_was_hurt_is_not_a_toll(
     assert any("injured figure 32 withheld" in w for w in warnings)
 
 
-@pytest.mark.parametrize(
-    ("language", "text", "figure", "expected"),
-    [
-        (
-            "en",
-            "A bus overturned near Lusima. Ten people were hospitalised; eight others were "
-            "treated and released.",
-            10,
-            18,
-        ),
-        (
-            "id",
-            "Bus terguling di Lusima. Tiga orang meninggal dunia, 4 mengalami luka berat, dan 51 "
-            "lainnya luka ringan.",
-            4,
-            55,
-        ),
-        (
-            "es",
-            "Un autobús volcó cerca de Lusima. Tres personas resultaron heridas de gravedad y "
-            "otras cinco sufrieron heridas leves.",
-            3,
-            8,
-        ),
-        (
-            "de",
-            "Ein Bus stürzte bei Lusima um. Zwei Menschen wurden schwer verletzt, drei weitere "
-            "leicht verletzt.",
-            2,
-            5,
-        ),
-        (
-            "fr",
-            "Un car s'est renversé près de Lusima. Deux personnes ont été grièvement blessées et "
-            "trois autres légèrement blessées.",
-            3,
-            5,
-        ),
-    ],
-)
+# A count of its own and counts of others in one sentence, the language's way.
+OTHERS_TOTALS = [
+    (
+        "en",
+        "A bus overturned near Lusima. Ten people were hospitalised; eight others were "
+        "treated and released.",
+        10,
+        18,
+    ),
+    (
+        "id",
+        "Bus terguling di Lusima. Tiga orang meninggal dunia, 4 mengalami luka berat, dan 51 "
+        "lainnya luka ringan.",
+        4,
+        55,
+    ),
+    (
+        "es",
+        "Un autobús volcó cerca de Lusima. Tres personas resultaron heridas de gravedad y "
+        "otras cinco sufrieron heridas leves.",
+        3,
+        8,
+    ),
+    (
+        "de",
+        "Ein Bus stürzte bei Lusima um. Zwei Menschen wurden schwer verletzt, drei weitere "
+        "leicht verletzt.",
+        2,
+        5,
+    ),
+    (
+        "fr",
+        "Un car s'est renversé près de Lusima. Deux personnes ont été grièvement blessées et "
+        "trois autres légèrement blessées.",
+        3,
+        5,
+    ),
+]
+
+
+@pytest.mark.parametrize(("language", "text", "figure", "expected"), OTHERS_TOTALS)
 def test_a_total_taken_from_one_clause_adds_the_others_its_sentence_counts(
     language: str, text: str, figure: int, expected: int
 ) -> None:
@@ -1045,6 +1046,24 @@ def test_a_total_taken_from_one_clause_adds_the_others_its_sentence_counts(
         )
     )
     assert switched_off["casualties"]["injured"] == figure
+
+
+@pytest.mark.parametrize(("language", "text", "figure", "expected"), OTHERS_TOTALS)
+def test_a_sentence_counting_some_and_then_others_states_their_total(
+    language: str, text: str, figure: int, expected: int
+) -> None:
+    # The model's total, pointed at that sentence, stays as it is.
+    given, warnings = finish(
+        *make(text, {"injured": expected, "injured_sentence": 2}, language=language)
+    )
+    assert given["casualties"]["injured"] == expected
+    assert not [w for w in warnings if w.startswith("injured")]
+    # A figure no sentence states is replaced by that total, the article's only count.
+    withheld, warnings = finish(
+        *make(text, {"injured": expected + 100, "injured_sentence": 1}, language=language)
+    )
+    assert withheld["casualties"]["injured"] == expected
+    assert any("the only count of the injured in the article" in w for w in warnings)
 
 
 @pytest.mark.parametrize(

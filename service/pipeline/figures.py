@@ -4,7 +4,8 @@ A figure stays only when the sentence the model pointed at states it (as digits 
 next to a word of death or injury of that language), or when another sentence of the article
 does, which then becomes its evidence. 0 needs a sentence saying nobody was killed or hurt. A
 total made of groups needs each group's figure in its sentence, none of them written as the
-other kind of casualty. A figure filed under the wrong kind (the injured given as dead) is
+other kind of casualty; a sentence counting some and then others ("4 seriously injured and 51
+others lightly") states their total, and every step reads it so (``sentence_counts``). A figure filed under the wrong kind (the injured given as dead) is
 moved to the kind its sentence gives it. Sentences addressed to a machine are never read.
 Anything else is withheld, never guessed; a withheld figure is replaced only by the article's
 one count of that kind, when it has exactly one (``read_missed_figures``).
@@ -40,6 +41,8 @@ def _states(
         return says_nobody(text, lang, kind)
     if figure_stated(text, figure, lang, kind):
         return True
+    if (counted := _with_others(text, lang, kind)) is not None and sum(counted) == figure:
+        return True  # "4 seriously injured and 51 others lightly" states 55
     if len(parts) > 1 and sum(parts) == figure and reports_casualties(text, lang, kind):
         stated = numbers_in(text, lang)
         # "two soldiers and a civilian": a group of one is often written without a number.
@@ -195,12 +198,31 @@ def check_breakdown(record: Record, context: Context) -> list[str]:
     return warnings
 
 
+def _with_others(text: str, lang: str | None, kind: Kind) -> list[int] | None:
+    """The counts of a sentence whose clauses of ``kind`` each write one count, the first a
+    count of its own and every later one of others ("4 seriously injured and 51 others
+    lightly": [4, 51]); None for any other sentence. A sub-count ("12 injured, three of them
+    seriously") names no others."""
+    clauses = counts_by_clause(text, lang, kind)
+    if len(clauses) < 2 or any(len(written) != 1 for written, _ in clauses):
+        return None
+    marked = [others for _, others in clauses]
+    if marked[0] or not all(marked[1:]):
+        return None
+    return [next(iter(written)) for written, _ in clauses]
+
+
+def sentence_counts(text: str, lang: str | None, kind: Kind) -> set[int]:
+    """The counts of ``kind`` a sentence states: one total where it counts some and then
+    others (``_with_others``), otherwise the counts of its clauses of that kind."""
+    parts = _with_others(text, lang, kind)
+    return {sum(parts)} if parts is not None else counts_of_kind(text, lang, kind)
+
+
 def add_others(record: Record, context: Context) -> list[str]:
     """A total the model took from one clause of a sentence that goes on to count others of the
     same kind: "4 seriously injured and 51 others lightly" is 55 injured, "ten were hospitalised;
-    eight others were treated and released" is 18. Only a sentence whose clauses of that kind
-    each write one count, the first a count of its own and every later one of others, is read
-    so; a sub-count ("12 injured, three of them seriously") names no others and is left alone."""
+    eight others were treated and released" is 18 (``_with_others``)."""
     if not record.is_incident:
         return []
     article = context.article
@@ -210,12 +232,8 @@ def add_others(record: Record, context: Context) -> list[str]:
         sentence = article.sentence(getattr(record, f"{kind}_sentence"))
         if figure is None or sentence is None or sentence.number in article.directives:
             continue
-        clauses = counts_by_clause(sentence.text, article.language, kind)
-        if len(clauses) < 2 or any(len(written) != 1 for written, _ in clauses):
-            continue
-        counted = [next(iter(written)) for written, _ in clauses]
-        marked = [others for _, others in clauses]
-        if marked[0] or not all(marked[1:]) or figure not in counted:
+        counted = _with_others(sentence.text, article.language, kind)
+        if counted is None or figure not in counted:
             continue
         total = sum(counted)
         setattr(record, kind, total)
@@ -259,7 +277,7 @@ def read_missed_figures(record: Record, context: Context) -> list[str]:
                 s.number: s
                 for s in article.news_sentences()
                 if toll is None
-                or not (counted := counts_of_kind(s.text, article.language, _other(kind)))
+                or not (counted := sentence_counts(s.text, article.language, _other(kind)))
                 or toll in counted
             }
             found = _counts(every, kind, article.language, nobody=False)
@@ -284,7 +302,7 @@ def _counts(
     found = {
         (figure, number)
         for number, sentence in sentences.items()
-        for figure in counts_of_kind(sentence.text, lang, kind)
+        for figure in sentence_counts(sentence.text, lang, kind)
     }
     if not found and nobody:
         found = {
@@ -311,13 +329,13 @@ def pair_injured(record: Record, context: Context) -> list[str]:
     if figure is None or not toll:
         return []
     own = article.sentence(record.injured_sentence)
-    if own is not None and toll in counts_of_kind(own.text, lang, "killed"):
+    if own is not None and toll in sentence_counts(own.text, lang, "killed"):
         return []
     found = {
         (count, s.number)
         for s in article.news_sentences()
-        if toll in counts_of_kind(s.text, lang, "killed")
-        and len(counts := counts_of_kind(s.text, lang, "injured")) == 1
+        if toll in sentence_counts(s.text, lang, "killed")
+        and len(counts := sentence_counts(s.text, lang, "injured")) == 1
         for count in counts
     }
     if len({count for count, _ in found}) != 1:
