@@ -5,10 +5,11 @@ next to a word of death or injury of that language), or when another sentence of
 does, which then becomes its evidence. 0 needs a sentence saying nobody was killed or hurt. A
 total made of groups needs each group's figure in its sentence, none of them written as the
 other kind of casualty; a sentence counting some and then others ("4 seriously injured and 51
-others lightly") states their total, and every step reads it so (``sentence_counts``). A figure filed under the wrong kind (the injured given as dead) is
-moved to the kind its sentence gives it. Sentences addressed to a machine are never read.
-Anything else is withheld, never guessed; a withheld figure is replaced only by the article's
-one count of that kind, when it has exactly one (``read_missed_figures``).
+others lightly") states their total, and every step reads it so (``sentence_counts``). A
+figure filed under the wrong kind (the injured given as dead) is moved to the kind its sentence
+gives it. Sentences addressed to a machine are never read. Anything else is withheld, never
+guessed; a withheld figure is replaced only by the article's one count of that kind, when it
+has exactly one (``read_missed_figures``).
 """
 
 from __future__ import annotations
