@@ -519,6 +519,64 @@ def test_a_total_is_completed_only_from_groups_its_own_sentence_names() -> None:
 
 
 @pytest.mark.parametrize(
+    ("language", "text", "groups", "kept", "warning"),
+    [
+        (  # a group with nobody counted in it, in the article's own word ("pneus": tyres)
+            "pt",
+            "Oito pessoas morreram e 43 ficaram feridas num acidente de ônibus perto de Lusima.",
+            [("passageiros", 8, 43), ("pneus", 0, None)],
+            [("passageiros", 8, 43)],
+            "groups ['pneus'] dropped: nobody is counted in them",
+        ),
+        (  # one group counted twice is no breakdown, even where it adds up to the total
+            "en",
+            "Eight people were killed and 43 injured when a bus overturned near Lusima.",
+            [("passengers", 4, None), ("passengers", 4, None)],
+            [],
+            "killed breakdown withheld: it counts one group more than once",
+        ),
+        (  # two groups, each counted once, stay
+            "en",
+            "Eight people were killed and 43 injured when a bus overturned near Lusima.",
+            [("passengers", 7, 40), ("driver", 1, 3)],
+            [("passengers", 7, 40), ("driver", 1, 3)],
+            None,
+        ),
+    ],
+)
+def test_a_breakdown_counts_each_group_once_and_somebody_in_each(
+    language: str,
+    text: str,
+    groups: list[tuple[str, int | None, int | None]],
+    kept: list[tuple[str, int | None, int | None]],
+    warning: str | None,
+) -> None:
+    draft = {
+        "killed": 8,
+        "killed_sentence": 1,
+        "injured": 43,
+        "injured_sentence": 1,
+        "groups": [
+            {"group": g, "nationality_code": None, "killed": k, "injured": i} for g, k, i in groups
+        ],
+    }
+    incident, warnings = finish(*make(text, draft, language=language))
+    breakdown = [(g["group"], g["killed"], g["injured"]) for g in incident["casualties"]["groups"]]
+    assert breakdown == kept
+    assert (incident["casualties"]["killed"], incident["casualties"]["injured"]) == (8, 43)
+    assert [w for w in warnings if "group" in w] == ([warning] if warning else [])
+
+
+@pytest.mark.parametrize("placeholder", ["unknown", "Not stated", "n/a"])
+def test_a_weapon_the_model_could_not_name_is_left_out(placeholder: str) -> None:
+    text = "A gunman shot dead two people at a market in Brenmoor on Monday, police said."
+    draft = {"killed": 2, "killed_sentence": 1, "weapons": [placeholder, "pistol"]}
+    incident, warnings = finish(*make(text, draft, kind="shooting"))
+    assert incident["weapons"] == ["pistol"]
+    assert f"weapons [{placeholder!r}] dropped: they name nothing" in warnings
+
+
+@pytest.mark.parametrize(
     ("language", "text", "day"),
     [
         # Published on Saturday 2026-03-14.

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from schemas.incident import HEADLINE_MAX, LIST_MAX, NAME_MAX, SHORT_MAX, SUMMARY_MAX
 from service.pipeline.context import Context
+from service.pipeline.placeholders import is_placeholder
 from service.pipeline.record import Record
 
 MAX_COUNT = 10_000_000
@@ -41,8 +42,12 @@ def enforce_bounds(record: Record, context: Context) -> list[str]:
     for g in record.groups:
         g.group = shorten(g.group, NAME_MAX)
     record.perpetrators = record.perpetrators[:LIST_MAX]
-    record.weapons = [shorten(w, SHORT_MAX) for w in record.weapons if w.strip()][:LIST_MAX]
-    record.responses = [shorten(r, SHORT_MAX) for r in record.responses if r.strip()][:LIST_MAX]
+    for name in ("weapons", "responses"):
+        values = getattr(record, name)
+        if said := [v for v in values if v.strip() and is_placeholder(v)]:
+            warnings.append(f"{name} {said} dropped: they name nothing")
+        kept = [shorten(v, SHORT_MAX) for v in values if v.strip() and not is_placeholder(v)]
+        setattr(record, name, kept[:LIST_MAX])
     if len(record.headline) > HEADLINE_MAX:
         record.headline = shorten(record.headline, HEADLINE_MAX)
         warnings.append(f"headline shortened to {HEADLINE_MAX} characters")

@@ -156,11 +156,17 @@ def _names(text: str, group: str) -> bool:
 
 
 def check_breakdown(record: Record, context: Context) -> list[str]:
-    """Groups that do not fit their total go; a total that left out groups its own sentence
-    names and counts is their sum."""
+    """Groups that do not fit their total go, and so does a breakdown that counts one group
+    twice; a total that left out groups its own sentence names and counts is their sum. A
+    group with nobody counted in it is no part of a breakdown."""
     if not record.is_incident:
         return []
     warnings = []
+    for kind in KINDS:
+        names = [g.group.strip().casefold() for g in record.groups if getattr(g, kind)]
+        if len(names) != len(set(names)):
+            _clear_breakdown(record, kind)
+            warnings.append(f"{kind} breakdown withheld: it counts one group more than once")
     for kind in KINDS:
         parts = [p for p in (getattr(g, kind) for g in record.groups) if p is not None]
         total = getattr(record, kind)
@@ -195,7 +201,12 @@ def check_breakdown(record: Record, context: Context) -> list[str]:
                 f"{kind} breakdown withheld: its groups add up to {sum(parts)}, "
                 f"{'with no total' if total is None else f'more than the total {total}'}"
             )
-    record.groups = [g for g in record.groups if g.killed is not None or g.injured is not None]
+    zero = [
+        g.group for g in record.groups if not (g.killed or g.injured) and 0 in (g.killed, g.injured)
+    ]
+    if zero:
+        warnings.append(f"groups {zero} dropped: nobody is counted in them")
+    record.groups = [g for g in record.groups if g.killed or g.injured]
     return warnings
 
 
