@@ -14,6 +14,7 @@ has exactly one (``read_missed_figures``).
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Literal
 
 from service.languages import (
@@ -224,11 +225,15 @@ def _with_others(text: str, lang: str | None, kind: Kind) -> list[int] | None:
     return [next(iter(written)) for written, _ in clauses]
 
 
-def sentence_counts(text: str, lang: str | None, kind: Kind) -> set[int]:
+@lru_cache(maxsize=4096)
+def sentence_counts(text: str, lang: str | None, kind: Kind) -> frozenset[int]:
     """The counts of ``kind`` a sentence states: one total where it counts some and then
-    others (``_with_others``), otherwise the counts of its clauses of that kind."""
+    others (``_with_others``), otherwise the counts of its clauses of that kind. Read once
+    per sentence, however many steps ask."""
     parts = _with_others(text, lang, kind)
-    return {sum(parts)} if parts is not None else counts_of_kind(text, lang, kind)
+    if parts is not None:
+        return frozenset({sum(parts)})
+    return frozenset(counts_of_kind(text, lang, kind))
 
 
 def add_others(record: Record, context: Context) -> list[str]:
