@@ -21,6 +21,7 @@ from service.languages import (
     says_nobody,
 )
 from service.languages.lexicon import lexicon
+from service.languages.script import latin
 
 REQUIRED = {"en", "es", "fr", "de", "pt", "it", "nl", "id", "ru", "uk", "ar", "tr", "hi", "pl"}
 
@@ -445,3 +446,24 @@ def test_an_english_injection_inside_another_language_is_caught():
 )
 def test_news_with_words_a_directive_uses_is_not_a_directive(sentence):
     assert not is_directive(sentence)
+
+
+@pytest.mark.parametrize(
+    ("text", "language", "expected"),
+    [
+        ("Харків, Україна", "uk", "Kharkiv, Ukraina"),  # Ukraine's official romanization
+        ("Житомир", "uk-UA", "Zhytomyr"),
+        ("Київ", None, "Kyiv"),  # "ї": only Ukrainian writes it
+        ("Житомир", "ru", "Zhitomir"),  # a Russian article's name, letter by letter
+        ("Белгород", None, "Belgorod"),
+        ("पीतमपुरा", "hi", "pitmpura"),  # other scripts letter by letter
+        ("São Paulo", "pt", "São Paulo"),  # Latin letters are left as written
+        ("Tasikmalaya", None, "Tasikmalaya"),
+        ("", "uk", ""),
+        (None, "uk", None),
+    ],
+)
+def test_names_in_another_script_are_written_in_latin_letters(
+    text: str | None, language: str | None, expected: str | None
+) -> None:
+    assert latin(text, language) == expected
