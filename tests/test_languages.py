@@ -328,6 +328,17 @@ def test_a_singular_noun_near_other_deaths_does_not_state_one(language, sentence
         ("tr", "Olayda yaralanan olmadı.", "injured"),
         ("hi", "किसी को चोट नहीं आई।", "injured"),
         ("pl", "Nikt nie został ranny.", "injured"),
+        # "There have been no deaths" with the auxiliary, "no death", "there are no ...", and
+        # "the accident did not result in deaths" with its subject inside the verb phrase.
+        ("fr", "Il n'y a pas eu de morts.", "killed"),
+        ("fr", "Il n'y a pas eu de blessés.", "injured"),
+        ("pt", "Nenhuma morte foi registrada.", "killed"),
+        ("ar", "لا توجد وفيات.", "killed"),
+        ("ar", "لا توجد إصابات.", "injured"),
+        ("ar", "لم يسفر الحادث عن وقوع قتلى.", "killed"),
+        ("ar", "لم يسفر الانفجار عن إصابات.", "injured"),
+        ("pl", "Nie ma ofiar śmiertelnych.", "killed"),
+        ("pl", "Nie ma rannych.", "injured"),
     ],
 )
 def test_nobody_phrases(language, sentence, kind):
