@@ -222,6 +222,7 @@ def test_the_pattern_is_available_to_other_modules():
         ("ru", "В результате обстрела погибли семь человек.", 7, "killed"),
         ("ar", "أسفر الانفجار عن مقتل ١٢ شخصا.", 12, "killed"),
         ("tr", "Kazada 6 kişi yaralandı.", 6, "injured"),
+        ("ar", "نقل 8 أشخاص إلى المستشفى.", 8, "injured"),  # taken to hospital
     ],
 )
 def test_a_figure_is_stated_next_to_a_word_of_its_kind(language, sentence, figure, kind):
