@@ -455,6 +455,8 @@ def test_an_english_injection_inside_another_language_is_caught():
         "Die Behörden ignorierten die Anweisungen der Polizei.",
         "Полиция выдала инструкции жителям.",
         "أصدر النظام تعليمات جديدة للسكان.",
+        "सहायक को संदेश भेजा गया।",  # a message was sent to the (minister's) assistant
+        "एआई के लिए नियम जल्द आएंगे।",  # rules for AI will come soon
     ],
 )
 def test_news_with_words_a_directive_uses_is_not_a_directive(sentence):
