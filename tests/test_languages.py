@@ -287,6 +287,12 @@ def test_a_clause_without_a_kind_or_with_both_does_not_decide(language, sentence
         ("id", "Seorang pria tewas tertabrak kereta.", "killed"),
         ("ru", "При взрыве погиб водитель.", "killed"),
         ("pl", "W wypadku zginął kierowca.", "killed"),
+        ("uk", "Жінка отримала поранення.", "injured"),  # the feminine past tense
+        ("uk", "Чоловік отримав травми.", "injured"),
+        ("ru", "Женщина получила ранения.", "injured"),
+        ("ar", "أصيبت امرأة بجروح.", "injured"),
+        ("hi", "एक महिला घायल हो गई।", "injured"),
+        ("tr", "Bir kadın yaralandı.", "injured"),
     ],
 )
 def test_one_person_without_a_numeral_states_one(language, sentence, kind):
