@@ -454,6 +454,27 @@ def test_the_same_words_are_read_against_each_articles_own_publication_day(
     assert (event.iso, event.precision, warnings) == (day, "day", [])
 
 
+@pytest.mark.parametrize(
+    ("text", "day"),
+    [
+        # Published on Thursday 2026-03-12: the weekday alone is that day, the weekday with a
+        # word for "last" the week before, in each language.
+        ("on Thursday", "2026-03-12"),
+        ("last Thursday", "2026-03-05"),
+        ("am Donnerstag", "2026-03-12"),
+        ("letzten Donnerstag", "2026-03-05"),
+        ("в четверг", "2026-03-12"),
+        ("в прошлый четверг", "2026-03-05"),
+        ("vorige donderdag", "2026-03-05"),
+        ("geçen perşembe", "2026-03-05"),
+        ("w zeszły czwartek", "2026-03-05"),
+    ],
+)
+def test_a_weekday_named_as_last_weeks_is_the_week_before(text: str, day: str) -> None:
+    event, _ = resolve_date(EventDate(text=text, iso=None, precision=None), "2026-03-12")
+    assert event.iso == day
+
+
 def test_an_answer_that_breaks_the_schema_is_reduced_to_its_valid_part() -> None:
     raw = (
         '{"category": "fire", "killed_sentence": 1, "killed": "many", "injured": 4, '

@@ -34,6 +34,7 @@ __all__ = [
     "day_parts",
     "figure_stated",
     "is_directive",
+    "names_week_before",
     "numbers_in",
     "reports_casualties",
     "says_nobody",
@@ -48,6 +49,13 @@ def day_parts(language: str | None) -> tuple[str, ...]:
     ("Donnerstagabend"); none for a language that writes them apart."""
     code = _code(language)
     return lexicon(code).day_parts if code else ()
+
+
+def names_week_before(text: str) -> bool:
+    """Whether a date's words put its weekday in the week before publication ("last
+    Thursday", "a week ago", "el jueves pasado", "vorigen Donnerstag"), in any language the
+    service has data for: a date's few words are read whatever the article's language."""
+    return _week_before().search(fold(text)) is not None
 
 
 def numbers_in(sentence: str, language: str | None) -> set[int]:
@@ -273,3 +281,9 @@ _MACHINE = re.compile(
 _MACHINE_NAMES = re.compile(
     r"\bLLMs?\b|\bChatGPT\b|\bGPT-?[34]|\bAI\s+(?:model|assistant|system|chatbot)s?\b"
 )
+
+
+@cache
+def _week_before() -> re.Pattern[str]:
+    fragments = tuple(f for lang in sorted(SUPPORTED) for f in lexicon(lang).week_before)
+    return re.compile(alternation(fragments), _FLAGS)

@@ -56,6 +56,8 @@ class Lexicon:
     others: tuple[str, ...]  # "others", "more": a count of people besides those counted before
     # Parts of a day written onto a weekday's name ("Donnerstag|abend", "zaterdag|avond").
     day_parts: tuple[str, ...]
+    # Words that put a named weekday in the week before publication ("last", "ago", "pasado").
+    week_before: tuple[str, ...]
     nobody: dict[Kind, tuple[str, ...]]
     one: dict[Kind, tuple[str, ...]]  # one person killed or hurt, said without a numeral
     directive: tuple[str, ...]
@@ -94,6 +96,7 @@ def lexicon(code: str) -> Lexicon:
         conjunction_prefix=fold(raw.get("conjunction_prefix", "")),
         others=_fragments(raw.get("others", [])),
         day_parts=_fragments(raw.get("day_parts", [])),
+        week_before=_fragments(raw.get("week_before", [])),
         nobody={kind: _fragments(raw.get("nobody", {}).get(kind, [])) for kind in KINDS},
         one={
             kind: tuple(f.replace("{person}", person) for f in _fragments(one.get(kind, [])))

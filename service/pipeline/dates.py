@@ -12,13 +12,12 @@ from dateparser.date import DateDataParser
 from dateparser.languages.loader import default_loader
 
 from schemas.incident import EventDate, Precision
-from service.languages import day_parts
+from service.languages import day_parts, names_week_before
 from service.pipeline.context import Context
 from service.pipeline.placeholders import is_placeholder
 from service.pipeline.record import Record
 
 _HAS_YEAR = re.compile(r"\b(1[89]\d\d|20\d\d)\b")
-_LAST = re.compile(r"\b(last|ago|week|semana|settimana|minggu|тижня)\b", re.I)
 _PERIOD_PRECISION: dict[str, Precision] = {"day": "day", "month": "month", "year": "year"}
 
 
@@ -157,7 +156,7 @@ def _read(text: str, base: date | None) -> tuple[str, Precision] | None:
     if precision is None:
         return None  # "last week": no single day
     day = data.date_obj.date()
-    if base is not None and day == base - timedelta(days=7) and not _LAST.search(text):
+    if base is not None and day == base - timedelta(days=7) and not names_week_before(text):
         day = base  # "on Thursday" in Thursday's paper is that same Thursday
     if precision == "month":
         day = day.replace(day=1)
