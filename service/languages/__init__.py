@@ -21,6 +21,7 @@ from service.languages.lexicon import (
     Kind,
     alternation,
     fold,
+    language_code,
     lexicon,
 )
 
@@ -47,7 +48,7 @@ _FLAGS = re.IGNORECASE | re.MULTILINE
 def day_parts(language: str | None) -> tuple[str, ...]:
     """The words for a part of the day that the language writes onto a weekday's name
     ("Donnerstagabend"); none for a language that writes them apart."""
-    code = _code(language)
+    code = language_code(language)
     return lexicon(code).day_parts if code else ()
 
 
@@ -59,19 +60,19 @@ def names_week_before(text: str) -> bool:
 
 
 def numbers_in(sentence: str, language: str | None) -> set[int]:
-    return set(counts.numbers_in(sentence, _code(language)))
+    return set(counts.numbers_in(sentence, language_code(language)))
 
 
 def casualty_terms(language: str | None, kind: Kind) -> re.Pattern[str]:
-    return _terms(_code(language), kind)
+    return _terms(language_code(language), kind)
 
 
 def reports_casualties(sentence: str, language: str | None, kind: Kind) -> bool:
-    return _terms(_code(language), kind).search(fold(sentence)) is not None
+    return _terms(language_code(language), kind).search(fold(sentence)) is not None
 
 
 def figure_stated(sentence: str, figure: int, language: str | None, kind: Kind) -> bool:
-    code = _code(language)
+    code = language_code(language)
     if not reports_casualties(sentence, code, kind):
         return False
     if figure in counts.numbers_in(sentence, code):
@@ -92,14 +93,16 @@ _CLAUSE_END = r"[;:()\u2014\u2013\u061b\u3001\u3002]|\s-\s|[,\u060c\uff0c](?!\d)
 def clauses(sentence: str, language: str | None) -> list[str]:
     """``sentence`` cut at punctuation and at the words that join clauses in its language and
     English: "killed 3 and wounded 12" is two clauses."""
-    return [c for c in _clause_end(_code(language)).split(fold(sentence)) if c and c.strip()]
+    return [
+        c for c in _clause_end(language_code(language)).split(fold(sentence)) if c and c.strip()
+    ]
 
 
 def counts_of_kind(sentence: str, language: str | None, kind: Kind) -> set[int]:
     """The counts written in clauses that name this kind of casualty and not the other: in
     "one man was killed and two others were wounded", 2 is a count of injured."""
     return set().union(
-        *(written for _, written in _clauses_of_kind(sentence, _code(language), kind))
+        *(written for _, written in _clauses_of_kind(sentence, language_code(language), kind))
     )
 
 
@@ -109,7 +112,7 @@ def counts_by_clause(
     """Each clause that names this kind of casualty and not the other, in order: the counts it
     writes, and whether it counts people besides those counted before it ("ten were
     hospitalised; eight others were treated": 10, then 8 others)."""
-    code = _code(language)
+    code = language_code(language)
     others = _others(code)
     return [
         (written, others.search(clause) is not None)
@@ -136,7 +139,7 @@ def _clauses_of_kind(
 
 def stated_as_other_kind(sentence: str, figure: int, language: str | None, kind: Kind) -> bool:
     """Whether the sentence writes ``figure`` only as a count of the other kind of casualty."""
-    return _only_of_other_kind(sentence, figure, _code(language), kind)
+    return _only_of_other_kind(sentence, figure, language_code(language), kind)
 
 
 def _only_of_other_kind(sentence: str, figure: int, code: str | None, kind: Kind) -> bool:
@@ -166,20 +169,13 @@ def _clause_end(code: str | None) -> re.Pattern[str]:
 
 
 def says_nobody(sentence: str, language: str | None, kind: Kind) -> bool:
-    return _nobody(_code(language), kind).search(fold(sentence)) is not None
+    return _nobody(language_code(language), kind).search(fold(sentence)) is not None
 
 
 @lru_cache(maxsize=4096)
 def is_directive(sentence: str) -> bool:
     text = fold(sentence)
     return any(p.search(text) for p in (_MACHINE_NAMES, _MACHINE, _directives(), _addressed()))
-
-
-def _code(language: str | None) -> str | None:
-    if not language:
-        return None
-    code = language.strip().replace("_", "-").split("-")[0].lower()
-    return code if code in SUPPORTED else None
 
 
 def _languages(code: str | None) -> tuple[str, ...]:

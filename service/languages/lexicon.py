@@ -67,6 +67,15 @@ class Lexicon:
     numbers: NumberWords
 
 
+def language_code(language: str | None) -> str | None:
+    """The data file's code for a language tag ("uk-UA", "pt_BR" -> "uk", "pt"); None for a
+    language without one."""
+    if not language:
+        return None
+    code = language.strip().replace("_", "-").split("-")[0].lower()
+    return code if code in SUPPORTED else None
+
+
 def fold(text: str) -> str:
     """Text as the patterns are written: compatibility forms unified (full-width letters,
     presentation forms), invisible format characters gone, one kind of apostrophe and quote."""

@@ -14,6 +14,8 @@ import unicodedata
 from anyascii import anyascii
 from translitua import UkrainianKMU, translit
 
+from service.languages.lexicon import language_code
+
 _UKRAINIAN_ONLY = frozenset("єїґЄЇҐ")
 
 
@@ -34,7 +36,6 @@ def latin(text: str | None, language: str | None = None) -> str | None:
     by the romanization of ``language`` where English follows one."""
     if text is None or text.isascii() or latin_share(text) == 1.0:
         return text
-    code = (language or "").replace("_", "-").split("-")[0].lower()
-    if code == "uk" or _UKRAINIAN_ONLY & set(text):
+    if language_code(language) == "uk" or _UKRAINIAN_ONLY & set(text):
         text = translit(text, UkrainianKMU)
     return anyascii(text)

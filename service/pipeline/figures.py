@@ -211,7 +211,8 @@ def check_breakdown(record: Record, context: Context) -> list[str]:
     return warnings
 
 
-def _with_others(text: str, lang: str | None, kind: Kind) -> list[int] | None:
+@lru_cache(maxsize=4096)
+def _with_others(text: str, lang: str | None, kind: Kind) -> tuple[int, ...] | None:
     """The counts of a sentence whose clauses of ``kind`` each write one count, the first a
     count of its own and every later one of others ("4 seriously injured and 51 others
     lightly": [4, 51]); None for any other sentence. A sub-count ("12 injured, three of them
@@ -222,14 +223,14 @@ def _with_others(text: str, lang: str | None, kind: Kind) -> list[int] | None:
     marked = [others for _, others in clauses]
     if marked[0] or not all(marked[1:]):
         return None
-    return [next(iter(written)) for written, _ in clauses]
+    return tuple(next(iter(written)) for written, _ in clauses)
 
 
 @lru_cache(maxsize=4096)
 def sentence_counts(text: str, lang: str | None, kind: Kind) -> frozenset[int]:
     """The counts of ``kind`` a sentence states: one total where it counts some and then
     others (``_with_others``), otherwise the counts of its clauses of that kind. Read once
-    per sentence, however many steps ask."""
+    per sentence, however many steps ask (both are cached)."""
     parts = _with_others(text, lang, kind)
     if parts is not None:
         return frozenset({sum(parts)})

@@ -59,6 +59,7 @@ def check_perpetrators(record: Record, context: Context) -> list[str]:
     warnings = []
     kept, weapons = [], list(record.weapons)
     victims = {g.group.casefold() for g in record.groups}
+    given_as_weapons = {w.strip().casefold() for w in record.weapons}
     article = context.article
     pointed = article.sentence(record.perpetrator_sentence)
     evidence = pointed.text if pointed and pointed.number not in article.directives else None
@@ -69,7 +70,7 @@ def check_perpetrators(record: Record, context: Context) -> list[str]:
         elif STRIKE.search(name) or NATURAL.search(name):
             weapons.append(name)
             warnings.append(f"perpetrator {name!r} is a weapon or cause, not who used it")
-        elif name.casefold() in {w.strip().casefold() for w in record.weapons}:
+        elif name.casefold() in given_as_weapons:
             # One name cannot be both who did it and what it was done with ("БпЛА", a drone,
             # in both): in any language, it names no attacker.
             warnings.append(f"perpetrator {name!r} dropped: the record gives it as the weapon")
