@@ -13,6 +13,7 @@ import pytest
 from service.languages import (
     SUPPORTED,
     casualty_terms,
+    commemorates,
     counts_of_kind,
     figure_stated,
     is_directive,
@@ -36,6 +37,7 @@ def test_every_data_file_loads_and_compiles(code):
     assert lex.terms["killed"] and lex.terms["injured"]
     assert lex.nobody["killed"] and lex.nobody["injured"]
     assert lex.directive
+    assert lex.commemoration
     for kind in ("killed", "injured"):
         assert isinstance(casualty_terms(code, kind), re.Pattern)
         assert says_nobody("", code, kind) is False
@@ -488,3 +490,41 @@ def test_names_in_another_script_are_written_in_latin_letters(
     text: str | None, language: str | None, expected: str | None
 ) -> None:
     assert latin(text, language) == expected
+
+
+@pytest.mark.parametrize(
+    ("language", "sentence"),
+    [
+        ("en", "Survivors marked the fifth anniversary of the Orvale floods."),
+        ("en", "Ten years after the blast, the square in Velmar has been rebuilt."),
+        ("es", "Lusima recuerda la tragedia hace 20 años."),
+        ("fr", "Velmar commémore les victimes de l'incendie."),
+        ("de", "Zum Jahrestag des Unglücks versammelten sich Hunderte."),
+        ("it", "Fiaccolata a Velmar otto anni dopo il sisma."),
+        ("pt", "Há dez anos, a barragem de Lusima se rompeu."),
+        ("nl", "De herdenking van de ramp trok duizenden mensen."),
+        ("id", "Warga mengenang korban gempa di Lusima."),
+        ("ru", "В Велмаре прошли траурные мероприятия в годовщину теракта."),
+        ("uk", "П'ять років тому у Велмарі стався вибух."),
+        ("pl", "W Lusimie obchodzono rocznicę katastrofy."),
+        ("tr", "Depremin yıl dönümünde Velmar'da anma töreni düzenlendi."),
+        ("ar", "أحيا سكان فيلمار ذكرى ضحايا الزلزال."),
+        ("hi", "वेलमार में भूकंप की बरसी पर लोग जुटे।"),
+    ],
+)
+def test_commemoration_words(language, sentence):
+    assert commemorates(sentence, language)
+
+
+@pytest.mark.parametrize(
+    ("language", "sentence"),
+    [
+        ("en", "A year ago the road was closed; on Tuesday a bus overturned on it."),
+        ("en", "The attack killed 12 people in Velmar on Tuesday."),
+        ("id", "BMKG mengeluarkan peringatan dini gelombang tinggi di Lusima."),
+        ("de", "Die Feuerwehr war 20 Minuten nach dem Alarm vor Ort."),
+        ("es", "El autobús volcó hace dos horas cerca de Lusima."),
+    ],
+)
+def test_news_words_are_not_commemoration(language, sentence):
+    assert not commemorates(sentence, language)

@@ -1429,3 +1429,158 @@ def test_the_injured_stay_when_the_death_toll_gives_no_single_count_with_it(
     incident, warnings = finish(record, context)
     assert incident["casualties"]["injured"] == 50
     assert not any("with the death toll" in w for w in warnings)
+
+
+@pytest.mark.parametrize(
+    ("language", "text", "kind"),
+    [
+        (
+            "en",
+            "A gas explosion wrecked a bakery in Orvale on Tuesday. Firefighters said nobody "
+            "was killed. Four workers were treated for burns.",
+            "killed",
+        ),
+        (
+            "de",
+            "Ein Reisebus ist bei Velmar von der Straße abgekommen. Tote gab es nicht, teilte "
+            "die Polizei mit. 14 Fahrgäste wurden leicht verletzt.",
+            "killed",
+        ),
+        (
+            "es",
+            "Un incendio arrasó un almacén de Lusima el domingo. No hubo muertos, según los "
+            "bomberos. Doce vecinos fueron atendidos por inhalación de humo.",
+            "killed",
+        ),
+        (
+            "ru",
+            "В Велмаре обрушилась крыша торгового центра. Погибших нет. Пострадали 7 человек.",
+            "killed",
+        ),
+        (
+            "fr",
+            "Un camion-citerne a pris feu près de Lusima mardi. Aucun blessé n'est à déplorer, "
+            "selon les pompiers.",
+            "injured",
+        ),
+    ],
+)
+def test_a_figure_the_model_left_out_is_zero_when_the_article_says_nobody_and_counts_none(
+    language: str, text: str, kind: str
+) -> None:
+    other = "injured" if kind == "killed" else "killed"
+    record, context = make(text, {"category": "fire"}, kind="fire", language=language)
+    incident, warnings = finish(record, context)
+    assert incident["casualties"][kind] == 0
+    assert incident["casualties"][other] != 0
+    assert any(f"says nobody was {kind}" in w for w in warnings)
+    evidence = next(e for e in incident["evidence"] if e["field"] == f"casualties.{kind}")
+    assert text[evidence["start"] : evidence["end"]] == evidence["quote"]
+
+
+@pytest.mark.parametrize(
+    ("language", "text"),
+    [
+        # Some died: "no other deaths" speaks of people besides them.
+        ("en", "A truck hit a bus stop in Orvale. The driver died. No other deaths were reported."),
+        ("es", "Un camión chocó en Lusima. Murió el conductor; no hubo otros muertos."),
+        # The article counts the dead elsewhere: which is this incident's is the model's to say.
+        (
+            "en",
+            "A blaze swept the Orvale depot on Sunday. Nobody was killed in last year's fire "
+            "there. This time 3 workers died.",
+        ),
+        # One person, without a numeral, is a death too.
+        ("de", "In Velmar brannte eine Scheune. Ein Mann kam ums Leben. Sonst starb niemand."),
+        # Nothing is said about the dead: unknown, not 0.
+        ("en", "A fire destroyed a warehouse in Velmar on Sunday. Two firefighters were hurt."),
+    ],
+)
+def test_a_figure_the_model_left_out_stays_unknown_unless_the_article_says_nobody_alone(
+    language: str, text: str
+) -> None:
+    record, context = make(text, {"category": "fire"}, kind="fire", language=language)
+    incident, _ = finish(record, context)
+    assert incident["casualties"]["killed"] is None
+
+
+_QUAKE = {"killed": 212, "killed_sentence": 2, "category": "natural_disaster"}
+
+
+@pytest.mark.parametrize(
+    ("language", "text", "when"),
+    [
+        (
+            "en",
+            "Hundreds gathered in Orvale on Sunday. The earthquake of 3 May 2011 killed 212 "
+            "people there. Survivors laid flowers to remember the victims.",
+            "3 May 2011",
+        ),
+        (
+            "it",
+            "Terremoto di Velmar, fiaccolata dieci anni dopo. Il sisma del 3 maggio 2011 uccise "
+            "212 persone.",
+            "3 maggio 2011",
+        ),
+        (
+            "de",
+            "Velmar gedenkt der Opfer. Bei dem Erdbeben am 3. Mai 2011 starben 212 Menschen.",
+            "3. Mai 2011",
+        ),
+        (
+            "es",
+            "Lusima recuerda el terremoto quince años después. El sismo del 3 de mayo de 2011 "
+            "dejó 212 muertos.",
+            "3 de mayo de 2011",
+        ),
+        (
+            "ru",
+            "В Велмаре отметили годовщину землетрясения. 3 мая 2011 года погибли 212 человек.",
+            "3 мая 2011 года",
+        ),
+    ],
+)
+def test_a_commemoration_of_an_old_event_is_not_news_of_it(
+    language: str, text: str, when: str
+) -> None:
+    draft = {**_QUAKE, "date": {"text": when, "iso": None, "precision": None}}
+    record, context = make(text, draft, kind="natural_disaster", language=language, published=None)
+    incident, warnings = finish(record, context)
+    assert incident["is_incident"] is False
+    assert incident["casualties"]["killed"] is None
+    assert any("marks a commemoration" in w for w in warnings)
+
+
+@pytest.mark.parametrize(
+    ("text", "when", "published"),
+    [
+        # News of a new event on an old one's anniversary: dated by its weekday.
+        (
+            "On the tenth anniversary of the Orvale quake, a landslide killed 212 people in "
+            "Velmar on Tuesday.",
+            "Tuesday",
+            None,
+        ),
+        # A dateline: the event's age decides (``stale_event``), not the words.
+        (
+            "Ten years after the Orvale quake, a landslide killed 212 people in Velmar on "
+            "3 May 2021.",
+            "3 May 2021",
+            "2021-05-04",
+        ),
+        # No commemoration in the lead.
+        (
+            "A landslide killed 212 people in Velmar on 3 May 2021, officials said.",
+            "3 May 2021",
+            None,
+        ),
+    ],
+)
+def test_news_that_mentions_an_anniversary_stays_news(
+    text: str, when: str, published: str | None
+) -> None:
+    draft = {**_QUAKE, "killed_sentence": 1, "date": {"text": when, "iso": None, "precision": None}}
+    record, context = make(text, draft, kind="natural_disaster", published=published)
+    incident, _ = finish(record, context)
+    assert incident["is_incident"] is True
+    assert incident["casualties"]["killed"] == 212

@@ -30,11 +30,13 @@ __all__ = [
     "Kind",
     "casualty_terms",
     "clauses",
+    "commemorates",
     "counts_by_clause",
     "counts_of_kind",
     "day_parts",
     "figure_stated",
     "is_directive",
+    "names_others",
     "names_week_before",
     "numbers_in",
     "reports_casualties",
@@ -57,6 +59,12 @@ def names_week_before(text: str) -> bool:
     Thursday", "a week ago", "el jueves pasado", "vorigen Donnerstag"), in any language the
     service has data for: a date's few words are read whatever the article's language."""
     return _week_before().search(fold(text)) is not None
+
+
+def commemorates(text: str, language: str | None) -> bool:
+    """Whether the text marks a commemoration of an old event ("on the eighth anniversary",
+    "zehn Jahre nach", "hace 20 años", "годовщина"), in its language and English."""
+    return _commemoration(language_code(language)).search(fold(text)) is not None
 
 
 def numbers_in(sentence: str, language: str | None) -> set[int]:
@@ -172,6 +180,12 @@ def says_nobody(sentence: str, language: str | None, kind: Kind) -> bool:
     return _nobody(language_code(language), kind).search(fold(sentence)) is not None
 
 
+def names_others(sentence: str, language: str | None) -> bool:
+    """Whether the sentence speaks of people besides some already counted ("no other deaths",
+    "keine weiteren Verletzten", "ningún otro herido")."""
+    return _others(language_code(language)).search(fold(sentence)) is not None
+
+
 @lru_cache(maxsize=4096)
 def is_directive(sentence: str) -> bool:
     text = fold(sentence)
@@ -200,6 +214,13 @@ def _others(code: str | None) -> re.Pattern[str]:
             alternation(lexicon(lang).others, lexicon(lang).prefix) for lang in _languages(code)
         ),
         _FLAGS,
+    )
+
+
+@cache
+def _commemoration(code: str | None) -> re.Pattern[str]:
+    return re.compile(
+        "|".join(alternation(lexicon(lang).commemoration) for lang in _languages(code)), _FLAGS
     )
 
 

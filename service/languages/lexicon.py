@@ -58,6 +58,8 @@ class Lexicon:
     day_parts: tuple[str, ...]
     # Words that put a named weekday in the week before publication ("last", "ago", "pasado").
     week_before: tuple[str, ...]
+    # Words that mark an article as a commemoration of an old event ("anniversary", "years ago").
+    commemoration: tuple[str, ...]
     nobody: dict[Kind, tuple[str, ...]]
     one: dict[Kind, tuple[str, ...]]  # one person killed or hurt, said without a numeral
     directive: tuple[str, ...]
@@ -106,6 +108,7 @@ def lexicon(code: str) -> Lexicon:
         others=_fragments(raw.get("others", [])),
         day_parts=_fragments(raw.get("day_parts", [])),
         week_before=_fragments(raw.get("week_before", [])),
+        commemoration=_fragments(raw.get("commemoration", [])),
         nobody={kind: _fragments(raw.get("nobody", {}).get(kind, [])) for kind in KINDS},
         one={
             kind: tuple(f.replace("{person}", person) for f in _fragments(one.get(kind, [])))

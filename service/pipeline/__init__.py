@@ -57,6 +57,7 @@ STEPS: tuple[NamedStep, ...] = tuple(
         ("perpetrators", perpetrators.check_perpetrators),
         ("dates", dates.resolve_event_date),
         ("stale_event", relevance.stale_event),
+        ("commemoration", relevance.commemoration),
         ("places", places.check_places),
         ("nothing_to_report", relevance.nothing_to_report),
         ("categories", categories.category_from_description),

@@ -17,10 +17,12 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Literal
 
+from service.article import ArticleText
 from service.languages import (
     counts_by_clause,
     counts_of_kind,
     figure_stated,
+    names_others,
     numbers_in,
     reports_casualties,
     says_nobody,
@@ -300,6 +302,9 @@ def read_missed_figures(record: Record, context: Context) -> list[str]:
             }
             found = _counts(every, kind, article.language, nobody=False)
             how = f"the only count of the {kind} in the article"
+        elif not found:
+            found = _nobody_in_article(article, kind)
+            how = f"which says nobody was {kind}, and no sentence of the article counts any"
         figures = {figure for figure, _ in found}
         if len(figures) != 1:
             continue
@@ -310,6 +315,28 @@ def read_missed_figures(record: Record, context: Context) -> list[str]:
             record.qualifier = "exact"
         warnings.append(f"{kind} figure {figure} read from sentence {number}, {how}")
     return warnings
+
+
+def _nobody_in_article(article: ArticleText, kind: Kind) -> set[tuple[int, int]]:
+    """(0, number) for each sentence saying nobody was killed (or hurt), when every sentence
+    of the article that speaks of that kind of casualty says so: no count, no one person, no
+    "no other deaths" that implies some. The labelling rule newsrooms file by: 0 when the
+    article says nobody died, not when it says nothing."""
+    lang = article.language
+    speaking = [
+        s
+        for s in article.news_sentences()
+        if reports_casualties(s.text, lang, kind) or says_nobody(s.text, lang, kind)
+    ]
+    if not speaking or not all(
+        says_nobody(s.text, lang, kind)
+        and not names_others(s.text, lang)
+        and not sentence_counts(s.text, lang, kind)
+        and not figure_stated(s.text, 1, lang, kind)
+        for s in speaking
+    ):
+        return set()
+    return {(0, s.number) for s in speaking}
 
 
 def _counts(

@@ -5,10 +5,12 @@ newsroom can file."""
 
 from __future__ import annotations
 
+import re
 from datetime import date, timedelta
 
 from schemas.incident import ArticleKind, EventDate
 from service.kind_odds import KindOdds
+from service.languages import commemorates
 from service.pipeline.context import Context
 from service.pipeline.record import Record
 
@@ -47,6 +49,33 @@ def stale_event(record: Record, context: Context) -> list[str]:
     return [
         f"not reported as an incident: the event ({iso}) ended {age} days before publication "
         f"({published}), so the article is not news of it"
+    ]
+
+
+# The lead a commemoration announces itself in: the title and the first sentences.
+LEAD_SENTENCES = 5
+_YEAR = re.compile(r"(?<!\d)(?:1[89]|20)\d\d(?!\d)")
+
+
+def commemoration(record: Record, context: Context) -> list[str]:
+    """An article whose lead marks a commemoration ("on the eighth anniversary", "ten years
+    after", "годовщина") and whose event is dated with its year, when no publication date
+    lets ``stale_event`` weigh the event's age: an anniversary piece names the old disaster
+    with its kind and its toll, and only these words tell it from news of it. A news report
+    without a dateline names its event's day ("on Tuesday"), rarely the year."""
+    article = context.article
+    if not record.is_incident or article.published is not None:
+        return []
+    if not (record.date.text and _YEAR.search(record.date.text)):
+        return []
+    lead = [article.title or "", *(s.text for s in article.news_sentences()[:LEAD_SENTENCES])]
+    if not any(commemorates(text, article.language) for text in lead):
+        return []
+    dated = record.date.text
+    record.not_an_incident(ArticleKind.past_event)
+    return [
+        f"not reported as an incident: the article's lead marks a commemoration, and the event "
+        f"is dated {dated!r}: the article remembers it, it does not report it"
     ]
 
 
