@@ -1584,3 +1584,67 @@ def test_news_that_mentions_an_anniversary_stays_news(
     incident, _ = finish(record, context)
     assert incident["is_incident"] is True
     assert incident["casualties"]["killed"] == 212
+
+
+@pytest.mark.parametrize(
+    ("language", "text", "draft", "summary"),
+    [
+        (  # a toll no sentence states: withheld from the record, so not in its summary either
+            "en",
+            "A bus overturned near Lusima on Friday. Three passengers were killed.",
+            {"killed": 3, "killed_sentence": 2},
+            "A bus overturned near Lusima, killing 33 passengers. Police are investigating.",
+        ),
+        (  # the injured told as dead
+            "es",
+            "Un autobús volcó cerca de Lusima el viernes. Doce pasajeros resultaron heridos.",
+            {"injured": 12, "injured_sentence": 2},
+            "A bus overturned near Lusima on Friday, killing 12 passengers.",
+        ),
+        (  # a figure the model wrote in the summary only
+            "de",
+            "Ein Bus ist bei Velmar umgestürzt. Vier Fahrgäste wurden verletzt.",
+            {"injured": 4, "injured_sentence": 2},
+            "A bus overturned near Velmar. Four passengers were injured and two were killed.",
+        ),
+    ],
+)
+def test_a_summary_counting_what_neither_the_record_nor_the_article_has_is_rewritten(
+    language: str, text: str, draft: dict[str, Any], summary: str
+) -> None:
+    record, context = make(text, {**draft, "summary": summary}, language=language)
+    incident, warnings = finish(record, context)
+    assert incident["summary"] != summary
+    assert any(w.startswith("summary written from the record: it counted") for w in warnings)
+    for figure in ("33", "two were killed", "killing 12"):
+        assert figure not in incident["summary"]
+
+
+@pytest.mark.parametrize(
+    "summary",
+    [
+        # The record's own figures, in words and digits.
+        "A bus overturned near Lusima on Friday, killing three passengers and injuring 12.",
+        # An earlier toll the article states, told as such.
+        "A bus overturned near Lusima on Friday. The toll rose from two to three dead; 12 "
+        "passengers were injured.",
+        # Numbers that count no one: a year, a plate, a count of vehicles.
+        "A bus (plate 4471) overturned near Lusima in 2026; three were killed and 12 injured "
+        "after 2 cars hit it.",
+    ],
+)
+def test_a_summary_counting_as_the_record_and_the_article_do_is_kept(summary: str) -> None:
+    text = (
+        "A bus overturned near Lusima on Friday after two cars hit it. Two passengers were "
+        "killed at first, police said. The toll later rose to three dead and 12 injured."
+    )
+    draft = {
+        "killed": 3,
+        "killed_sentence": 3,
+        "injured": 12,
+        "injured_sentence": 3,
+        "summary": summary,
+    }
+    record, context = make(text, draft)
+    incident, warnings = finish(record, context)
+    assert incident["summary"] == summary, warnings

@@ -66,6 +66,7 @@ STEPS: tuple[NamedStep, ...] = tuple(
         ("english_wording", wording.english_wording),
         ("copied_text", wording.no_copied_text),
         ("headline_figures", wording.headline_agrees),
+        ("summary_figures", wording.summary_agrees),
         ("visible_text", wording.visible_text),
         ("complete_wording", wording.complete_wording),
         ("evidence", evidence.attach_evidence),

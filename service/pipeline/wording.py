@@ -10,11 +10,12 @@ import unicodedata
 
 from schemas.incident import CasualtyGroup, Perpetrator
 from service.language import reads_as_english
-from service.languages import numbers_in
+from service.languages import counts_of_kind, figure_stated, numbers_in
 from service.languages.script import latin, latin_share
 from service.pipeline import compose
 from service.pipeline.context import Context, windows
 from service.pipeline.record import Record
+from service.sentences import split_sentences
 
 # Joiners stay: scripts and emoji need them, and they cannot reorder or hide text.
 _JOINERS = frozenset("\u200c\u200d")
@@ -131,6 +132,40 @@ def headline_agrees(record: Record, context: Context) -> list[str]:
                 f"{lead[0].upper()}{lead[1:]}: {record.headline}"
             )
             return ["headline completed with the toll"]
+    return []
+
+
+def summary_agrees(record: Record, context: Context) -> list[str]:
+    """The summary counts the dead and the injured as the record does. A count of a kind it
+    writes must be the record's figure of that kind (or a group's), or one a sentence of the
+    article states for that kind (an earlier toll the summary tells as such), or a number the
+    article uses otherwise (its clause may count cars, not people). The record's count of the
+    other kind (the injured told as dead), or a count the article never writes (one the model
+    made up), is no part of a trusted record: the summary is written again from the record."""
+    if not record.is_incident:
+        return []
+    article = context.article
+    lang = article.language
+    sentences = article.news_sentences()
+    for kind in ("killed", "injured"):
+        other = "injured" if kind == "killed" else "killed"
+        known = {getattr(record, kind)} | {getattr(g, kind) for g in record.groups}
+        counted = set().union(
+            *(counts_of_kind(s.text, "en", kind) for s in split_sentences(record.summary, "en"))
+        )
+        for figure in sorted(counted - known - {None}):
+            if 1900 <= figure <= 2099:
+                continue  # "killed in 2019": a year, whatever words stand beside it
+            if any(figure_stated(s.text, figure, lang, kind) for s in sentences):
+                continue
+            misfiled = figure in {getattr(record, other)} | {
+                getattr(g, other) for g in record.groups
+            }
+            if not misfiled and any(figure in numbers_in(s.text, lang) for s in sentences):
+                continue
+            record.summary = compose.summary(record)
+            how = f"the record's {other}" if misfiled else "the article never writes it"
+            return [f"summary written from the record: it counted {figure} {kind}, {how}"]
     return []
 
 
