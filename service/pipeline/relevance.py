@@ -1,7 +1,7 @@
 """Whether the record reports an incident as news, beyond what the model's first answer said:
 an incident kind named without conviction is not enough, an event dated long before
-publication is background, and an "incident" with no place, no date and no toll is nothing a
-newsroom can file."""
+publication is background, so is one an undated article commemorates, and an "incident" with
+no place, no date and no toll is nothing a newsroom can file."""
 
 from __future__ import annotations
 
