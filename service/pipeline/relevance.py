@@ -44,12 +44,11 @@ def stale_event(record: Record, context: Context) -> list[str]:
     limit = context.stale_after_days
     if not record.is_incident or limit is None or age is None or age <= limit:
         return []
-    iso = record.date.iso
-    record.not_an_incident(ArticleKind.past_event)
-    return [
-        f"not reported as an incident: the event ({iso}) ended {age} days before publication "
-        f"({published}), so the article is not news of it"
-    ]
+    return _background(
+        record,
+        f"the event ({record.date.iso}) ended {age} days before publication ({published}), so "
+        "the article is not news of it",
+    )
 
 
 # The lead a commemoration announces itself in: the title and the first sentences.
@@ -71,12 +70,17 @@ def commemoration(record: Record, context: Context) -> list[str]:
     lead = [article.title or "", *(s.text for s in article.news_sentences()[:LEAD_SENTENCES])]
     if not any(commemorates(text, article.language) for text in lead):
         return []
-    dated = record.date.text
+    return _background(
+        record,
+        f"the article's lead marks a commemoration, and the event is dated "
+        f"{record.date.text!r}: the article remembers it, it does not report it",
+    )
+
+
+def _background(record: Record, why: str) -> list[str]:
+    """The record of an article that tells of a past event: ordinary news, saying why."""
     record.not_an_incident(ArticleKind.past_event)
-    return [
-        f"not reported as an incident: the article's lead marks a commemoration, and the event "
-        f"is dated {dated!r}: the article remembers it, it does not report it"
-    ]
+    return [f"not reported as an incident: {why}"]
 
 
 def nothing_to_report(record: Record, context: Context) -> list[str]:
