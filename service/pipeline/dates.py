@@ -18,6 +18,13 @@ from service.pipeline.placeholders import is_placeholder
 from service.pipeline.record import Record
 
 _HAS_YEAR = re.compile(r"\b(1[89]\d\d|20\d\d)\b")
+
+
+def names_year(text: str) -> bool:
+    """Whether the words of a date write its year ("3 May 2011", not "on Tuesday")."""
+    return _HAS_YEAR.search(text) is not None
+
+
 _PERIOD_PRECISION: dict[str, Precision] = {"day": "day", "month": "month", "year": "year"}
 
 
@@ -114,7 +121,7 @@ def resolve_date(event: EventDate, published: str | None) -> tuple[EventDate, li
         parsed = _parse(event.text, base)
         if parsed is not None:
             iso, precision = parsed
-        elif base is None and not _HAS_YEAR.search(event.text):
+        elif base is None and not names_year(event.text):
             iso, precision = None, None  # "on Tuesday" with no anchor: the day is unknowable
     if iso is not None:
         try:
@@ -135,7 +142,7 @@ def _parse(text: str, base: date | None) -> tuple[str, Precision] | None:
     if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text.strip()):
         return text.strip(), "day"  # ISO already; dateparser would read it day-first
     if base is None:
-        return _read(text, None) if _HAS_YEAR.search(text) else None
+        return _read(text, None) if names_year(text) else None
     return _read_on(text, base)
 
 

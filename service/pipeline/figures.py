@@ -59,7 +59,7 @@ def _states(
     return False
 
 
-def _other(kind: Kind) -> Kind:
+def other_kind(kind: Kind) -> Kind:
     return "injured" if kind == "killed" else "killed"
 
 
@@ -94,7 +94,7 @@ def check_figures(record: Record, context: Context) -> list[str]:
             usable
             and pointed is not None
             and stated_as_other_kind(pointed.text, figure, lang, kind)
-            and figure in counts_of_kind(pointed.text, lang, _other(kind))
+            and figure in counts_of_kind(pointed.text, lang, other_kind(kind))
         )
         found = None
         if not misfiled_here:
@@ -116,7 +116,7 @@ def check_figures(record: Record, context: Context) -> list[str]:
         if (
             usable
             and pointed is not None
-            and figure in counts_of_kind(pointed.text, lang, _other(kind))
+            and figure in counts_of_kind(pointed.text, lang, other_kind(kind))
         ):
             misfiled.append((kind, figure, pointed.number))
             continue
@@ -135,7 +135,7 @@ def _refile(record: Record, kind: Kind, figure: int, number: int) -> str:
     """Move a figure the model filed as ``kind`` to the kind its sentence gives it. When the
     model gave that kind a figure too, the larger one is the total: a sub-count ("ten of them
     seriously") or a 0 is never more than the toll it is part of."""
-    other = _other(kind)
+    other = other_kind(kind)
     current = getattr(record, other)
     if current is not None and current >= figure:
         return (
@@ -292,12 +292,12 @@ def read_missed_figures(record: Record, context: Context) -> list[str]:
         if not found and kind in record.unstated:
             # A sentence counting the other kind otherwise than the record is another account
             # of the toll ("the rebels' TV said 20 died and 10 were wounded"), not this one.
-            toll = getattr(record, _other(kind))
+            toll = getattr(record, other_kind(kind))
             every = {
                 s.number: s
                 for s in article.news_sentences()
                 if toll is None
-                or not (counted := sentence_counts(s.text, article.language, _other(kind)))
+                or not (counted := sentence_counts(s.text, article.language, other_kind(kind)))
                 or toll in counted
             }
             found = _counts(every, kind, article.language, nobody=False)
@@ -323,20 +323,20 @@ def _nobody_in_article(article: ArticleText, kind: Kind) -> set[tuple[int, int]]
     "no other deaths" that implies some. The labelling rule newsrooms file by: 0 when the
     article says nobody died, not when it says nothing."""
     lang = article.language
-    speaking = [
-        s
-        for s in article.news_sentences()
-        if reports_casualties(s.text, lang, kind) or says_nobody(s.text, lang, kind)
-    ]
-    if not speaking or not all(
-        says_nobody(s.text, lang, kind)
-        and not names_others(s.text, lang)
-        and not sentence_counts(s.text, lang, kind)
-        and not figure_stated(s.text, 1, lang, kind)
-        for s in speaking
-    ):
-        return set()
-    return {(0, s.number) for s in speaking}
+    said = set()
+    for s in article.news_sentences():
+        nobody = says_nobody(s.text, lang, kind)
+        if not (nobody or reports_casualties(s.text, lang, kind)):
+            continue  # speaks of no one of this kind
+        if (
+            not nobody
+            or names_others(s.text, lang)
+            or sentence_counts(s.text, lang, kind)
+            or figure_stated(s.text, 1, lang, kind)
+        ):
+            return set()
+        said.add((0, s.number))
+    return said
 
 
 def _counts(

@@ -5,13 +5,13 @@ no place, no date and no toll is nothing a newsroom can file."""
 
 from __future__ import annotations
 
-import re
 from datetime import date, timedelta
 
 from schemas.incident import ArticleKind, EventDate
 from service.kind_odds import KindOdds
 from service.languages import commemorates
 from service.pipeline.context import Context
+from service.pipeline.dates import names_year
 from service.pipeline.record import Record
 
 
@@ -53,7 +53,6 @@ def stale_event(record: Record, context: Context) -> list[str]:
 
 # The lead a commemoration announces itself in: the title and the first sentences.
 LEAD_SENTENCES = 5
-_YEAR = re.compile(r"(?<!\d)(?:1[89]|20)\d\d(?!\d)")
 
 
 def commemoration(record: Record, context: Context) -> list[str]:
@@ -65,7 +64,7 @@ def commemoration(record: Record, context: Context) -> list[str]:
     article = context.article
     if not record.is_incident or article.published is not None:
         return []
-    if not (record.date.text and _YEAR.search(record.date.text)):
+    if not (record.date.text and names_year(record.date.text)):
         return []
     lead = [article.title or "", *(s.text for s in article.news_sentences()[:LEAD_SENTENCES])]
     if not any(commemorates(text, article.language) for text in lead):

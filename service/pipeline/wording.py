@@ -14,6 +14,7 @@ from service.languages import counts_of_kind, figure_stated, numbers_in
 from service.languages.script import latin, latin_share
 from service.pipeline import compose
 from service.pipeline.context import Context, windows
+from service.pipeline.figures import KINDS, Kind, other_kind
 from service.pipeline.record import Record
 from service.sentences import split_sentences
 
@@ -147,26 +148,28 @@ def summary_agrees(record: Record, context: Context) -> list[str]:
     article = context.article
     lang = article.language
     sentences = article.news_sentences()
-    for kind in ("killed", "injured"):
-        other = "injured" if kind == "killed" else "killed"
-        known = {getattr(record, kind)} | {getattr(g, kind) for g in record.groups}
+    for kind in KINDS:
+        other = other_kind(kind)
         counted = set().union(
             *(counts_of_kind(s.text, "en", kind) for s in split_sentences(record.summary, "en"))
         )
-        for figure in sorted(counted - known - {None}):
+        for figure in sorted(counted - _on_record(record, kind)):
             if 1900 <= figure <= 2099:
                 continue  # "killed in 2019": a year, whatever words stand beside it
             if any(figure_stated(s.text, figure, lang, kind) for s in sentences):
                 continue
-            misfiled = figure in {getattr(record, other)} | {
-                getattr(g, other) for g in record.groups
-            }
+            misfiled = figure in _on_record(record, other)
             if not misfiled and any(figure in numbers_in(s.text, lang) for s in sentences):
                 continue
             record.summary = compose.summary(record)
             how = f"the record's {other}" if misfiled else "the article never writes it"
             return [f"summary written from the record: it counted {figure} {kind}, {how}"]
     return []
+
+
+def _on_record(record: Record, kind: Kind) -> set[int | None]:
+    """The record's figure of ``kind`` and its groups' figures of that kind."""
+    return {getattr(record, kind)} | {getattr(g, kind) for g in record.groups}
 
 
 def visible_text(record: Record, context: Context) -> list[str]:
