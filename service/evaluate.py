@@ -409,6 +409,17 @@ async def predict_ablation(
                     published=article.published,
                 )
                 recorded = book.get(key) if book is not None else None
+                # An answer on file from before its relevance answer called for a record.
+                if (
+                    book is not None
+                    and recorded is not None
+                    and recorded.record is None
+                    and summarizer.record_wanted(recorded.relevance, ask_when_unsure=True)
+                ):
+                    deadline = time.monotonic() + settings.request_deadline_s
+                    draft = await summarizer.record_answer(article, deadline)
+                    recorded = Recorded(recorded.relevance, draft)
+                    book.put(key, recorded)
                 if recorded is not None:
                     text, notes = summarizer.reading(article)
                     model_answers = ModelAnswers(

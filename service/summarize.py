@@ -49,7 +49,7 @@ from service.fetch import Fetcher
 from service.language import detect_language
 from service.metrics import Metrics
 from service.pipeline import RULES_VERSION, Context, StepOutcome
-from service.pipeline.relevance import unsure
+from service.pipeline.relevance import doubtful, unsure
 from service.source_version import source_digest
 from service.store import Store, SummaryRow, search_fields, utcnow
 
@@ -561,25 +561,42 @@ class Summarizer:
     ) -> ModelAnswers:
         """The model's answers for ``article``: what it is and, for an incident, its record.
 
-        No record is asked for an incident kind the relevance call named without conviction
-        (the pipeline's ``unsure_incident`` step would set it aside), unless
-        ``ask_when_unsure``: an evaluation asks, to measure the step."""
+        The record is asked for as ``record_wanted`` says."""
         text, notes = self.reading(article)
-        title = _shown_title(article, text)
-        extractor = self._extractor
-        minimum = self._settings.min_incident_probability
         async with self.slots.hold(deadline):
             gate = await self._gate(article, text, deadline)
             draft = None
-            wanted = ask_when_unsure or not unsure(gate.odds, minimum)
-            if category_of(gate.value.kind) is not None and wanted:
-                draft = await extractor.record(
-                    sentences=text.prompt(),
-                    title=title,
-                    published=article.published,
-                    deadline=deadline,
-                )
+            if self.record_wanted(gate, ask_when_unsure=ask_when_unsure):
+                draft = await self._record(article, text, deadline)
         return ModelAnswers(text=text, relevance=gate, record=draft, notes=notes)
+
+    def record_wanted(self, gate: Answer[RelevanceAnswer], *, ask_when_unsure: bool) -> bool:
+        """Whether the relevance answer ``gate`` calls for the record: an incident named with
+        conviction, or an answer in doubt either way (the pipeline's ``unsure_incident``
+        judges its record). An incident named below the band of doubt gets none (that step
+        would set it aside), unless ``ask_when_unsure``: an evaluation asks, to measure the
+        step."""
+        minimum = self._settings.min_incident_probability
+        if doubtful(gate.odds, minimum):
+            return True
+        named = category_of(gate.value.kind) is not None
+        return named and (ask_when_unsure or not unsure(gate.odds, minimum))
+
+    async def record_answer(self, article: Article, deadline: float) -> Answer[IncidentDraft]:
+        """The record call alone, for an article whose relevance answer is already known."""
+        text, _ = self.reading(article)
+        async with self.slots.hold(deadline):
+            return await self._record(article, text, deadline)
+
+    async def _record(
+        self, article: Article, text: ArticleText, deadline: float
+    ) -> Answer[IncidentDraft]:
+        return await self._extractor.record(
+            sentences=text.prompt(),
+            title=_shown_title(article, text),
+            published=article.published,
+            deadline=deadline,
+        )
 
     def finish(
         self, answers: ModelAnswers, *, disabled: frozenset[str] = frozenset()

@@ -307,6 +307,36 @@ def test_an_ablation_reuses_the_answers_on_file_and_asks_again_for_the_rest(
     assert second.variants["service"][2]["error"]["code"] == "model_invalid_output"
 
 
+def test_an_answer_on_file_without_the_record_its_doubt_calls_for_gets_it(
+    make_settings, dataset, tmp_path
+):
+    """A relevance answer on file from before doubt called for a record (an answer in the
+    band of ``min_incident_probability``, with no record) has its record asked once, then
+    kept beside it."""
+    items = load_dataset(dataset, limit=1)  # the boat
+    answers = tmp_path / "answers.jsonl"
+    run_ablation(
+        items, make_settings(), transport=ScriptedLLM(scripted_model).transport(), answers=answers
+    )
+    (row,) = read_lines(answers)
+    row["relevance"]["odds"] = {"incident": 0.5, "ordinary": "past_event"}
+    row["record"] = None
+    answers.write_text(json.dumps(row) + "\n", encoding="utf-8")
+
+    asked = ScriptedLLM(scripted_model)
+    result = run_ablation(items, make_settings(), transport=asked.transport(), answers=answers)
+    assert asked.record_calls == 1 and len(asked.relevance_requests) == 0
+    incident = result.variants["service"][0]["response"]["incident"]
+    warnings = result.variants["service"][0]["response"]["warnings"]
+    assert incident["is_incident"] is True and incident["casualties"]["killed"] == 3
+    assert any(w.startswith("reported as an incident although") for w in warnings), warnings
+    assert read_lines(answers)[-1]["record"] is not None
+
+    again = ScriptedLLM(scripted_model)
+    run_ablation(items, make_settings(), transport=again.transport(), answers=answers)
+    assert again.requests == []
+
+
 def test_the_same_articles_as_pages_score_as_their_text(make_settings, dataset, tmp_path):
     from service.evaluate import as_pages
 

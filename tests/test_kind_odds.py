@@ -115,19 +115,124 @@ ARTICLES = {
 }
 
 
-def run_pipeline(lang: str, odds: KindOdds | None, minimum: float) -> tuple[Any, list[str]]:
+# News of a fire in the same three languages, its day told without a year.
+NEWS = {
+    "en": (
+        "A fire at the Lusima market killed 12 people on Tuesday. Firefighters worked "
+        "through the night.",
+        "on Tuesday",
+    ),
+    "es": (
+        "Un incendio en el mercado de Lusima mató a 12 personas el martes. Los bomberos "
+        "trabajaron toda la noche.",
+        "el martes",
+    ),
+    "de": (
+        "Ein Brand auf dem Markt von Lusima hat am Dienstag 12 Menschen getötet. Die "
+        "Feuerwehr arbeitete die ganze Nacht.",
+        "am Dienstag",
+    ),
+}
+
+# The same fire, told without a toll.
+UNCOUNTED = {
+    "en": "A fire broke out at the Lusima market on Tuesday. Firefighters worked through the "
+    "night.",
+    "es": "Un incendio se declaró el martes en el mercado de Lusima. Los bomberos trabajaron toda "
+    "la noche.",
+    "de": "Auf dem Markt von Lusima brach am Dienstag ein Brand aus. Die Feuerwehr arbeitete die "
+    "ganze Nacht.",
+}
+
+
+def run_pipeline(
+    lang: str,
+    odds: KindOdds | None,
+    minimum: float,
+    *,
+    text: str | None = None,
+    named: str = "fire",
+    published: str | None = "2026-03-14",
+    date: dict[str, Any] | None = None,
+    killed: int | None = 12,
+) -> tuple[Any, list[str]]:
     prompts = load_prompts()
+    article = read_article(text or ARTICLES[lang], title=None, published=published, language=lang)
     context = Context(
-        article=read_article(ARTICLES[lang], title=None, published="2026-03-14", language=lang),
+        article=article,
         prompt=prompts.system,
         example_names=prompts.example_names,
         min_incident_probability=minimum,
     )
-    relevance = RelevanceAnswer.model_validate({"kind": "fire", "sentence": 1})
-    draft = draft_payload({"category": "fire", "killed": 12, "killed_sentence": 1})
+    sentence = 1 if named == "fire" else None
+    relevance = RelevanceAnswer.model_validate({"kind": named, "sentence": sentence})
+    scenario: dict[str, Any] = {"category": "fire", "killed": killed, "killed_sentence": 1}
+    if date is not None:
+        scenario["date"] = date
+    draft = draft_payload(scenario)
     record = record_from_answers(relevance, IncidentDraft.model_validate(draft), odds)
     incident, outcomes = pipeline.run(record, context)
     return incident, pipeline.warnings_of(outcomes)
+
+
+def news(lang: str, **changes: Any) -> tuple[Any, list[str]]:
+    """The news of the fire in ``lang``, its record dated in the article's own words."""
+    text, day = NEWS[lang]
+    date = {"text": day, "iso": None, "precision": None}
+    return run_pipeline(lang, **{"text": text, "date": date, **changes})
+
+
+@pytest.mark.parametrize("lang", sorted(NEWS))
+@pytest.mark.parametrize("named", ["fire", "past_event"])
+def test_a_doubted_answer_whose_record_counts_a_toll_on_a_recent_day_is_an_incident(lang, named):
+    # Named either way with odds in the band of doubt: the record decides.
+    odds = KindOdds(incident=0.45, ordinary=ArticleKind.past_event)
+    incident, warnings = news(lang, odds=odds, minimum=0.7, named=named)
+    assert incident.is_incident is True
+    assert incident.category == "fire" and incident.casualties.killed == 12
+    assert incident.date.text == NEWS[lang][1]
+    assert any(
+        w.startswith("reported as an incident although") and "probability 0.45" in w
+        for w in warnings
+    ), warnings
+
+
+@pytest.mark.parametrize(
+    ("changes", "why"),
+    [
+        # Below the band of doubt: the incident kind alone is not enough.
+        ({"odds": KindOdds(incident=0.25, ordinary=ArticleKind.past_event)}, "below the band"),
+        # No count of dead or injured that a sentence states.
+        ({"killed": None, "text": "uncounted"}, "no toll"),
+        # The day is more than a week before publication.
+        (
+            {
+                "published": "2026-03-14",
+                "date": {"text": "on 3 March", "iso": "2026-03-03", "precision": "day"},
+            },
+            "eleven days before publication",
+        ),
+        # No publication date, and the record dates the event by its year.
+        (
+            {
+                "published": None,
+                "date": {"text": "in March 2016", "iso": "2016-03-01", "precision": "month"},
+            },
+            "dated by its year",
+        ),
+        # No publication date and no date at all.
+        ({"published": None, "date": {"text": None, "iso": None, "precision": None}}, "undated"),
+    ],
+)
+@pytest.mark.parametrize("lang", sorted(NEWS))
+def test_a_doubted_answer_without_a_recent_toll_is_ordinary_news(lang, changes, why):
+    odds = KindOdds(incident=0.45, ordinary=ArticleKind.past_event)
+    if changes.get("text") == "uncounted":
+        changes = {**changes, "text": UNCOUNTED[lang]}
+    incident, warnings = news(lang, **{"odds": odds, "minimum": 0.7, **changes})
+    assert incident.is_incident is False, why
+    assert incident.casualties.killed is None and incident.category is None
+    assert any(w.startswith("not reported as an incident (fire)") for w in warnings), warnings
 
 
 @pytest.mark.parametrize("lang", sorted(ARTICLES))
@@ -155,22 +260,35 @@ def test_a_sure_incident_or_one_without_odds_is_kept(odds, minimum):
     assert not any("probability" in w for w in warnings)
 
 
-def scripted(p_incident: float, calls: list[dict[str, Any]]) -> Any:
-    """A model server whose relevance answer names ``fire`` with ``p_incident`` against
-    ``past_event``, with its log-probabilities, and whose record answer is a fire's."""
+def scripted(p_incident: float, calls: list[dict[str, Any]], named: str = "fire") -> Any:
+    """A model server whose relevance answer names ``named`` (``fire`` with ``p_incident``
+    against ``past_event``), with its log-probabilities, and whose record answer is a fire's,
+    dated by the article's weekday when it has one."""
 
     def answer(body: dict[str, Any]) -> httpx.Response:
         calls.append(body)
         if is_relevance_call(body):
-            pieces = ['{"', "kind", '":', ' "', "fire", '",', ' "sentence', '":', " 1", "}"]
+            sentence = ' "sentence": 1}' if named == "fire" else ' "sentence": null}'
+            pieces = ['{"', "kind", '":', ' "', named, '",', sentence]
             at_kind = {"fire": p_incident, "past": 1 - p_incident}
             reply = completion("".join(pieces))
             if body.get("logprobs"):  # a server sends them only when asked
                 reply["choices"][0]["logprobs"] = {"content": tokens(pieces, {4: at_kind})}
             return httpx.Response(200, json=reply)
-        first = numbered_sentences(body)[0][0]
+        sentences = numbered_sentences(body)
+        first = sentences[0][0]
+        on_tuesday = "Tuesday" in " ".join(text for _, text in sentences)
         draft = draft_payload(
-            {"category": "fire", "killed": 12, "killed_sentence": first},
+            {
+                "category": "fire",
+                "killed": 12,
+                "killed_sentence": first,
+                "date": {
+                    "text": "on Tuesday" if on_tuesday else None,
+                    "iso": None,
+                    "precision": None,
+                },
+            },
             headline="12 killed in market fire in Lusima",
             summary="A fire at the Lusima market killed 12 people.",
         )
@@ -179,15 +297,25 @@ def scripted(p_incident: float, calls: list[dict[str, Any]]) -> Any:
     return answer
 
 
-@pytest.mark.parametrize(("p_incident", "record_calls"), [(0.55, 0), (0.9, 1)])
-async def test_the_service_asks_for_odds_and_skips_the_record_when_unsure(
-    make_settings, p_incident, record_calls
+@pytest.mark.parametrize(
+    ("p_incident", "named", "text", "record_calls", "is_incident"),
+    [
+        (0.2, "fire", ARTICLES["en"], 0, False),  # below the band of doubt: no record call
+        (0.55, "fire", ARTICLES["en"], 1, False),  # in doubt; the record dates nothing
+        (0.55, "fire", NEWS["en"][0], 1, True),  # in doubt; a toll on Tuesday
+        (0.55, "past_event", NEWS["en"][0], 1, True),  # ordinary named in doubt, the same
+        (0.2, "past_event", NEWS["en"][0], 0, False),  # ordinary named with conviction
+        (0.9, "fire", ARTICLES["en"], 1, True),  # sure: the record stands
+    ],
+)
+async def test_the_service_asks_for_odds_and_for_the_record_as_they_say(
+    make_settings, p_incident, named, text, record_calls, is_incident
 ):
     calls: list[dict[str, Any]] = []
-    llm = ScriptedLLM(scripted(p_incident, calls))
+    llm = ScriptedLLM(scripted(p_incident, calls, named))
     settings = make_settings(min_incident_probability=0.7)
     async with running_app(settings, llm) as client:
-        response = await client.post("/v1/summaries", json={"text": ARTICLES["en"] * 3})
+        response = await client.post("/v1/summaries", json={"text": text * 3})
     assert response.status_code == 200, response.text
     body = response.json()
     relevance = [c for c in calls if is_relevance_call(c)]
@@ -197,9 +325,9 @@ async def test_the_service_asks_for_odds_and_skips_the_record_when_unsure(
     assert [c for c in calls if not is_relevance_call(c)] == calls[1:]
     assert len(calls) - 1 == record_calls
     assert all("logprobs" not in c for c in calls[1:])  # the record call needs none
-    assert body["incident"]["is_incident"] is (record_calls == 1)
-    if record_calls == 0:
-        assert any("probability 0.55" in w for w in body["warnings"]), body["warnings"]
+    assert body["incident"]["is_incident"] is is_incident
+    if p_incident < 0.7 and named == "fire":
+        assert any(f"probability {p_incident:.2f}" in w for w in body["warnings"]), body
 
 
 async def test_no_log_probabilities_are_asked_when_switched_off(make_settings):

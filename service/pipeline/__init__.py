@@ -46,7 +46,6 @@ class NamedStep:
 STEPS: tuple[NamedStep, ...] = tuple(
     NamedStep(name, step)
     for name, step in (
-        ("unsure_incident", relevance.unsure_incident),
         ("bounds", bounds.enforce_bounds),
         ("machine_text", machine_text.refuse_machine_sentences),
         ("figures", figures.check_figures),
@@ -58,6 +57,7 @@ STEPS: tuple[NamedStep, ...] = tuple(
         ("dates", dates.resolve_event_date),
         ("stale_event", relevance.stale_event),
         ("commemoration", relevance.commemoration),
+        ("unsure_incident", relevance.unsure_incident),
         ("places", places.check_places),
         ("nothing_to_report", relevance.nothing_to_report),
         ("categories", categories.category_from_description),

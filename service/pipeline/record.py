@@ -72,11 +72,15 @@ class Record:
 def record_from_answers(
     relevance: RelevanceAnswer, draft: IncidentDraft | None, odds: KindOdds | None = None
 ) -> Record:
+    """The record of the relevance answer and, when the record call was made, its draft: for
+    an incident the relevance call named, or for ordinary news it named in doubt
+    (``relevance.doubtful``), whose record the pipeline then judges."""
     category = category_of(relevance.kind)
     kind = ArticleKind.new_incident if category is not None else ArticleKind(relevance.kind)
     record = Record(kind=kind, category=category, event_sentence=relevance.sentence, odds=odds)
-    if draft is None or not record.is_incident:
+    if draft is None:
         return record
+    record.kind = ArticleKind.new_incident
     # The record call read the whole article; the relevance call only its lead.
     record.category = draft.category
     record.killed, record.killed_sentence = draft.killed, draft.killed_sentence

@@ -21,21 +21,63 @@ def unsure(odds: KindOdds | None, minimum: float) -> bool:
     return odds is not None and odds.incident < minimum
 
 
+def doubtful(odds: KindOdds | None, minimum: float) -> bool:
+    """Whether the relevance call hesitated between an incident and ordinary news, whichever
+    it named: the incident kinds' share of its alternatives is below ``minimum`` and at
+    least ``1 - minimum``, the band around an even chance that ``minimum`` leaves open. Such
+    an article gets the record call, and its record decides (``unsure_incident``)."""
+    return odds is not None and 1 - minimum <= odds.incident < minimum
+
+
+# A doubted incident stands when its record dates it within this many days of publication.
+RECENT_DAYS = 7
+
+
 def unsure_incident(record: Record, context: Context) -> list[str]:
-    """An incident kind the relevance call named while the ordinary kinds were nearly as
-    probable (``service.kind_odds``) is not reported: an anniversary, a study of deaths or a
-    sentencing is answered with its event's kind about as often as it is read right, a new
-    incident rarely so. The article is the likeliest ordinary kind instead."""
+    """An incident the relevance call named without conviction, or ordinary news it named
+    while the incident kinds were nearly as probable, is reported only when its record shows
+    news of a toll: a count of dead or injured that a sentence of the article states (the
+    figure steps ran before), on a day the article tells as recent (within ``RECENT_DAYS``
+    of publication, or in words that name no year: "on Tuesday", "gestern"). An anniversary,
+    a study of deaths or a sentencing is answered with its event's kind about as often as it
+    is read right, a new incident rarely so; the record of one dates its event by its year, or
+    counts no one. Otherwise the article is the likeliest ordinary kind. Below the band of
+    doubt no record was asked for, and the incident kind alone is not enough."""
     minimum = context.min_incident_probability
-    if not record.is_incident or record.odds is None or not unsure(record.odds, minimum):
+    odds = record.odds
+    if not record.is_incident or odds is None or not unsure(odds, minimum):
         return []
-    named, odds = record.category, record.odds
+    named = record.category.value if record.category else "an incident"
+    said = (
+        f"the relevance call gave an incident probability {odds.incident:.2f}, below {minimum:.2f}"
+    )
+    toll = _recent_toll(record, context) if doubtful(odds, minimum) else None
+    if toll is not None:
+        return [f"reported as an incident although {said}: the record counts {toll}"]
     record.not_an_incident(odds.ordinary)
     return [
-        f"not reported as an incident: the relevance call named {named} with probability "
-        f"{odds.incident:.2f}, below {minimum:.2f}; the likeliest ordinary kind is "
-        f"{odds.ordinary}"
+        f"not reported as an incident ({named}): {said}, and the record shows no toll on a "
+        f"recent day; the likeliest ordinary kind is {odds.ordinary}"
     ]
+
+
+def _recent_toll(record: Record, context: Context) -> str | None:
+    """What the record counts on a recent day ("3 killed on 'Tuesday'"), or None."""
+    counted = [
+        f"{figure} {kind}"
+        for kind, figure in (("killed", record.killed), ("injured", record.injured))
+        if figure
+    ]
+    if not counted:
+        return None
+    age = _days_before(record.date, context.article.published)
+    if age is not None:
+        recent = age <= RECENT_DAYS
+    else:
+        recent = bool(record.date.text) and not names_year(record.date.text or "")
+    if not recent:
+        return None
+    return f"{' and '.join(counted)} on {record.date.text!r}"
 
 
 def stale_event(record: Record, context: Context) -> list[str]:
