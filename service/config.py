@@ -56,9 +56,11 @@ class Settings(BaseSettings):
         le=1.0,
         description="The relevance call must name an incident's kind with at least this "
         "probability (its incident kinds' share of the alternatives at the kind's first "
-        "token, from the server's log-probabilities); below it the article is ordinary news "
-        "and the record call is not made. 0 asks for no log-probabilities (a server "
-        "without them is judged on its answer alone either way).",
+        "token, from the server's log-probabilities) to be taken on its word. An answer in "
+        "doubt, a share from 1 minus this up to it, whichever kind it named, gets the record "
+        "call and its record decides; below that band the article is ordinary news and the "
+        "record call is not made. 0 asks for no log-probabilities (a server without them is "
+        "judged on its answer alone either way).",
     )
     stale_event_days: int | None = Field(
         default=60,
