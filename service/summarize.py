@@ -17,7 +17,7 @@ import hashlib
 import logging
 import time
 import unicodedata
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import date
@@ -44,7 +44,7 @@ from service.errors import (
     QueueFull,
     SummarizerError,
 )
-from service.extract import Answer, Extractor, Usage
+from service.extract import Answer, Extractor, M, Usage
 from service.fetch import Fetcher
 from service.language import detect_language
 from service.metrics import Metrics
@@ -542,9 +542,21 @@ class Summarizer:
 
     async def relevance(self, article: Article, deadline: float) -> Answer[RelevanceAnswer]:
         """The gate's answer alone (what the article is), as ``answers`` asks it first."""
+        return await self._alone(self._gate, article, deadline)
+
+    async def record_answer(self, article: Article, deadline: float) -> Answer[IncidentDraft]:
+        """The record call alone, for an article whose relevance answer is already known."""
+        return await self._alone(self._record, article, deadline)
+
+    async def _alone(
+        self,
+        call: Callable[[Article, ArticleText, float], Awaitable[Answer[M]]],
+        article: Article,
+        deadline: float,
+    ) -> Answer[M]:
         text, _ = self.reading(article)
         async with self.slots.hold(deadline):
-            return await self._gate(article, text, deadline)
+            return await call(article, text, deadline)
 
     async def _gate(
         self, article: Article, text: ArticleText, deadline: float
@@ -581,12 +593,6 @@ class Summarizer:
             return True
         named = category_of(gate.value.kind) is not None
         return named and (ask_when_unsure or not unsure(gate.odds, minimum))
-
-    async def record_answer(self, article: Article, deadline: float) -> Answer[IncidentDraft]:
-        """The record call alone, for an article whose relevance answer is already known."""
-        text, _ = self.reading(article)
-        async with self.slots.hold(deadline):
-            return await self._record(article, text, deadline)
 
     async def _record(
         self, article: Article, text: ArticleText, deadline: float
