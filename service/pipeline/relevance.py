@@ -12,6 +12,7 @@ from service.kind_odds import KindOdds
 from service.languages import commemorates
 from service.pipeline.context import Context
 from service.pipeline.dates import names_year
+from service.pipeline.figures import KINDS
 from service.pipeline.record import Record
 
 
@@ -63,21 +64,13 @@ def unsure_incident(record: Record, context: Context) -> list[str]:
 
 def _recent_toll(record: Record, context: Context) -> str | None:
     """What the record counts on a recent day ("3 killed on 'Tuesday'"), or None."""
-    counted = [
-        f"{figure} {kind}"
-        for kind, figure in (("killed", record.killed), ("injured", record.injured))
-        if figure
-    ]
-    if not counted:
-        return None
+    counted = [f"{figure} {kind}" for kind in KINDS if (figure := getattr(record, kind))]
+    day = record.date.text
     age = _days_before(record.date, context.article.published)
-    if age is not None:
-        recent = age <= RECENT_DAYS
-    else:
-        recent = bool(record.date.text) and not names_year(record.date.text or "")
-    if not recent:
+    recent = age <= RECENT_DAYS if age is not None else bool(day) and not names_year(day or "")
+    if not (counted and recent):
         return None
-    return f"{' and '.join(counted)} on {record.date.text!r}"
+    return f"{' and '.join(counted)} on {day!r}"
 
 
 def stale_event(record: Record, context: Context) -> list[str]:
