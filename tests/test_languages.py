@@ -10,11 +10,13 @@ import re
 
 import pytest
 
+from schemas.incident import Category
 from service.languages import (
     SUPPORTED,
     casualty_terms,
     commemorates,
     counts_of_kind,
+    event_kinds,
     figure_stated,
     is_directive,
     numbers_in,
@@ -38,6 +40,9 @@ def test_every_data_file_loads_and_compiles(code):
     assert lex.nobody["killed"] and lex.nobody["injured"]
     assert lex.directive
     assert lex.commemoration
+    # Every category of the contract, in every language.
+    assert set(lex.events) == {c.value for c in Category}
+    assert all(lex.events.values())
     for kind in ("killed", "injured"):
         assert isinstance(casualty_terms(code, kind), re.Pattern)
         assert says_nobody("", code, kind) is False
@@ -528,3 +533,54 @@ def test_commemoration_words(language, sentence):
 )
 def test_news_words_are_not_commemoration(language, sentence):
     assert not commemorates(sentence, language)
+
+
+# -- kinds of event ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("language", "sentence", "expected"),
+    [
+        ("en", "Gunmen opened fire on worshippers in Hollin.", {"shooting"}),
+        ("de", "Bei einem Wohnungsbrand in Keltenau starben drei Menschen.", {"fire"}),
+        ("de", "Ein Erdbeben der Stärke 6 erschütterte die Region.", {"natural_disaster"}),
+        ("es", "Un tiroteo en un bar de Lusima dejó dos muertos.", {"shooting"}),
+        ("es", "Secuestran a un empresario en Lusima.", {"kidnapping_or_hostage"}),
+        ("fr", "Un séisme a fait onze morts dans la région de Valcourt.", {"natural_disaster"}),
+        ("fr", "Des coups de feu ont éclaté devant la mairie.", {"shooting"}),
+        ("it", "Accoltellato un uomo alla stazione di Velmara.", {"stabbing_or_assault"}),
+        (
+            "pt",
+            "O desabamento de um prédio em Lusima deixou quatro mortos.",
+            {"structural_collapse"},
+        ),
+        ("ru", "В Заречье произошло землетрясение магнитудой 5,8.", {"natural_disaster"}),
+        ("uk", "Внаслідок атаки БпЛА пошкоджено склад.", {"air_or_missile_strike", "armed_attack"}),
+        ("tr", "Kessa'da çıkan yangında iki kişi öldü.", {"fire"}),
+        ("id", "Banjir bandang melanda Kessa, sembilan orang tewas.", {"natural_disaster"}),
+        ("nl", "Bij een steekpartij in Holdam is een man overleden.", {"stabbing_or_assault"}),
+        ("ar", "قتل خمسة أشخاص في غارة جوية على سوق.", {"air_or_missile_strike"}),
+        ("hi", "दिल्ली के एक घर में भीषण आग, चार लोगों की मौत", {"fire"}),
+        ("pl", "W pożarze kamienicy zginęły trzy osoby.", {"fire"}),
+    ],
+)
+def test_the_kinds_of_event_a_sentence_names_in_its_language(language, sentence, expected):
+    assert event_kinds(sentence, language) == expected
+
+
+@pytest.mark.parametrize(
+    ("language", "sentence"),
+    [
+        # Firefighters, gunshots and firearms are not fires.
+        ("it", "Sul posto sono intervenuti i vigili del fuoco."),
+        ("fr", "Les pompiers sont intervenus dans la nuit."),
+        ("id", "Polisi menyita dua pucuk senjata api."),
+        ("en", "The minister opened an inquiry on Monday."),
+    ],
+)
+def test_words_that_only_look_like_a_fire(language, sentence):
+    assert "fire" not in event_kinds(sentence, language)
+
+
+def test_english_kinds_of_event_are_read_in_any_language():
+    assert event_kinds("Tres muertos en un shooting en Lusima.", "es") == {"shooting"}

@@ -1021,6 +1021,126 @@ def test_the_category_follows_the_event_the_records_own_headline_names(
 
 
 @pytest.mark.parametrize(
+    ("language", "text", "category", "headline", "expected"),
+    [
+        # The model misread the article, and its own headline with it.
+        (
+            "hi",
+            "दिल्ली के एक घर में भीषण आग, चार लोगों की मौत",
+            "shooting",
+            "4 killed in shooting in Delhi",
+            "fire",
+        ),
+        (
+            "uk",
+            "Удар дрона по складу в Богодухові: постраждали п'ятеро людей.",
+            "explosion_bombing",
+            "5 injured in bombing in Bohodukhiv",
+            "air_or_missile_strike",
+        ),
+        (
+            "de",
+            "Bei einem Wohnungsbrand in Keltenau sind am Montag drei Menschen gestorben.",
+            "shooting",
+            "3 killed in shooting in Keltenau",
+            "fire",
+        ),
+        (
+            "es",
+            "Un tiroteo en un bar de Lusima dejó dos muertos el sábado.",
+            "explosion_bombing",
+            "2 killed in explosion at bar in Lusima",
+            "shooting",
+        ),
+        (
+            "fr",
+            "Un séisme a fait onze morts dans la région de Valcourt.",
+            "structural_collapse",
+            "11 killed as buildings collapse in Valcourt",
+            "natural_disaster",
+        ),
+        (
+            "ru",
+            "В Заречье автобус столкнулся с грузовиком, погибли шесть человек.",
+            "shooting",
+            "6 killed in shooting in Zarechye",
+            "transport_accident",
+        ),
+        (
+            "nl",
+            "Bij een steekpartij in Holdam is maandag een man overleden.",
+            "shooting",
+            "1 killed in shooting in Holdam",
+            "stabbing_or_assault",
+        ),
+        (
+            "ar",
+            "قتل خمسة أشخاص في غارة جوية على سوق في كيسا.",
+            "explosion_bombing",
+            "5 killed in explosion at market in Kessa",
+            "air_or_missile_strike",
+        ),
+        # The sentence names two kinds, the headline one of them.
+        (
+            "en",
+            "Eight people died when a fire swept through a ferry off Kessa.",
+            "transport_accident",
+            "8 killed in fire off Kessa",
+            "fire",
+        ),
+    ],
+)
+def test_the_category_follows_the_event_the_articles_own_sentence_names(
+    language: str, text: str, category: str, headline: str, expected: str
+) -> None:
+    record, context = make(
+        text, {"category": category, "headline": headline}, kind=category, language=language
+    )
+    incident, warnings = finish(record, context)
+    assert incident["category"] == expected
+    assert any(f"replaced by {expected!r}" in w and "sentence 1" in w for w in warnings)
+
+
+def test_a_vehicle_driven_into_a_crowd_in_an_attack_stays_an_attack_with_its_attacker() -> None:
+    text = "A man drove a truck into a crowd in Hollin on Monday in an attack that killed five."
+    record, context = make(
+        text,
+        {
+            "category": "armed_attack",
+            "headline": "5 killed in truck attack in Hollin",
+            "perpetrator_sentence": 1,
+            "perpetrators": [{"name": "a man", "attribution": "confirmed"}],
+        },
+        kind="armed_attack",
+    )
+    incident, _ = finish(record, context)
+    assert incident["category"] == "armed_attack"
+    assert [p["name"] for p in incident["perpetrators"]] == ["a man"]
+
+
+def test_an_accident_the_model_filed_as_an_attack_loses_the_attacker_it_invented() -> None:
+    text = (
+        "Bei einem Wohnungsbrand in Keltenau sind am Montag drei Menschen gestorben. "
+        "Die Feuerwehr Nordkreis war mit vierzig Kräften im Einsatz."
+    )
+    record, context = make(
+        text,
+        {
+            "category": "shooting",
+            "headline": "3 killed in shooting in Keltenau",
+            "perpetrator_sentence": 2,
+            "perpetrators": [{"name": "Nordkreis", "attribution": "suspected"}],
+        },
+        kind="shooting",
+        language="de",
+    )
+    incident, warnings = finish(record, context)
+    assert incident["category"] == "fire"
+    assert incident["perpetrators"] == []
+    assert any("a fire has none" in w for w in warnings)
+
+
+@pytest.mark.parametrize(
     ("category", "headline"),
     [
         # The category is one of the kinds the headline names.

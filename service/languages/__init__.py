@@ -34,6 +34,7 @@ __all__ = [
     "counts_by_clause",
     "counts_of_kind",
     "day_parts",
+    "event_kinds",
     "figure_stated",
     "is_directive",
     "names_others",
@@ -52,6 +53,16 @@ def day_parts(language: str | None) -> tuple[str, ...]:
     ("Donnerstagabend"); none for a language that writes them apart."""
     code = language_code(language)
     return lexicon(code).day_parts if code else ()
+
+
+def event_kinds(text: str, language: str | None) -> frozenset[str]:
+    """The kinds of event ``text`` names, as the contract's category names, in its language and
+    English: "explosión" and "blast" both name an explosion, "incendio" a fire. The generic
+    words for an attack ("ataque", "Anschlag", "напад") name ``armed_attack``."""
+    folded = fold(text)
+    return frozenset(
+        kind for kind, pattern in _events(language_code(language)) if pattern.search(folded)
+    )
 
 
 def names_week_before(text: str) -> bool:
@@ -205,6 +216,24 @@ def _terms(code: str | None, kind: Kind) -> re.Pattern[str]:
         lex = lexicon(lang)
         parts.append(alternation(lex.terms[kind], lex.prefix))
     return re.compile("|".join(parts), _FLAGS)
+
+
+@cache
+def _events(code: str | None) -> tuple[tuple[str, re.Pattern[str]], ...]:
+    kinds = sorted({kind for lang in _languages(code) for kind in lexicon(lang).events})
+    return tuple(
+        (
+            kind,
+            re.compile(
+                "|".join(
+                    alternation(lexicon(lang).events.get(kind, ()), lexicon(lang).prefix)
+                    for lang in _languages(code)
+                ),
+                _FLAGS,
+            ),
+        )
+        for kind in kinds
+    )
 
 
 @cache

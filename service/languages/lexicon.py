@@ -67,6 +67,9 @@ class Lexicon:
     machine_labels: tuple[str, ...]  # nouns that name one only as a label: "System:"
     to_machine: tuple[str, ...]  # words that address one: "note to", "instructions for"
     numbers: NumberWords
+    # The kinds of event a sentence names, keyed by the contract's category names; the words
+    # under "armed_attack" are the generic ones ("attack", "Anschlag").
+    events: dict[str, tuple[str, ...]]
 
 
 def language_code(language: str | None) -> str | None:
@@ -119,6 +122,7 @@ def lexicon(code: str) -> Lexicon:
         machine_labels=_fragments(raw.get("machine", {}).get("labels", [])),
         to_machine=_fragments(raw.get("machine", {}).get("addressing", [])),
         numbers=_numbers(raw),
+        events={kind: _fragments(words) for kind, words in raw.get("events", {}).items()},
     )
 
 

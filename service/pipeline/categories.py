@@ -1,61 +1,39 @@
-"""The category agrees with what the record itself says happened.
+"""The category agrees with what the article and the record say happened.
 
 A small model picks the category before it has written anything else, and often files a
-stabbing, a riot or an air strike as a shooting; its own headline, written last, names the
-event correctly far more often. The headline and the cause (``weapons``) are the record's English
-text whatever the article's language, so the words below are those of the record, not of the
-article: each category's common English names for the event.
+stabbing, a riot or an air strike as a shooting, or, in a language it reads less well, a fire
+as a shooting; the words of the article's own sentence reporting the event (the one the
+relevance call pointed at), and the record's headline written last, name the event correctly
+far more often. The article's sentence is read in the article's language and English, the
+headline and the cause (``weapons``), the record's English text, in English
+(``service.languages.event_kinds``: each language's common words for each kind of event).
 
-The category stays when the headline names it (or, with a headline that names no kind of event,
-the cause does). Otherwise, when the headline names exactly one kind of event, that is the
-category. A bare "attack" is an armed attack only when no more specific kind is named ("missile
-attack" is a strike).
+The kinds named in turn, most trusted first: by both the article's sentence and the headline,
+by the article's sentence, by the headline (or, with a headline that names no kind of event,
+the cause). The first of these that names any kind decides: the category stays when it is
+among them, becomes the kind when exactly one is named, and stays when several are (the
+words cannot choose). A bare "attack" is an armed attack only when no more specific kind is
+named ("missile attack" is a strike, a "truck attack" both an attack and an accident's
+words, which the words cannot choose between).
 """
 
 from __future__ import annotations
 
-import re
-
-from schemas.incident import Category
+from schemas.incident import NO_PERPETRATOR, Category
+from service.languages import event_kinds
 from service.pipeline.context import Context
 from service.pipeline.record import Record
 
-_WORDS: dict[Category, str] = {
-    Category.shooting: r"shooting|shootings|shot|shots|gunman|gunmen|gunfire|gunshots?|"
-    r"opened fire|shootout|sniper|handgun|rifle|pistol|guns?",
-    Category.stabbing_or_assault: r"stab\w*|knife|knives|machete|axe|beaten|beating|assault\w*|"
-    r"lynch\w*|hacked",
-    Category.explosion_bombing: r"bomb|bombs|bombing|bombings|bomber|blast|blasts|explosion|"
-    r"explosions|explosive|explosives|ied|grenade|detonat\w*|car bomb",
-    Category.air_or_missile_strike: r"air ?strikes?|air raids?|missiles?|rockets?|drones?|uav|"
-    r"shelling|shells?|shelled|artillery|mortars?|bombardment|warplanes?",
-    Category.kidnapping_or_hostage: r"kidnap\w*|abduct\w*|hostages?|captives?|captivity|ransom",
-    Category.riot_or_unrest: r"riots?|rioting|rioters|protests?|protesters|clash|clashes|"
-    r"unrest|demonstrat\w*|mob",
-    Category.transport_accident: r"crash|crashes|crashed|collision|collided|derail\w*|"
-    r"capsiz\w*|sank|plane|planes|aircraft|bus|buses|train|trains|ferry|boat|truck|lorry|"
-    r"runway|road accident|car accident|traffic accident",
-    Category.industrial_accident: r"factory|factories|mine|mines|mining|miners|plant|refinery|"
-    r"industrial|workplace|construction site|boiler",
-    Category.structural_collapse: r"collapse|collapses|collapsed",
-    Category.fire: r"(?<!opened )(?<!open )fire|fires|blaze|inferno|burned|burnt|wildfire",
-    Category.natural_disaster: r"earthquakes?|quakes?|tsunami|floods?|flooding|mudslides?|"
-    r"landslides?|storms?|typhoon|hurricane|cyclone|tornado|volcan\w*|eruption|avalanche|"
-    r"monsoon|heavy rain|wildfire",
-    Category.other: r"stampede|crush",
-}
-_PATTERNS = {
-    category: re.compile(rf"\b(?:{words})\b", re.IGNORECASE) for category, words in _WORDS.items()
-}
-_ATTACK = re.compile(r"\b(?:attacks?|attacked|ambush\w*|raids?|massacre|stormed|siege)\b", re.I)
 
-
-def named_kinds(text: str) -> set[Category]:
-    """The kinds of event an English phrase names ("stabbing rampage" names a stabbing)."""
-    found = {category for category, pattern in _PATTERNS.items() if pattern.search(text)}
-    if not found and _ATTACK.search(text):
-        found.add(Category.armed_attack)
-    return found
+def named_kinds(text: str, language: str | None = "en") -> set[Category]:
+    """The kinds of event a phrase names ("stabbing rampage" names a stabbing), in its language
+    and English. A bare "attack" is an armed attack unless a more specific kind of attack is
+    named ("missile attack" is a strike); beside an accident's words ("truck attack") it is
+    still an attack."""
+    kinds = {Category(kind) for kind in event_kinds(text, language)}
+    if kinds - NO_PERPETRATOR - {Category.armed_attack, Category.other}:
+        kinds.discard(Category.armed_attack)
+    return kinds
 
 
 def category_from_description(record: Record, context: Context) -> list[str]:
@@ -64,13 +42,26 @@ def category_from_description(record: Record, context: Context) -> list[str]:
     if record.category is None:
         record.category = Category.other  # an incident always has a kind
     category = record.category
+    article = context.article
+    sentence = article.sentence(record.event_sentence)
+    if sentence is not None and sentence.number not in article.directives:
+        reported = named_kinds(sentence.text, article.language)
+        in_article = f"the article's sentence {sentence.number}"
+    else:
+        reported, in_article = set(), "the article"
     headline = named_kinds(record.headline or "")
     said = headline or named_kinds(" ; ".join(record.weapons))
-    if category in said or len(said) != 1:
-        return []
-    (fixed,) = said
-    record.category = fixed
-    where = "headline" if headline else "cause"
-    return [
-        f"category {category.value!r} replaced by {fixed.value!r}: the record's {where} names it"
-    ]
+    in_record = f"the record's {'headline' if headline else 'cause'}"
+    for kinds, where in (
+        (reported & said, f"{in_article} and {in_record} name it"),
+        (reported, f"{in_article} names it"),
+        (said, f"{in_record} names it"),
+    ):
+        if not kinds:
+            continue
+        if category in kinds or len(kinds) != 1:
+            return []
+        (fixed,) = kinds
+        record.category = fixed
+        return [f"category {category.value!r} replaced by {fixed.value!r}: {where}"]
+    return []
