@@ -582,5 +582,22 @@ def test_words_that_only_look_like_a_fire(language, sentence):
     assert "fire" not in event_kinds(sentence, language)
 
 
+@pytest.mark.parametrize(
+    ("language", "sentence"),
+    [
+        ("es", "La reunión fue en la tercera planta del ayuntamiento."),
+        ("es", "El cierre temporal de la obra afecta a las Baleares."),
+        ("pt", "A casa estava cheia depois da batida policial."),
+        ("pl", "Nie podano powodu, ani powód decyzji."),
+        ("tr", "Yeni trend sosyal tesislerde görülüyor."),
+        ("ar", "أدان الوزير محاولة الانقلاب."),
+        ("de", "Das Netzwerk zeigte ein Feuerwerk und viel Glück im Unglück."),
+        ("id", "Pemerintah mengumumkan mobilisasi relawan."),
+    ],
+)
+def test_everyday_words_name_no_kind_of_event(language, sentence):
+    assert event_kinds(sentence, language) == frozenset()
+
+
 def test_english_kinds_of_event_are_read_in_any_language():
     assert event_kinds("Tres muertos en un shooting en Lusima.", "es") == {"shooting"}
