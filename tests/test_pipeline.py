@@ -1101,43 +1101,59 @@ def test_the_category_follows_the_event_the_articles_own_sentence_names(
     assert any(f"replaced by {expected!r}" in w and "sentence 1" in w for w in warnings)
 
 
-def test_a_vehicle_driven_into_a_crowd_in_an_attack_stays_an_attack_with_its_attacker() -> None:
-    text = "A man drove a truck into a crowd in Hollin on Monday in an attack that killed five."
+@pytest.mark.parametrize(
+    ("language", "text", "category", "headline", "attacker", "expected", "kept"),
+    [
+        # A truck driven into a crowd "in an attack" names an attack and an accident's words:
+        # the words do not choose, and the attacker stays.
+        (
+            "en",
+            "A man drove a truck into a crowd in Hollin on Monday in an attack that killed "
+            "five. Police named the driver as Teodor Vask.",
+            "armed_attack",
+            "5 killed in truck attack in Hollin",
+            "Teodor Vask",
+            "armed_attack",
+            True,
+        ),
+        # A house fire the model filed as a shooting, with an "attacker" from the article: the
+        # category is settled first, and a fire has no perpetrator.
+        (
+            "de",
+            "Bei einem Wohnungsbrand in Keltenau sind am Montag drei Menschen gestorben. "
+            "Die Feuerwehr Nordkreis war mit vierzig Kräften im Einsatz.",
+            "shooting",
+            "3 killed in shooting in Keltenau",
+            "Nordkreis",
+            "fire",
+            False,
+        ),
+    ],
+)
+def test_the_perpetrator_check_reads_the_settled_category(
+    language: str,
+    text: str,
+    category: str,
+    headline: str,
+    attacker: str,
+    expected: str,
+    kept: bool,
+) -> None:
     record, context = make(
         text,
         {
-            "category": "armed_attack",
-            "headline": "5 killed in truck attack in Hollin",
-            "perpetrator_sentence": 1,
-            "perpetrators": [{"name": "a man", "attribution": "confirmed"}],
-        },
-        kind="armed_attack",
-    )
-    incident, _ = finish(record, context)
-    assert incident["category"] == "armed_attack"
-    assert [p["name"] for p in incident["perpetrators"]] == ["a man"]
-
-
-def test_an_accident_the_model_filed_as_an_attack_loses_the_attacker_it_invented() -> None:
-    text = (
-        "Bei einem Wohnungsbrand in Keltenau sind am Montag drei Menschen gestorben. "
-        "Die Feuerwehr Nordkreis war mit vierzig Kräften im Einsatz."
-    )
-    record, context = make(
-        text,
-        {
-            "category": "shooting",
-            "headline": "3 killed in shooting in Keltenau",
+            "category": category,
+            "headline": headline,
             "perpetrator_sentence": 2,
-            "perpetrators": [{"name": "Nordkreis", "attribution": "suspected"}],
+            "perpetrators": [{"name": attacker, "attribution": "confirmed"}],
         },
-        kind="shooting",
-        language="de",
+        kind=category,
+        language=language,
     )
     incident, warnings = finish(record, context)
-    assert incident["category"] == "fire"
-    assert incident["perpetrators"] == []
-    assert any("a fire has none" in w for w in warnings)
+    assert incident["category"] == expected
+    assert [p["name"] for p in incident["perpetrators"]] == ([attacker] if kept else [])
+    assert any(f"a {expected} has none" in w for w in warnings) is not kept
 
 
 @pytest.mark.parametrize(
