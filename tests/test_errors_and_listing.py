@@ -173,6 +173,9 @@ def _variant(base: dict[str, Any], i: int, *, country: str, category: str, day: 
     draft["category"] = category
     draft["weapons"] = []  # no cause or headline naming another kind of event
     draft["headline"] = draft["headline"].replace("rocket strike", "incident")
+    # No sentence named as reporting it: the article's own words (a rocket attack) would
+    # settle the category, and these records need the ones planned.
+    turn.relevance["sentence"] = None
     draft["date"] = {"text": day, "iso": day, "precision": "day"}
     draft["summary"] = f"Sample summary number {i} about a {category}."
     return turn
