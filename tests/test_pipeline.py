@@ -434,6 +434,7 @@ def test_each_step_reports_only_the_fields_it_changed() -> None:
     # The steps after a change report nothing of it: only what each one changed itself.
     assert changed == {
         "figures": ("qualifier",),
+        "categories": ("category",),  # "other" in the draft, a fire ("пожар") in the article
         "english_wording": ("headline", "summary"),
         "evidence": ("evidence",),
     }
