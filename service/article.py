@@ -37,6 +37,12 @@ class ArticleText:
             return None
         return self.sentences[number - 1]
 
+    def news_sentence(self, number: int | None) -> Sentence | None:
+        """Sentence ``number`` when it may be evidence: None when there is none or it is
+        addressed to a machine."""
+        sentence = self.sentence(number)
+        return None if sentence is None or sentence.number in self.directives else sentence
+
     def news_sentences(self) -> tuple[Sentence, ...]:
         """The sentences that may be evidence: all but those addressed to a machine."""
         return tuple(s for s in self.sentences if s.number not in self.directives)

@@ -43,12 +43,9 @@ def category_from_description(record: Record, context: Context) -> list[str]:
         record.category = Category.other  # an incident always has a kind
     category = record.category
     article = context.article
-    sentence = article.sentence(record.event_sentence)
-    if sentence is not None and sentence.number not in article.directives:
-        reported = named_kinds(sentence.text, article.language)
-        in_article = f"the article's sentence {sentence.number}"
-    else:
-        reported, in_article = set(), "the article"
+    sentence = article.news_sentence(record.event_sentence)
+    reported = named_kinds(sentence.text, article.language) if sentence is not None else set()
+    in_article = f"the article's sentence {record.event_sentence}"
     headline = named_kinds(record.headline or "")
     said = headline or named_kinds(" ; ".join(record.weapons))
     in_record = f"the record's {'headline' if headline else 'cause'}"

@@ -83,18 +83,17 @@ def check_figures(record: Record, context: Context) -> list[str]:
         ref = f"{kind}_sentence"
         parts = [p for p in (getattr(g, kind) for g in record.groups) if p]
         pointed = article.sentence(getattr(record, ref))
-        usable = pointed is not None and pointed.number not in article.directives
-        if usable and pointed is not None and _states(pointed, figure, parts, kind, lang):
+        usable = article.news_sentence(getattr(record, ref))
+        if usable is not None and _states(usable, figure, parts, kind, lang):
             continue
         # The sentence the model pointed at writes the figure as the other kind ("a man
         # wounded four people" given as 4 dead): the figure was filed under the wrong kind.
         # Another sentence of the article writing the same number next to a word of this kind
         # (an earlier attack, "four counts of attempted murder") is not its evidence.
         misfiled_here = (
-            usable
-            and pointed is not None
-            and stated_as_other_kind(pointed.text, figure, lang, kind)
-            and figure in counts_of_kind(pointed.text, lang, other_kind(kind))
+            usable is not None
+            and stated_as_other_kind(usable.text, figure, lang, kind)
+            and figure in counts_of_kind(usable.text, lang, other_kind(kind))
         )
         found = None
         if not misfiled_here:
@@ -113,12 +112,8 @@ def check_figures(record: Record, context: Context) -> list[str]:
         setattr(record, kind, None)
         setattr(record, ref, None)
         _clear_breakdown(record, kind)
-        if (
-            usable
-            and pointed is not None
-            and figure in counts_of_kind(pointed.text, lang, other_kind(kind))
-        ):
-            misfiled.append((kind, figure, pointed.number))
+        if usable is not None and figure in counts_of_kind(usable.text, lang, other_kind(kind)):
+            misfiled.append((kind, figure, usable.number))
             continue
         record.unstated.add(kind)
         warnings.append(f"{kind} figure {figure} withheld: no sentence of the article states it")
@@ -281,7 +276,7 @@ def read_missed_figures(record: Record, context: Context) -> list[str]:
     cited = {
         s.number: s
         for n in (record.killed_sentence, record.injured_sentence, record.event_sentence)
-        if (s := article.sentence(n)) is not None and s.number not in article.directives
+        if (s := article.news_sentence(n)) is not None
     }
     warnings = []
     for kind in KINDS:

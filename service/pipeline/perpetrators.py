@@ -61,8 +61,8 @@ def check_perpetrators(record: Record, context: Context) -> list[str]:
     victims = {g.group.casefold() for g in record.groups}
     given_as_weapons = {w.strip().casefold() for w in record.weapons}
     article = context.article
-    pointed = article.sentence(record.perpetrator_sentence)
-    evidence = pointed.text if pointed and pointed.number not in article.directives else None
+    pointed = article.news_sentence(record.perpetrator_sentence)
+    evidence = pointed.text if pointed is not None else None
     for p in record.perpetrators:
         name = p.name.strip()
         if name.casefold() in NOBODY:
